@@ -1,0 +1,254 @@
+//! The command line: clap definitions (DESIGN.md's external contract), the
+//! dispatch to [`crate::commands`], and the exit codes: 0 success, 1 the
+//! operation failed, 2 bad usage or bad configuration. `status` uses 0/1/2 for
+//! healthy/warnings/critical.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, ConfigError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lsn-ops",
+    version,
+    about = "Operations center of the live-shopping marketplace: dashboard, worker, payouts, reports",
+    long_about = None,
+    after_help = "Configuration: --config PATH, else $LSN_OPS_CONFIG, ./config.toml, ~/.config/lsn-ops/config.toml;\n\
+                  environment variables override the file (DATABASE_URL, PAYPAL_MODE, LSN_OPS_<SECTION>__<KEY>, ...).\n\
+                  See config.example.toml for every key."
+)]
+pub struct Cli {
+    /// Configuration file (default: $LSN_OPS_CONFIG, ./config.toml, ~/.config/lsn-ops/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The dashboard (the default command)
+    Tui(TuiArgs),
+    /// Webhook receiver, inbox applier, command executor, schedulers and probes
+    Worker,
+    /// Everything at once: create and migrate the database, seed if empty, run the worker, open the dashboard
+    Demo(TuiArgs),
+    /// Apply the database migrations embedded in this binary
+    Migrate,
+    /// Deterministic synthetic data (use an empty database)
+    Seed(SeedArgs),
+    /// The morning checklist facts; exit 0 healthy, 1 warnings, 2 critical
+    Status(StatusArgs),
+    /// The weekly creator payout batch
+    Payouts {
+        #[command(subcommand)]
+        action: PayoutsAction,
+    },
+    /// GMV, conversion, AOV, dispute win rate, payout success rate and the runbook's other metrics
+    Report {
+        #[command(subcommand)]
+        period: ReportPeriod,
+    },
+    /// The runbook's weekly and monthly maintenance
+    Maintenance {
+        #[command(subcommand)]
+        task: MaintenanceTask,
+    },
+    /// Who may do what: roles viewer, agent, finance, admin
+    Operators {
+        #[command(subcommand)]
+        action: OperatorsAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct TuiArgs {
+    /// Read-only wall-monitor mode: cycles the panes, shouts about P0s
+    #[arg(long)]
+    pub wall: bool,
+    /// Operator name for the audit log (default: $USER)
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// ASCII borders and symbols (automatic when the locale is not UTF-8)
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// How many orders to generate (1000000 is the benchmark scale)
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=20_000_000))]
+    pub orders: u64,
+    /// Random seed: the same seed and size always give the same data
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayoutsAction {
+    /// Build this week's batch from attributed orders
+    Generate,
+    /// Show a batch with its per-creator breakdown
+    Show,
+    /// Approve the batch for payment (finance)
+    Approve,
+    /// Send the approved batch through Wise (finance)
+    Process,
+    /// Retry failed transfers (finance)
+    Retry,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportPeriod {
+    /// Yesterday's (or today's so far) figures
+    Daily {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The last seven days
+    Weekly {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceTask {
+    /// VACUUM ANALYZE and index health
+    Optimize,
+    /// Delete logs and processed events older than 90 days
+    Cleanup,
+    /// Dump the database
+    Backup,
+    /// Restore the latest dump into a scratch database and compare
+    VerifyBackup,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorsAction {
+    /// List operators and their roles
+    List,
+    /// Add an operator, or change their role
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "agent", "finance", "admin"])]
+        role: String,
+    },
+    /// Remove an operator (they become a viewer)
+    Remove { name: String },
+}
+
+/// A failure with its exit code, already phrased for the operator.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure {
+            code: 2,
+            message: e.0,
+        }
+    }
+}
+
+impl From<color_eyre::Report> for Failure {
+    fn from(report: color_eyre::Report) -> Self {
+        if let Some(config) = report.downcast_ref::<ConfigError>() {
+            return Failure {
+                code: 2,
+                message: config.0.clone(),
+            };
+        }
+        let chain: Vec<String> = report.chain().map(|e| e.to_string()).collect();
+        let mut message = String::new();
+        for part in chain {
+            if !message.contains(&part) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&part);
+            }
+        }
+        Failure { code: 1, message }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure {
+            code: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    // Panics get color-eyre's report (the dashboard restores the terminal first);
+    // errors are printed as one line by us, so no backtrace section by default.
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("lsn-ops: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Parses nothing, runs `cli`: returns the exit code or a [`Failure`].
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    let loaded = config::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Tui(TuiArgs::default()));
+    let log_name = match &command {
+        Command::Worker => "worker.log",
+        Command::Tui(_) | Command::Demo(_) => "tui.log",
+        _ => "cli.log",
+    };
+    let _guard = match crate::telemetry::init(&loaded.config.log, log_name) {
+        Ok(guard) => Some(guard),
+        Err(reason) => {
+            eprintln!("lsn-ops: logging disabled: {reason}");
+            None
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(crate::commands::dispatch(command, loaded))
+}

@@ -1,0 +1,49 @@
+//! What each CLI command does, one module per command. Commands own their
+//! output (text, JSON) and exit codes; the work itself is in the store,
+//! the domain and the long-running parts (worker, dashboard).
+
+pub mod operators;
+pub mod status;
+
+use crate::cli::{Command, Failure};
+use crate::config::Loaded;
+
+pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
+    match command {
+        Command::Migrate => migrate(&loaded).await,
+        Command::Seed(args) => crate::seed::run(&loaded, args.orders, args.seed).await,
+        Command::Status(args) => status::run(&loaded, args.format).await,
+        Command::Operators { action } => operators::run(&loaded, action).await,
+        Command::Tui(_) | Command::Demo(_) => not_yet("the dashboard", 3),
+        Command::Worker => not_yet("the worker", 4),
+        Command::Payouts { .. } => not_yet("payouts", 0),
+        Command::Report { .. } => not_yet("reports", 0),
+        Command::Maintenance { .. } => not_yet("maintenance", 0),
+    }
+}
+
+fn not_yet(what: &str, issue: u32) -> Result<u8, Failure> {
+    let which = if issue > 0 {
+        format!(" (issue {issue})")
+    } else {
+        String::new()
+    };
+    Err(Failure {
+        code: 1,
+        message: format!("{what} is not yet available in this build{which}"),
+    })
+}
+
+async fn migrate(loaded: &Loaded) -> Result<u8, Failure> {
+    let pool = crate::store::connect(&loaded.config.database).await?;
+    crate::store::migrate(&pool).await?;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    println!(
+        "database is at migration {applied} of {}",
+        crate::store::MIGRATOR.iter().count()
+    );
+    Ok(0)
+}

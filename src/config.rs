@@ -1,0 +1,652 @@
+//! Configuration: defaults < file < environment, validated into a [`Config`].
+//!
+//! The file is found by `--config PATH`, then `$LSN_OPS_CONFIG`, then
+//! `./config.toml`, then `~/.config/lsn-ops/config.toml`; no file at all is fine.
+//! Environment variables override the file: the runbook's names (`DATABASE_URL`,
+//! `PAYPAL_MODE`, ...) and any key as `LSN_OPS_<SECTION>__<KEY>`.
+//! Every failure is a [`ConfigError`] whose message names the source, the key
+//! and what was expected, so an operator can fix it from the one line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::error::Kind;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+/// The runbook's environment variable names and the key each one sets.
+pub const RUNBOOK_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("PAYPAL_CLIENT_ID", "paypal.client_id"),
+    ("PAYPAL_CLIENT_SECRET", "paypal.client_secret"),
+    ("PAYPAL_MODE", "paypal.mode"),
+    ("PAYPAL_WEBHOOK_ID", "paypal.webhook_id"),
+    ("WISE_API_TOKEN", "wise.api_token"),
+    ("WISE_PROFILE_ID", "wise.profile_id"),
+    ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
+    ("TWILIO_API_KEY_SID", "twilio.api_key_sid"),
+    ("TWILIO_API_KEY_SECRET", "twilio.api_key_secret"),
+    ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
+];
+
+/// Prefix of the generic `LSN_OPS_<SECTION>__<KEY>` overrides.
+pub const ENV_PREFIX: &str = "LSN_OPS_";
+
+/// A secret string: readable only through [`Secret::expose`]; `Debug` and
+/// `Display` print `[redacted]`, so it cannot leak into logs, errors or the screen.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub ops: OpsConfig,
+    pub tui: TuiConfig,
+    pub worker: WorkerConfig,
+    pub paypal: PaypalConfig,
+    pub wise: WiseConfig,
+    pub twilio: TwilioConfig,
+    pub fraud: FraudConfig,
+    pub payouts: PayoutsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; the password part is a secret and never printed.
+    pub url: Secret,
+    pub max_connections: u32,
+    pub connect_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// IANA time zone the ops team works in: what the screen shows and schedules use.
+    pub timezone: String,
+    /// Largest refund an `agent` may issue, in minor units of the order currency.
+    pub agent_refund_limit_minor: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TuiConfig {
+    pub refresh_ms: u64,
+    pub wall_cycle_s: u64,
+    pub theme: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub listen: String,
+    /// The URL providers call; Twilio signs it, so it must match exactly.
+    pub public_base_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaypalMode {
+    Sandbox,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaypalVerify {
+    Api,
+    Offline,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaypalConfig {
+    pub mode: PaypalMode,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub webhook_id: String,
+    /// Empty means the mode's PayPal host.
+    pub api_base: String,
+    pub verify: PaypalVerify,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WiseConfig {
+    pub api_token: Secret,
+    pub profile_id: String,
+    pub api_base: String,
+    /// PEM text, or a path to a PEM file.
+    pub webhook_public_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub api_key_sid: String,
+    pub api_key_secret: Secret,
+    pub auth_token: Secret,
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FraudConfig {
+    /// Scores strictly above this are high risk (the runbook's "> 70").
+    pub high_risk_threshold: u8,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PayoutsConfig {
+    /// Day of the weekly batch, e.g. "friday".
+    pub weekday: String,
+    /// Local time of the weekly batch, "HH:MM" in `[ops] timezone`.
+    pub time: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Directory of the log files (the TUI owns the screen, so logs never go there).
+    pub dir: String,
+    /// tracing filter, e.g. "info" or "lsn_ops=debug,sqlx=warn".
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: DatabaseConfig::default(),
+            ops: OpsConfig::default(),
+            tui: TuiConfig::default(),
+            worker: WorkerConfig::default(),
+            paypal: PaypalConfig::default(),
+            wise: WiseConfig::default(),
+            twilio: TwilioConfig::default(),
+            fraud: FraudConfig::default(),
+            payouts: PayoutsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("postgres://postgres@127.0.0.1:5432/lsn_ops"),
+            max_connections: 10,
+            connect_timeout_s: 5,
+        }
+    }
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        Self {
+            timezone: "America/Los_Angeles".into(),
+            agent_refund_limit_minor: 50_000,
+        }
+    }
+}
+
+impl Default for TuiConfig {
+    fn default() -> Self {
+        Self {
+            refresh_ms: 2000,
+            wall_cycle_s: 15,
+            theme: "default".into(),
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8787".into(),
+            public_base_url: "http://127.0.0.1:8787".into(),
+        }
+    }
+}
+
+impl Default for PaypalConfig {
+    fn default() -> Self {
+        Self {
+            mode: PaypalMode::Sandbox,
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            webhook_id: String::new(),
+            api_base: String::new(),
+            verify: PaypalVerify::Api,
+        }
+    }
+}
+
+impl Default for WiseConfig {
+    fn default() -> Self {
+        Self {
+            api_token: Secret::default(),
+            profile_id: String::new(),
+            api_base: String::new(),
+            webhook_public_key: String::new(),
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        Self {
+            account_sid: String::new(),
+            api_key_sid: String::new(),
+            api_key_secret: Secret::default(),
+            auth_token: Secret::default(),
+            api_base: String::new(),
+        }
+    }
+}
+
+impl Default for FraudConfig {
+    fn default() -> Self {
+        Self {
+            high_risk_threshold: 70,
+        }
+    }
+}
+
+impl Default for PayoutsConfig {
+    fn default() -> Self {
+        Self {
+            weekday: "friday".into(),
+            time: "14:00".into(),
+            currency: "USD".into(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            dir: "logs".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration problem, already phrased for the operator (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Where the configuration came from, for messages and `--help`.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Parsed `[ops] timezone`.
+    pub timezone: chrono_tz::Tz,
+}
+
+/// Which file to read: the explicit one, or the first that exists in the search order.
+/// An explicit path (flag or `$LSN_OPS_CONFIG`) that does not exist is an error.
+pub fn find_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(path) = explicit {
+        return if path.is_file() {
+            Ok(Some(path.to_path_buf()))
+        } else {
+            Err(ConfigError(format!(
+                "{}: no such configuration file",
+                path.display()
+            )))
+        };
+    }
+    if let Some(path) = std::env::var_os("LSN_OPS_CONFIG").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(Some(path))
+        } else {
+            Err(ConfigError(format!(
+                "LSN_OPS_CONFIG={}: no such configuration file",
+                path.display()
+            )))
+        };
+    }
+    let local = PathBuf::from("config.toml");
+    if local.is_file() {
+        return Ok(Some(local));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let user = PathBuf::from(home).join(".config/lsn-ops/config.toml");
+        if user.is_file() {
+            return Ok(Some(user));
+        }
+    }
+    Ok(None)
+}
+
+/// Loads the configuration from the process environment.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let file = find_file(explicit)?;
+    load_from(file.as_deref(), |name| std::env::var(name).ok())
+}
+
+/// Loads from `file` (if any) with `env` standing in for the environment: tests
+/// pass a map, the binary passes `std::env::var`.
+pub fn load_from(
+    file: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        // Toml::file silently skips a missing file; read it ourselves so a syntax
+        // error names the file, line and column.
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        figment = figment.merge(Named::new(path.display().to_string(), Toml::string(&text)));
+    }
+    figment = figment.merge(env_overrides(&env));
+
+    let config: Config = figment
+        .extract_lossy()
+        .map_err(|e| describe_figment_error(&e))?;
+    let timezone = validate(&config, &figment)?;
+    Ok(Loaded {
+        config,
+        file: file.map(Path::to_path_buf),
+        timezone,
+    })
+}
+
+/// The environment as a TOML document of overrides, each value a string, with
+/// every value's variable name remembered for error messages.
+fn env_overrides(env: &impl Fn(&str) -> Option<String>) -> Figment {
+    let mut figment = Figment::new();
+    for (var, key) in RUNBOOK_ENV {
+        if let Some(value) = env(var) {
+            figment = figment.merge(Named::new(var.to_string(), Serialized::default(key, value)));
+        }
+    }
+    // The generic form: every LSN_OPS_<SECTION>__<KEY> variable. The environment
+    // is scanned by name, so the closure-based `env` also serves tests.
+    for (section, keys) in known_keys() {
+        for key in keys {
+            let var = format!(
+                "{ENV_PREFIX}{}__{}",
+                section.to_uppercase(),
+                key.to_uppercase()
+            );
+            if let Some(value) = env(&var) {
+                let path = format!("{section}.{key}");
+                figment = figment.merge(Named::new(var, Serialized::default(&path, value)));
+            }
+        }
+    }
+    figment
+}
+
+/// A provider under a name of our choosing (the file path or the variable),
+/// so errors say where a bad value came from.
+struct Named<P> {
+    name: String,
+    inner: P,
+}
+
+impl<P> Named<P> {
+    fn new(name: impl Into<String>, inner: P) -> Self {
+        Self {
+            name: name.into(),
+            inner,
+        }
+    }
+}
+
+impl<P: Provider> Provider for Named<P> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name.clone())
+    }
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        self.inner.data()
+    }
+}
+
+/// Sections and keys, from the default configuration itself (so never stale).
+fn known_keys() -> Vec<(String, Vec<String>)> {
+    let value = serde_json::to_value(Config::default()).unwrap_or_default();
+    let mut out = Vec::new();
+    if let serde_json::Value::Object(sections) = value {
+        for (section, keys) in sections {
+            if let serde_json::Value::Object(keys) = keys {
+                out.push((section, keys.keys().cloned().collect()));
+            }
+        }
+    }
+    out
+}
+
+/// Human name of where a value came from: the file path or the variable name.
+fn source_name(metadata: Option<&figment::Metadata>) -> String {
+    match metadata {
+        Some(m) if m.name.contains("Serialized") || m.name.is_empty() => "defaults".into(),
+        Some(m) => m.name.to_string(),
+        None => "configuration".into(),
+    }
+}
+
+fn key_label(path: &[String]) -> String {
+    match path {
+        [] => "(top level)".into(),
+        [key] => key.clone(),
+        [section, rest @ ..] => format!("[{section}] {}", rest.join(".")),
+    }
+}
+
+fn quote_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
+    match quoted.len() {
+        0 => "nothing".into(),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+fn describe_figment_error(error: &figment::Error) -> ConfigError {
+    let source = source_name(error.metadata.as_ref());
+    let message = match &error.kind {
+        Kind::UnknownVariant(actual, expected) => {
+            format!(
+                "{source}: {} = \"{actual}\": expected {}",
+                key_label(&error.path),
+                quote_list(expected)
+            )
+        }
+        Kind::UnknownField(field, expected) => {
+            let mut path = error.path.clone();
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
+            let hint = closest(field, expected)
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_default();
+            let what = if path.len() == 1 {
+                format!("section [{field}]")
+            } else {
+                format!("key {}", key_label(&path))
+            };
+            format!(
+                "{source}: unknown {what}{hint}; expected one of: {}",
+                expected.join(", ")
+            )
+        }
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+            format!(
+                "{source}: {} = {actual}: expected {}",
+                key_label(&error.path),
+                plain_type(expected)
+            )
+        }
+        Kind::Message(msg) if error.path.is_empty() => format!("{source}: {}", one_line(msg)),
+        Kind::Message(msg) if error.path.is_empty() => format!("{source}: {msg}"),
+        other => format!("{source}: {}: {other}", key_label(&error.path)),
+    };
+    ConfigError(message)
+}
+
+/// serde's type names in words an operator knows.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "a string" | "string" => "a string in quotes".into(),
+        "bool" | "a boolean" => "true or false".into(),
+        other => other.into(),
+    }
+}
+
+/// A multi-line parser message (TOML's, with a source excerpt) as one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Checks the values serde cannot: time zone, URLs, addresses, ranges.
+fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigError> {
+    let bad = |key: &str, shown: &str, expected: &str| {
+        let source = source_name(figment.find_metadata(key));
+        let (section, name) = key.split_once('.').unwrap_or(("", key));
+        ConfigError(format!(
+            "{source}: [{section}] {name} = {shown}: expected {expected}"
+        ))
+    };
+
+    let timezone = chrono_tz::Tz::from_str(&config.ops.timezone).map_err(|_| {
+        bad(
+            "ops.timezone",
+            &format!("\"{}\"", config.ops.timezone),
+            "an IANA time zone name such as \"America/Los_Angeles\"",
+        )
+    })?;
+
+    if let Err(e) = crate::store::connect_options(&config.database) {
+        return Err(bad(
+            "database.url",
+            "[redacted]",
+            &format!("a postgres:// URL ({e})"),
+        ));
+    }
+    if config.database.max_connections == 0 {
+        return Err(bad("database.max_connections", "0", "at least 1"));
+    }
+    if config.worker.listen.parse::<SocketAddr>().is_err() {
+        return Err(bad(
+            "worker.listen",
+            &format!("\"{}\"", config.worker.listen),
+            "an address and port such as \"127.0.0.1:8787\"",
+        ));
+    }
+    if !(config.worker.public_base_url.starts_with("http://")
+        || config.worker.public_base_url.starts_with("https://"))
+    {
+        return Err(bad(
+            "worker.public_base_url",
+            &format!("\"{}\"", config.worker.public_base_url),
+            "an http:// or https:// URL",
+        ));
+    }
+    if config.tui.refresh_ms < 100 {
+        return Err(bad(
+            "tui.refresh_ms",
+            &config.tui.refresh_ms.to_string(),
+            "at least 100 (milliseconds)",
+        ));
+    }
+    if config.tui.wall_cycle_s == 0 {
+        return Err(bad("tui.wall_cycle_s", "0", "at least 1 (seconds)"));
+    }
+    if config.fraud.high_risk_threshold > 100 {
+        return Err(bad(
+            "fraud.high_risk_threshold",
+            &config.fraud.high_risk_threshold.to_string(),
+            "a score from 0 to 100",
+        ));
+    }
+    if config.ops.agent_refund_limit_minor < 0 {
+        return Err(bad(
+            "ops.agent_refund_limit_minor",
+            &config.ops.agent_refund_limit_minor.to_string(),
+            "zero or more minor units",
+        ));
+    }
+    if crate::domain::payouts::parse_weekday(&config.payouts.weekday).is_none() {
+        return Err(bad(
+            "payouts.weekday",
+            &format!("\"{}\"", config.payouts.weekday),
+            "a day of the week such as \"friday\"",
+        ));
+    }
+    if chrono::NaiveTime::parse_from_str(&config.payouts.time, "%H:%M").is_err() {
+        return Err(bad(
+            "payouts.time",
+            &format!("\"{}\"", config.payouts.time),
+            "a local time \"HH:MM\" such as \"14:00\"",
+        ));
+    }
+    if crate::domain::money::Currency::parse(&config.payouts.currency).is_none() {
+        return Err(bad(
+            "payouts.currency",
+            &format!("\"{}\"", config.payouts.currency),
+            "an ISO 4217 code lsn-ops knows, such as \"USD\"",
+        ));
+    }
+    Ok(timezone)
+}

@@ -1,0 +1,108 @@
+//! Incident priorities and their resolution targets (runbook: P0 1h, P1 4h,
+//! P2 24h, P3 1 week), with the time left that the screen always shows.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Priority {
+    P0,
+    P1,
+    P2,
+    P3,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Self::P0, Self::P1, Self::P2, Self::P3];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::P0 => "P0",
+            Self::P1 => "P1",
+            Self::P2 => "P2",
+            Self::P3 => "P3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// How long the runbook allows to resolve an incident of this priority.
+    pub fn resolve_within(&self) -> Duration {
+        match self {
+            Self::P0 => Duration::hours(1),
+            Self::P1 => Duration::hours(4),
+            Self::P2 => Duration::hours(24),
+            Self::P3 => Duration::weeks(1),
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::P0 => "Critical",
+            Self::P1 => "High",
+            Self::P2 => "Medium",
+            Self::P3 => "Low",
+        }
+    }
+}
+
+pub fn due_at(priority: Priority, opened_at: DateTime<Utc>) -> DateTime<Utc> {
+    opened_at + priority.resolve_within()
+}
+
+/// "1h 05m left", "12m left", "overdue 3m", "2d 4h left".
+pub fn format_time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let left = deadline - now;
+    if left <= Duration::zero() {
+        format!("overdue {}", format_duration(-left))
+    } else {
+        format!("{} left", format_duration(left))
+    }
+}
+
+/// Compact duration: "45s", "12m", "1h 05m", "2d 04h".
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    if days > 0 {
+        format!("{days}d {hours:02}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn runbook_resolution_targets() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+        assert_eq!(due_at(Priority::P0, t), t + Duration::hours(1));
+        assert_eq!(due_at(Priority::P1, t), t + Duration::hours(4));
+        assert_eq!(due_at(Priority::P2, t), t + Duration::hours(24));
+        assert_eq!(due_at(Priority::P3, t), t + Duration::days(7));
+    }
+
+    #[test]
+    fn time_left_reads_naturally() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+        assert_eq!(
+            format_time_left(t + Duration::minutes(65), t),
+            "1h 05m left"
+        );
+        assert_eq!(format_time_left(t + Duration::minutes(12), t), "12m left");
+        assert_eq!(format_time_left(t - Duration::minutes(3), t), "overdue 3m");
+        assert_eq!(format_time_left(t + Duration::hours(52), t), "2d 04h left");
+        assert_eq!(format_time_left(t + Duration::seconds(40), t), "40s left");
+    }
+}

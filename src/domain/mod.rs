@@ -1,0 +1,17 @@
+//! Pure domain logic: the runbook's rules, states and formulas, with no I/O.
+//!
+//! Everything here is plain data and functions of it, so it is tested without a
+//! database or a network. The store persists these types; the worker and the
+//! TUI decide with them.
+
+pub mod alerts;
+pub mod disputes;
+pub mod fraud;
+pub mod incidents;
+pub mod inventory;
+pub mod money;
+pub mod operators;
+pub mod payouts;
+pub mod shows;
+
+pub use money::{Currency, Money, MoneyError, Rounding};

@@ -1,0 +1,17 @@
+//! lsn-ops: the operations center of a live-shopping marketplace.
+//!
+//! Layout, from the inside out:
+//! - [`domain`]: the runbook's rules, states and formulas; pure, no I/O.
+//! - [`store`]: every SQL statement, over PostgreSQL (the one source of truth).
+//! - [`seed`]: deterministic synthetic data for demos, tests and benchmarks.
+//! - [`config`]: layered configuration (defaults < file < environment).
+//! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
+//! - [`telemetry`]: logs to a file (the dashboard owns the screen).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod seed;
+pub mod store;
+pub mod telemetry;

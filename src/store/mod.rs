@@ -1,0 +1,178 @@
+//! The store: every SQL statement lsn-ops runs, over one PostgreSQL pool.
+//!
+//! Connection, database creation and migrations live here; each submodule owns
+//! the queries of one concern (the morning status, seeding, ...). Queries are
+//! checked at run time against the migrated schema by the test suite, which runs
+//! on a real PostgreSQL.
+
+pub mod operators;
+pub mod seed;
+pub mod status;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::config::DatabaseConfig;
+
+/// Migrations from `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The notification channel dashboards LISTEN on (see the schema's triggers).
+pub const CHANGE_CHANNEL: &str = "lsn_ops_changes";
+
+/// A store failure phrased for the operator; never contains a password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach PostgreSQL at {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Parses `[database] url` without connecting. The error never echoes the URL.
+pub fn connect_options(config: &DatabaseConfig) -> Result<PgConnectOptions, String> {
+    let url = config.url.expose();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("it does not start with postgres://".into());
+    }
+    PgConnectOptions::from_str(url)
+        .map(|o| o.log_statements(tracing::log::LevelFilter::Debug))
+        .map_err(|e| redact_error(&e.to_string(), url))
+}
+
+/// "host:port/database" for messages: no user, no password.
+pub fn describe_target(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default database)")
+    )
+}
+
+fn redact_error(message: &str, url: &str) -> String {
+    message.replace(url, "[redacted url]")
+}
+
+/// Opens a pool; an unreachable server is one clear [`StoreError::Unreachable`].
+pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, StoreError> {
+    let options = connect_options(config).map_err(|reason| StoreError::Unreachable {
+        target: "[database] url".into(),
+        reason,
+    })?;
+    connect_with(config, options).await
+}
+
+pub async fn connect_with(
+    config: &DatabaseConfig,
+    options: PgConnectOptions,
+) -> Result<PgPool, StoreError> {
+    let target = describe_target(&options);
+    // One direct connection first: the pool would retry until its timeout and
+    // report only "timed out", hiding "connection refused" or a bad password.
+    let probe = tokio::time::timeout(
+        Duration::from_secs(config.connect_timeout_s),
+        options.connect(),
+    )
+    .await;
+    match probe {
+        Err(_) => {
+            return Err(StoreError::Unreachable {
+                target,
+                reason: "timed out".into(),
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(StoreError::Unreachable {
+                target,
+                reason: short_reason(&e),
+            });
+        }
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(config.connect_timeout_s))
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Unreachable {
+            target,
+            reason: short_reason(&e),
+        })
+}
+
+/// The root cause of a connection failure, in a few words.
+pub fn short_reason(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out".into(),
+        sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::Tls(e) => format!("TLS: {e}"),
+        other => other.to_string(),
+    }
+}
+
+/// Creates the configured database if it does not exist (used by `demo`),
+/// connecting to the server's `postgres` maintenance database to do so.
+pub async fn ensure_database(config: &DatabaseConfig) -> Result<bool, StoreError> {
+    let options = connect_options(config).map_err(|reason| StoreError::Unreachable {
+        target: "[database] url".into(),
+        reason,
+    })?;
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(false);
+    };
+    let admin = options.clone().database("postgres");
+    let target = describe_target(&admin);
+    let mut conn = admin.connect().await.map_err(|e| StoreError::Unreachable {
+        target,
+        reason: short_reason(&e),
+    })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+        .execute(&mut conn)
+        .await?;
+    Ok(true)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Appends one row to the audit log inside the caller's transaction.
+pub async fn audit(
+    conn: &mut sqlx::PgConnection,
+    operator: &str,
+    action: &str,
+    entity_type: &str,
+    entity_id: &str,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (operator, action, entity_type, entity_id, details) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(operator)
+    .bind(action)
+    .bind(entity_type)
+    .bind(entity_id)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Operators and their roles; every change is audited in the same transaction.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::domain::operators::Role;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Operator {
+    pub name: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// The OS user running this process, for audit rows of CLI actions.
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Operator>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, role, created_at, created_by FROM operators ORDER BY name LIMIT 1000",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The role of `name`; an unknown operator is a viewer.
+pub async fn role_of(pool: &PgPool, name: &str) -> Result<Role, sqlx::Error> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM operators WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(role
+        .as_deref()
+        .and_then(Role::parse)
+        .unwrap_or(Role::Viewer))
+}
+
+pub async fn upsert(pool: &PgPool, name: &str, role: Role, actor: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO operators (name, role, created_by) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(actor)
+    .execute(&mut *tx)
+    .await?;
+    super::audit(
+        &mut tx,
+        actor,
+        "operator.set_role",
+        "operator",
+        name,
+        serde_json::json!({ "role": role.as_str() }),
+    )
+    .await?;
+    tx.commit().await
+}
+
+pub async fn remove(pool: &PgPool, name: &str, actor: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query("DELETE FROM operators WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    super::audit(
+        &mut tx,
+        actor,
+        "operator.remove",
+        "operator",
+        name,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

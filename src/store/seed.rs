@@ -1,0 +1,1 @@
+//! Deterministic synthetic data (`lsn-ops seed`). (being written)
