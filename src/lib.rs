@@ -7,6 +7,7 @@
 //! - [`config`]: layered configuration (defaults < file < environment).
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`telemetry`]: logs to a file (the dashboard owns the screen).
+//! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
 
 pub mod cli;
 pub mod commands;
@@ -15,3 +16,4 @@ pub mod domain;
 pub mod seed;
 pub mod store;
 pub mod telemetry;
+pub mod tui;

@@ -2,8 +2,10 @@
 //! output (text, JSON) and exit codes; the work itself is in the store,
 //! the domain and the long-running parts (worker, dashboard).
 
+pub mod demo;
 pub mod operators;
 pub mod status;
+pub mod tui;
 
 use crate::cli::{Command, Failure};
 use crate::config::Loaded;
@@ -14,7 +16,8 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Seed(args) => crate::seed::run(&loaded, args.orders, args.seed).await,
         Command::Status(args) => status::run(&loaded, args.format).await,
         Command::Operators { action } => operators::run(&loaded, action).await,
-        Command::Tui(_) | Command::Demo(_) => not_yet("the dashboard", 3),
+        Command::Tui(args) => tui::run(&loaded, args).await,
+        Command::Demo(args) => demo::run(&loaded, args).await,
         Command::Worker => not_yet("the worker", 4),
         Command::Payouts { .. } => not_yet("payouts", 0),
         Command::Report { .. } => not_yet("reports", 0),

@@ -7,6 +7,7 @@
 
 pub mod operators;
 pub mod seed;
+pub mod snapshot;
 pub mod status;
 
 use std::str::FromStr;

@@ -1,0 +1,636 @@
+//! The dashboard's state and its one entry point, [`App::update`]: every key,
+//! mouse event, clock tick and new snapshot becomes an [`Action`] or a
+//! [`DataState`] applied here. Pure: no I/O, no terminal; unit-tested.
+
+use chrono::{DateTime, Duration, Utc};
+use ratatui::layout::Rect;
+
+use super::keymap;
+use super::layout::{self, Screen};
+use super::panes::PaneId;
+use super::poller::DataState;
+use crate::domain::operators::Role;
+use crate::store::snapshot::Snapshot;
+
+/// What the user (or the clock) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Focus(PaneId),
+    /// Focus and zoom (the `:` commands).
+    Show(PaneId),
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    StartFilter,
+    StartCommand,
+    NextSort,
+    ReverseSort,
+    ToggleZoom,
+    ToggleHelp,
+    Type(char),
+    Backspace,
+    Submit,
+    Cancel,
+    Resize(u16, u16),
+    /// Mouse wheel at a position, by rows (negative: up).
+    ScrollAt(u16, u16, i8),
+    Click(u16, u16),
+    Tick(DateTime<Utc>),
+}
+
+/// What the keyboard is typing into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    None,
+    Filter,
+    Command,
+}
+
+/// Per-pane view state.
+#[derive(Debug, Clone, Default)]
+pub struct PaneState {
+    /// Position in `view`.
+    pub selected: usize,
+    /// First visible position in `view`.
+    pub offset: usize,
+    pub filter: String,
+    pub sort: usize,
+    pub reverse: bool,
+    /// Indices into the snapshot's rows, filtered and sorted.
+    pub view: Vec<usize>,
+    pub detail: bool,
+}
+
+/// How the dashboard was started.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub wall: bool,
+    pub operator: String,
+    pub tz: chrono_tz::Tz,
+    pub threshold: u8,
+    pub wall_cycle: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub wall: bool,
+    pub operator: String,
+    pub tz: chrono_tz::Tz,
+    pub threshold: u8,
+    pub now: DateTime<Utc>,
+    pub size: (u16, u16),
+    pub focus: PaneId,
+    pub zoom: bool,
+    pub help: bool,
+    pub input: Input,
+    pub command_line: String,
+    /// A one-line message in the footer (unknown command, ...).
+    pub message: Option<String>,
+    pub panes: [PaneState; 5],
+    pub data: DataState,
+    pub quit: bool,
+    wall_cycle: Duration,
+    wall_next: DateTime<Utc>,
+}
+
+impl App {
+    pub fn new(settings: Settings, now: DateTime<Utc>, size: (u16, u16)) -> App {
+        App {
+            wall: settings.wall,
+            operator: settings.operator,
+            tz: settings.tz,
+            threshold: settings.threshold,
+            now,
+            size,
+            focus: PaneId::Alerts,
+            zoom: settings.wall,
+            help: false,
+            input: Input::None,
+            command_line: String::new(),
+            message: None,
+            panes: Default::default(),
+            data: DataState::default(),
+            quit: false,
+            wall_cycle: settings.wall_cycle.max(Duration::seconds(1)),
+            wall_next: now + settings.wall_cycle.max(Duration::seconds(1)),
+        }
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.data.snapshot.as_deref()
+    }
+
+    pub fn role(&self) -> Role {
+        self.data.role.unwrap_or(Role::Viewer)
+    }
+
+    pub fn pane(&self, id: PaneId) -> &PaneState {
+        &self.panes[id.index()]
+    }
+
+    /// A P0 or a critical alert is open: the wall banner shows.
+    pub fn alarm(&self) -> bool {
+        self.snapshot().is_some_and(|s| {
+            s.facts.alerts.critical > 0
+                || s.facts.incidents.p0 > 0
+                || s.alerts.iter().any(|a| a.priority.as_deref() == Some("P0"))
+                || s.incidents.iter().any(|i| i.priority == "P0")
+        })
+    }
+
+    /// The screen geometry at the current size (the same the drawing uses).
+    pub fn screen(&self) -> Screen {
+        layout::compute(
+            Rect::new(0, 0, self.size.0, self.size.1),
+            self.focus,
+            self.zoom,
+            self.wall && self.alarm(),
+        )
+    }
+
+    fn rows_of(&self, id: PaneId) -> usize {
+        self.screen().pane(id).map_or(1, layout::rows_in).max(1)
+    }
+
+    /// The snapshot row under the selection of a pane.
+    pub fn selected_row(&self, id: PaneId) -> Option<usize> {
+        let p = self.pane(id);
+        p.view.get(p.selected).copied()
+    }
+
+    /// New data from the poller: rebuild every pane's view, keeping selections.
+    pub fn set_data(&mut self, data: DataState) {
+        let keep: Vec<Option<i64>> = PaneId::ALL
+            .iter()
+            .map(|&id| {
+                let s = self.snapshot()?;
+                self.selected_row(id).map(|row| id.key(s, row))
+            })
+            .collect();
+        self.data = data;
+        for id in PaneId::ALL {
+            self.rebuild(id, keep[id.index()]);
+        }
+    }
+
+    fn rebuild(&mut self, id: PaneId, keep: Option<i64>) {
+        let now = self.now;
+        let rows = self.rows_of(id);
+        let Some(snap) = self.data.snapshot.clone() else {
+            self.panes[id.index()].view.clear();
+            return;
+        };
+        let p = &mut self.panes[id.index()];
+        let needle = p.filter.to_lowercase();
+        let mut view: Vec<usize> = (0..id.len(&snap))
+            .filter(|&i| needle.is_empty() || id.haystack(&snap, i).contains(&needle))
+            .collect();
+        let key = p.sort;
+        view.sort_by(|&a, &b| id.compare(&snap, now, key, a, b));
+        if p.reverse {
+            view.reverse();
+        }
+        p.view = view;
+        if let Some(k) = keep
+            && let Some(pos) = p.view.iter().position(|&i| id.key(&snap, i) == k)
+        {
+            p.selected = pos;
+        }
+        p.selected = p.selected.min(p.view.len().saturating_sub(1));
+        clamp_offset(p, rows);
+    }
+
+    fn keep_key(&self, id: PaneId) -> Option<i64> {
+        let s = self.snapshot()?;
+        self.selected_row(id).map(|row| id.key(s, row))
+    }
+
+    fn move_by(&mut self, id: PaneId, delta: isize) {
+        let rows = self.rows_of(id);
+        let p = &mut self.panes[id.index()];
+        let last = p.view.len().saturating_sub(1);
+        p.selected = p.selected.saturating_add_signed(delta).min(last);
+        clamp_offset(p, rows);
+    }
+
+    fn set_focus(&mut self, id: PaneId) {
+        self.focus = id;
+        let rows = self.rows_of(id);
+        clamp_offset(&mut self.panes[id.index()], rows);
+    }
+
+    pub fn update(&mut self, action: Action) {
+        let focus = self.focus;
+        if !matches!(action, Action::Tick(_)) {
+            self.message = None;
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Focus(id) => self.set_focus(id),
+            Action::Show(id) => {
+                self.set_focus(id);
+                self.zoom = true;
+                self.set_focus(id);
+            }
+            Action::NextPane => self.set_focus(focus.next()),
+            Action::PrevPane => self.set_focus(focus.prev()),
+            Action::Down => self.move_by(focus, 1),
+            Action::Up => self.move_by(focus, -1),
+            Action::PageDown => {
+                let rows = self.rows_of(focus) as isize;
+                self.move_by(focus, rows);
+            }
+            Action::PageUp => {
+                let rows = self.rows_of(focus) as isize;
+                self.move_by(focus, -rows);
+            }
+            Action::Top => self.move_by(focus, isize::MIN / 2),
+            Action::Bottom => self.move_by(focus, isize::MAX / 2),
+            Action::Open => {
+                let p = &mut self.panes[focus.index()];
+                if !p.view.is_empty() {
+                    p.detail = !p.detail;
+                }
+            }
+            Action::Back => {
+                let p = &mut self.panes[focus.index()];
+                if p.detail {
+                    p.detail = false;
+                } else if !p.filter.is_empty() {
+                    p.filter.clear();
+                    let keep = self.keep_key(focus);
+                    self.rebuild(focus, keep);
+                } else if self.zoom && !self.wall {
+                    self.zoom = false;
+                    self.set_focus(focus);
+                }
+            }
+            Action::StartFilter => {
+                self.input = Input::Filter;
+                self.panes[focus.index()].detail = false;
+            }
+            Action::StartCommand => {
+                self.input = Input::Command;
+                self.command_line.clear();
+            }
+            Action::NextSort => {
+                let n = focus.sort_keys().len().max(1);
+                let p = &mut self.panes[focus.index()];
+                p.sort = (p.sort + 1) % n;
+                p.reverse = false;
+                let keep = self.keep_key(focus);
+                self.rebuild(focus, keep);
+            }
+            Action::ReverseSort => {
+                let p = &mut self.panes[focus.index()];
+                p.reverse = !p.reverse;
+                let keep = self.keep_key(focus);
+                self.rebuild(focus, keep);
+            }
+            Action::ToggleZoom => {
+                if !self.wall {
+                    self.zoom = !self.zoom;
+                    self.set_focus(focus);
+                }
+            }
+            Action::ToggleHelp => self.help = !self.help,
+            Action::Type(c) => match self.input {
+                Input::Filter => {
+                    self.panes[focus.index()].filter.push(c);
+                    self.panes[focus.index()].selected = 0;
+                    self.rebuild(focus, None);
+                }
+                Input::Command => self.command_line.push(c),
+                Input::None => {}
+            },
+            Action::Backspace => match self.input {
+                Input::Filter => {
+                    self.panes[focus.index()].filter.pop();
+                    let keep = self.keep_key(focus);
+                    self.rebuild(focus, keep);
+                }
+                Input::Command => {
+                    if self.command_line.pop().is_none() {
+                        self.input = Input::None;
+                    }
+                }
+                Input::None => {}
+            },
+            Action::Submit => {
+                let input = self.input;
+                self.input = Input::None;
+                if input == Input::Command {
+                    let line = std::mem::take(&mut self.command_line);
+                    if !line.trim().is_empty() {
+                        match keymap::command(&line) {
+                            Ok(a) => self.update(a),
+                            Err(msg) => self.message = Some(msg),
+                        }
+                    }
+                }
+            }
+            Action::Cancel => {
+                if self.input == Input::Filter {
+                    self.panes[focus.index()].filter.clear();
+                    let keep = self.keep_key(focus);
+                    self.rebuild(focus, keep);
+                }
+                self.input = Input::None;
+                self.command_line.clear();
+            }
+            Action::Resize(w, h) => {
+                self.size = (w, h);
+                for id in PaneId::ALL {
+                    let rows = self.rows_of(id);
+                    clamp_offset(&mut self.panes[id.index()], rows);
+                }
+            }
+            Action::ScrollAt(x, y, delta) => {
+                if let Some((id, _)) = self.screen().pane_at(x, y) {
+                    self.set_focus(id);
+                    self.move_by(id, isize::from(delta));
+                }
+            }
+            Action::Click(x, y) => {
+                if let Some((id, rect)) = self.screen().pane_at(x, y) {
+                    self.set_focus(id);
+                    // Border and column header above the first row.
+                    let first = rect.y + 2;
+                    if y >= first && y < rect.bottom().saturating_sub(1) {
+                        let p = &mut self.panes[id.index()];
+                        let pos = p.offset + usize::from(y - first);
+                        if pos < p.view.len() {
+                            p.selected = pos;
+                        }
+                    }
+                }
+            }
+            Action::Tick(now) => {
+                self.now = now;
+                if self.wall && now >= self.wall_next {
+                    self.wall_next = now + self.wall_cycle;
+                    self.set_focus(focus.next());
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the selection on screen: the window moves only when it must.
+fn clamp_offset(p: &mut PaneState, rows: usize) {
+    let rows = rows.max(1);
+    if p.selected < p.offset {
+        p.offset = p.selected;
+    } else if p.selected >= p.offset + rows {
+        p.offset = p.selected + 1 - rows;
+    }
+    let max_offset = p.view.len().saturating_sub(rows);
+    p.offset = p.offset.min(max_offset);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+    use super::*;
+    use crate::store::snapshot::fixture;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 17, 30, 0).unwrap()
+    }
+
+    fn app(wall: bool, size: (u16, u16)) -> App {
+        let tz = chrono_tz::America::Los_Angeles;
+        let mut app = App::new(
+            Settings {
+                wall,
+                operator: "maria".into(),
+                tz,
+                threshold: 70,
+                wall_cycle: Duration::seconds(15),
+            },
+            now(),
+            size,
+        );
+        app.set_data(DataState {
+            snapshot: Some(Arc::new(fixture(now(), &tz))),
+            connected: true,
+            last_success: Some(now()),
+            ..Default::default()
+        });
+        app
+    }
+
+    fn press(app: &mut App, code: KeyCode) {
+        let ev = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(a) = keymap::translate(app, &ev) {
+            app.update(a);
+        }
+    }
+
+    fn chars(app: &mut App, s: &str) {
+        for c in s.chars() {
+            press(app, KeyCode::Char(c));
+        }
+    }
+
+    #[test]
+    fn number_keys_tab_and_backtab_move_between_panes() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "3");
+        assert_eq!(a.focus, PaneId::Disputes);
+        press(&mut a, KeyCode::Tab);
+        assert_eq!(a.focus, PaneId::Payouts);
+        press(&mut a, KeyCode::BackTab);
+        press(&mut a, KeyCode::BackTab);
+        assert_eq!(a.focus, PaneId::Shows);
+        chars(&mut a, "5");
+        press(&mut a, KeyCode::Tab);
+        assert_eq!(a.focus, PaneId::Alerts);
+    }
+
+    #[test]
+    fn vim_and_arrow_keys_move_the_selection_within_bounds() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5");
+        let n = a.pane(PaneId::Fraud).view.len();
+        assert!(n > 3);
+        chars(&mut a, "jj");
+        press(&mut a, KeyCode::Down);
+        assert_eq!(a.pane(PaneId::Fraud).selected, 3);
+        chars(&mut a, "k");
+        press(&mut a, KeyCode::Up);
+        assert_eq!(a.pane(PaneId::Fraud).selected, 1);
+        chars(&mut a, "G");
+        assert_eq!(a.pane(PaneId::Fraud).selected, n - 1);
+        chars(&mut a, "j");
+        assert_eq!(a.pane(PaneId::Fraud).selected, n - 1);
+        chars(&mut a, "g");
+        assert_eq!(a.pane(PaneId::Fraud).selected, 0);
+        press(&mut a, KeyCode::PageDown);
+        assert!(a.pane(PaneId::Fraud).selected > 1);
+        press(&mut a, KeyCode::PageUp);
+        assert_eq!(a.pane(PaneId::Fraud).selected, 0);
+    }
+
+    #[test]
+    fn selection_scrolls_the_window_in_a_small_pane() {
+        let mut a = app(false, (80, 24));
+        chars(&mut a, "5G");
+        let p = a.pane(PaneId::Fraud);
+        let rows = a.rows_of(PaneId::Fraud);
+        assert!(p.selected >= p.offset && p.selected < p.offset + rows);
+    }
+
+    #[test]
+    fn filter_is_live_case_insensitive_and_esc_clears_it() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "3");
+        let all = a.pane(PaneId::Disputes).view.len();
+        chars(&mut a, "/");
+        assert_eq!(a.input, Input::Filter);
+        chars(&mut a, "UNAUTH");
+        let some = a.pane(PaneId::Disputes).view.len();
+        assert!(some > 0 && some < all, "{some} of {all}");
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.input, Input::None);
+        assert_eq!(a.pane(PaneId::Disputes).filter, "UNAUTH");
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.pane(PaneId::Disputes).view.len(), all);
+        chars(&mut a, "/zzzz");
+        assert_eq!(a.pane(PaneId::Disputes).view.len(), 0);
+        press(&mut a, KeyCode::Esc);
+        assert_eq!(a.input, Input::None);
+        assert_eq!(a.pane(PaneId::Disputes).view.len(), all);
+    }
+
+    #[test]
+    fn typing_in_the_filter_does_not_trigger_keys() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "/q3z");
+        assert!(!a.quit);
+        assert_eq!(a.focus, PaneId::Alerts);
+        assert!(!a.zoom);
+        assert_eq!(a.pane(PaneId::Alerts).filter, "q3z");
+    }
+
+    #[test]
+    fn enter_opens_the_detail_and_esc_closes_it() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "3");
+        press(&mut a, KeyCode::Enter);
+        assert!(a.pane(PaneId::Disputes).detail);
+        press(&mut a, KeyCode::Esc);
+        assert!(!a.pane(PaneId::Disputes).detail);
+    }
+
+    #[test]
+    fn sort_keys_cycle_and_reverse() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5");
+        let first = a.selected_row(PaneId::Fraud);
+        let scores: Vec<i16> = a
+            .pane(PaneId::Fraud)
+            .view
+            .iter()
+            .map(|&i| a.snapshot().unwrap().fraud[i].score)
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        chars(&mut a, "S");
+        let rev: Vec<i16> = a
+            .pane(PaneId::Fraud)
+            .view
+            .iter()
+            .map(|&i| a.snapshot().unwrap().fraud[i].score)
+            .collect();
+        assert!(rev.windows(2).all(|w| w[0] <= w[1]), "{rev:?}");
+        // The selected order stays selected across the re-sort.
+        assert_eq!(a.selected_row(PaneId::Fraud), first);
+        chars(&mut a, "s");
+        assert_eq!(a.pane(PaneId::Fraud).sort, 1);
+        chars(&mut a, "ss");
+        assert_eq!(a.pane(PaneId::Fraud).sort, 0);
+    }
+
+    #[test]
+    fn zoom_help_and_quit() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "z");
+        assert!(a.zoom);
+        press(&mut a, KeyCode::Esc);
+        assert!(!a.zoom);
+        chars(&mut a, "?");
+        assert!(a.help);
+        chars(&mut a, "j");
+        assert!(!a.help, "any key closes the help");
+        chars(&mut a, "q");
+        assert!(a.quit);
+    }
+
+    #[test]
+    fn colon_commands_like_k9s() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, ":fraud");
+        assert_eq!(a.input, Input::Command);
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.focus, PaneId::Fraud);
+        assert!(a.zoom);
+        chars(&mut a, ":nope");
+        press(&mut a, KeyCode::Enter);
+        assert!(
+            a.message
+                .as_deref()
+                .is_some_and(|m| m.contains("unknown command"))
+        );
+        chars(&mut a, ":q");
+        press(&mut a, KeyCode::Enter);
+        assert!(a.quit);
+    }
+
+    #[test]
+    fn wall_mode_is_zoomed_and_cycles_panes() {
+        let mut a = app(true, (200, 60));
+        assert!(a.zoom);
+        assert!(a.alarm());
+        chars(&mut a, "z");
+        assert!(a.zoom, "wall mode stays zoomed");
+        a.update(Action::Tick(now() + Duration::seconds(5)));
+        assert_eq!(a.focus, PaneId::Alerts);
+        a.update(Action::Tick(now() + Duration::seconds(15)));
+        assert_eq!(a.focus, PaneId::Shows);
+        a.update(Action::Tick(now() + Duration::seconds(30)));
+        assert_eq!(a.focus, PaneId::Disputes);
+    }
+
+    #[test]
+    fn mouse_click_selects_and_wheel_scrolls() {
+        let mut a = app(false, (200, 60));
+        let fraud = a.screen().pane(PaneId::Fraud).unwrap();
+        a.update(Action::Click(fraud.x + 3, fraud.y + 4));
+        assert_eq!(a.focus, PaneId::Fraud);
+        assert_eq!(a.pane(PaneId::Fraud).selected, 2);
+        a.update(Action::ScrollAt(fraud.x + 3, fraud.y + 4, 3));
+        assert_eq!(a.pane(PaneId::Fraud).selected, 5);
+    }
+
+    #[test]
+    fn selection_survives_a_refresh() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5jjj");
+        let key = a.keep_key(PaneId::Fraud);
+        let data = a.data.clone();
+        a.set_data(data);
+        assert_eq!(a.keep_key(PaneId::Fraud), key);
+    }
+}

@@ -1,0 +1,166 @@
+//! The dashboard. Split in the manner of gitui/yazi: the [`poller`] task owns
+//! the database and publishes immutable snapshots on a `watch` channel; the UI
+//! loop here selects over terminal events, new snapshots and a one-second
+//! tick, feeds them to [`app::App::update`] (pure state) and draws with
+//! [`ui::draw`] (a pure function of the state) only when something changed.
+//!
+//! The terminal is restored on quit, on error and on panic (the panic hook
+//! restores first, then the previous hook reports).
+
+pub mod app;
+pub mod keymap;
+pub mod layout;
+pub mod panes;
+pub mod poller;
+pub mod theme;
+pub mod ui;
+
+use std::io::{self, Stdout};
+use std::time::Duration;
+
+use chrono::Utc;
+use color_eyre::eyre::{WrapErr, eyre};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use app::{Action, App, Settings};
+use poller::{DataState, PollerConfig};
+use theme::Theme;
+
+/// Everything the dashboard needs besides the pool.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: Settings,
+    pub poller: PollerConfig,
+    pub theme: Theme,
+}
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Puts the terminal back: cooked mode, main screen, no mouse capture, cursor shown.
+/// Safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Restores the terminal when dropped: the error path and early returns.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn init_terminal() -> color_eyre::Result<(Term, Restore)> {
+    // Restore before the previous hook (color-eyre) prints its report.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+    enable_raw_mode().wrap_err("cannot switch the terminal to raw mode")?;
+    let guard = Restore;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+        .wrap_err("cannot enter the alternate screen")?;
+    let terminal =
+        Terminal::new(CrosstermBackend::new(io::stdout())).wrap_err("cannot open the terminal")?;
+    Ok((terminal, guard))
+}
+
+/// Runs the dashboard until the operator quits.
+pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
+    let (tx, rx) = watch::channel(DataState::default());
+    let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
+    let (mut terminal, guard) = init_terminal()?;
+    let result = ui_loop(&mut terminal, &options, rx, &poller).await;
+    drop(guard);
+    poller.abort();
+    result
+}
+
+async fn ui_loop(
+    terminal: &mut Term,
+    options: &Options,
+    mut rx: watch::Receiver<DataState>,
+    poller: &tokio::task::JoinHandle<()>,
+) -> color_eyre::Result<()> {
+    let size = terminal.size().wrap_err("cannot read the terminal size")?;
+    let mut app = App::new(
+        options.settings.clone(),
+        Utc::now(),
+        (size.width, size.height),
+    );
+    let theme = &options.theme;
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal
+                .draw(|f| ui::draw(f, &app, theme))
+                .wrap_err("cannot draw")?;
+            dirty = false;
+        }
+        if app.quit {
+            return Ok(());
+        }
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => {
+                    if let Some(action) = keymap::translate(&app, &ev) {
+                        app.update(action);
+                        dirty = true;
+                    }
+                }
+                Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
+                None => return Ok(()),
+            },
+            changed = rx.changed() => {
+                if changed.is_err() || poller.is_finished() {
+                    return Err(eyre!("the database poller stopped unexpectedly (see the log)"));
+                }
+                let data = rx.borrow_and_update().clone();
+                app.now = Utc::now();
+                app.set_data(data);
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                app.update(Action::Tick(Utc::now()));
+                dirty = true;
+            }
+            _ = recv(&mut terminate) => app.update(Action::Quit),
+            _ = recv(&mut hangup) => app.update(Action::Quit),
+        }
+    }
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).ok()
+}
+
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}

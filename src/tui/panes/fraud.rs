@@ -1,0 +1,155 @@
+//! Fraud: the review queue by score, highest first; scores above the
+//! threshold (the runbook's "> 70") are marked, with the indicators behind them.
+
+use std::cmp::Ordering;
+
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::Cell;
+
+use super::{Column, Ctx, ago, cell, col, field, fill, right, styled_field};
+use crate::domain::fraud::{Band, Indicator, band};
+use crate::store::snapshot::Snapshot;
+
+pub const COLUMNS: &[Column] = &[
+    col("Score", 6, true),
+    col("Order", 11, false),
+    col("Amount", 11, true),
+    col("Email", 22, false),
+    fill("Signals"),
+    col("State", 7, false),
+    col("Age", 8, true),
+];
+
+pub const SORT_KEYS: &[&str] = &["score", "amount", "oldest"];
+
+pub fn haystack(s: &Snapshot, i: usize) -> String {
+    s.fraud.get(i).map_or_else(String::new, |f| {
+        let mut h = format!(
+            "{} {} {} {} {}",
+            f.order_number,
+            f.email,
+            f.ip.as_deref().unwrap_or(""),
+            f.state,
+            f.total.display()
+        );
+        for ind in &f.indicators {
+            h.push(' ');
+            h.push_str(&ind.indicator.replace('_', " "));
+        }
+        h
+    })
+}
+
+pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
+    let (Some(x), Some(y)) = (s.fraud.get(a), s.fraud.get(b)) else {
+        return a.cmp(&b);
+    };
+    match key {
+        1 => y.total.minor.cmp(&x.total.minor),
+        2 => x.created_at.cmp(&y.created_at),
+        _ => y.score.cmp(&x.score).then(x.created_at.cmp(&y.created_at)),
+    }
+    .then(x.order_id.cmp(&y.order_id))
+}
+
+fn label(indicator: &str) -> String {
+    Indicator::parse(indicator)
+        .map_or_else(|| indicator.replace('_', " "), |i| i.label().to_string())
+}
+
+fn score_u8(score: i16) -> u8 {
+    u8::try_from(score.clamp(0, 100)).unwrap_or(0)
+}
+
+pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+    let t = c.theme;
+    let Some(f) = c.snap.fraud.get(i) else {
+        return (Vec::new(), Style::new());
+    };
+    let b = band(score_u8(f.score), c.threshold);
+    let (score_text, score_style) = match b {
+        Band::High => (format!("{} {}", t.sym.flag, f.score), t.critical),
+        Band::Elevated => (f.score.to_string(), t.warning),
+        Band::Low => (f.score.to_string(), t.ok),
+    };
+    let signals: Vec<String> = f
+        .indicators
+        .iter()
+        .take(3)
+        .map(|ind| label(&ind.indicator))
+        .collect();
+    let state_style = if f.state == "review" { t.muted } else { t.text };
+    let cells = vec![
+        right(score_text, score_style),
+        cell(f.order_number.clone(), t.text),
+        right(f.total.display(), t.text),
+        cell(f.email.clone(), t.muted),
+        cell(c.text(&signals.join(", ")), t.text),
+        cell(f.state.clone(), state_style),
+        right(
+            crate::domain::incidents::format_duration(c.now - f.created_at),
+            t.muted,
+        ),
+    ];
+    (cells, Style::new())
+}
+
+pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
+    let t = c.theme;
+    let Some(f) = c.snap.fraud.get(i) else {
+        return Vec::new();
+    };
+    let s = score_u8(f.score);
+    let high = crate::domain::fraud::is_high_risk(s, c.threshold);
+    let mut lines = vec![
+        field("Order", format!("{} (#{})", f.order_number, f.order_id), t),
+        styled_field(
+            "Score",
+            format!(
+                "{} / 100 - {}",
+                f.score,
+                if high {
+                    format!("HIGH RISK (> {})", c.threshold)
+                } else {
+                    format!("at or under {}", c.threshold)
+                }
+            ),
+            if high { t.critical } else { t.text },
+            t,
+        ),
+        field("State", f.state.clone(), t),
+        field("Amount", f.total.display(), t),
+        field("Email", f.email.clone(), t),
+        field("IP", f.ip.clone().unwrap_or_else(|| "-".into()), t),
+        field(
+            "Placed",
+            format!(
+                "{} ({})",
+                c.local(f.created_at, "%a %H:%M %Z"),
+                ago(f.created_at, c.now)
+            ),
+            t,
+        ),
+    ];
+    if let Some(h) = f.hold_until {
+        lines.push(field(
+            "Review hold until",
+            c.local(h, "%a %d %b %H:%M %Z"),
+            t,
+        ));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("  Contributing indicators:", t.title));
+    if f.indicators.is_empty() {
+        lines.push(Line::styled("    (none recorded)", t.muted));
+    }
+    for ind in &f.indicators {
+        lines.push(Line::from(vec![
+            ratatui::text::Span::styled(format!("    +{:>3}  ", ind.points), t.warning),
+            ratatui::text::Span::styled(format!("{:<16}", c.text(&label(&ind.indicator))), t.text),
+            ratatui::text::Span::styled(c.text(&ind.evidence), t.muted),
+        ]));
+    }
+    lines
+}

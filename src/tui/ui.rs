@@ -1,0 +1,501 @@
+//! Drawing: a pure function of the [`App`] and the [`Theme`]. Nothing here
+//! waits on I/O; only the visible rows of each pane are formatted.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
+
+use super::app::{App, Input};
+use super::keymap::{self, COMMANDS, Group};
+use super::layout::{self, LayoutKind, MIN_HEIGHT, MIN_WIDTH};
+use super::panes::{Ctx, PaneId, grouped};
+use super::theme::Theme;
+use crate::domain::money::format_bps;
+
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+    let area = f.area();
+    if layout::choose(area.width, area.height) == LayoutKind::TooSmall {
+        draw_too_small(f, area, theme);
+        return;
+    }
+    let screen = layout::compute(area, app.focus, app.zoom, app.wall && app.alarm());
+    draw_header(f, screen.header, app, theme);
+    if let Some(b) = screen.banner {
+        draw_banner(f, b, app, theme);
+    }
+    if let Some(t) = screen.tabs {
+        draw_tabs(f, t, app, theme);
+    }
+    for id in PaneId::ALL {
+        if let Some(r) = screen.pane(id) {
+            draw_pane(f, r, app, id, theme);
+        }
+    }
+    draw_footer(f, screen.footer, app, theme);
+    let p = app.pane(app.focus);
+    if p.detail {
+        draw_detail(f, screen.body, app, theme);
+    }
+    if app.help {
+        draw_help(f, area, app, theme);
+    }
+}
+
+fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
+    let text = vec![
+        Line::styled("terminal too small", theme.critical),
+        Line::styled(format!("(need {MIN_WIDTH}x{MIN_HEIGHT})"), theme.text),
+        Line::styled(format!("now {}x{}", area.width, area.height), theme.muted),
+    ];
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+fn sep(theme: &Theme) -> Span<'static> {
+    Span::styled(format!(" {} ", theme.sym.sep), theme.muted)
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let narrow = area.width < 100;
+    let local = app.now.with_timezone(&app.tz);
+    let clock = if narrow {
+        local.format("%a %H:%M:%S %Z").to_string()
+    } else {
+        local.format("%a %d %b %Y %H:%M:%S %Z").to_string()
+    };
+    let d = &app.data;
+    let age =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| (app.now - t).num_seconds().max(0));
+    let db = if d.connected {
+        let mut s = format!(
+            "{} db ok, data {}s old",
+            theme.sym.dot,
+            age(d.last_success).unwrap_or(0)
+        );
+        if !d.listening {
+            s.push_str(" (polling)");
+        }
+        Span::styled(s, theme.ok)
+    } else if let Some(since) = d.down_since {
+        let since = since.with_timezone(&app.tz).format("%H:%M");
+        let data = match age(d.last_success) {
+            Some(n) => format!("data {n} s old"),
+            None => "no data yet".into(),
+        };
+        Span::styled(
+            format!(
+                " {} database unreachable since {since}, {data} ",
+                theme.sym.dot
+            ),
+            theme.alarm,
+        )
+    } else {
+        Span::styled(
+            format!("{} connecting to the database...", theme.sym.dot),
+            theme.muted,
+        )
+    };
+    let line1 = Line::from(vec![
+        Span::styled(" LSN OPS", theme.title),
+        sep(theme),
+        Span::styled(clock, theme.text.add_modifier(Modifier::BOLD)),
+        sep(theme),
+        Span::styled(
+            format!("{} ({})", app.operator, app.role().as_str()),
+            theme.accent,
+        ),
+        sep(theme),
+        db,
+    ]);
+    let mut line2 = vec![Span::raw(" ")];
+    match app.snapshot() {
+        Some(s) => {
+            let o = &s.facts.orders_today;
+            let label = |l: &'static str| Span::styled(l, theme.muted);
+            let value = |v: String| Span::styled(v, theme.text.add_modifier(Modifier::BOLD));
+            let gmv = if narrow {
+                o.gmv.display_compact()
+            } else {
+                o.gmv.display()
+            };
+            line2.extend([
+                label("GMV "),
+                value(gmv),
+                label(if narrow { "  Ord " } else { "  Orders " }),
+                value(grouped(o.orders)),
+                label(if narrow { "  Conv " } else { "  Conversion " }),
+                value(o.conversion_bps.map_or_else(|| "-".into(), format_bps)),
+                label("  AOV "),
+                value(o.aov.map_or_else(|| "-".into(), |m| m.display())),
+                sep(theme),
+            ]);
+            let a = &s.facts.alerts;
+            let count = |n: i64, word: &str, style: Style| {
+                Span::styled(
+                    format!("{n} {word}"),
+                    if n > 0 { style } else { theme.muted },
+                )
+            };
+            if !narrow {
+                line2.push(label("Alerts "));
+            }
+            line2.extend([
+                count(
+                    a.critical,
+                    if narrow { "crit" } else { "critical" },
+                    theme.alarm,
+                ),
+                Span::raw(" "),
+                count(
+                    a.warning,
+                    if narrow { "warn" } else { "warning" },
+                    theme.warning,
+                ),
+                Span::raw(" "),
+                count(a.info, "info", theme.info),
+            ]);
+            let p0 = s.facts.incidents.p0;
+            if p0 > 0 {
+                line2.push(Span::raw(" "));
+                line2.push(Span::styled(
+                    format!(" {} P0 ", theme.sym.flag),
+                    theme.alarm,
+                ));
+            }
+        }
+        None => line2.push(Span::styled(
+            "waiting for the first snapshot...",
+            theme.muted,
+        )),
+    }
+    f.render_widget(
+        Paragraph::new(vec![line1, Line::from(line2)]).style(theme.header),
+        area,
+    );
+}
+
+fn draw_banner(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(s) = app.snapshot() else { return };
+    let first = s
+        .alerts
+        .iter()
+        .find(|a| a.priority.as_deref() == Some("P0"))
+        .or_else(|| s.alerts.iter().find(|a| a.severity == "critical"))
+        .map(|a| a.title.clone())
+        .or_else(|| {
+            s.incidents
+                .iter()
+                .find(|i| i.priority == "P0")
+                .map(|i| i.title.clone())
+        })
+        .unwrap_or_default();
+    let more = s.facts.alerts.critical + s.facts.incidents.p0;
+    let text = format!(
+        " {flag} P0 / CRITICAL {flag}  {first}   ({more} open: {} critical alert(s), {} P0 incident(s)) ",
+        s.facts.alerts.critical,
+        s.facts.incidents.p0,
+        flag = theme.sym.flag
+    );
+    f.render_widget(
+        Paragraph::new(Line::styled(text, theme.alarm)).style(theme.alarm),
+        area,
+    );
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for id in PaneId::ALL {
+        let n = app.snapshot().map_or(0, |s| id.total(s));
+        let label = format!(" {} {} {} ", id.index() + 1, id.short(), n);
+        let style = if id == app.focus {
+            theme.selected
+        } else if id == PaneId::Alerts && app.alarm() {
+            theme.critical
+        } else {
+            theme.muted
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Snapshot) -> Ctx<'a> {
+    Ctx {
+        snap,
+        now: app.now,
+        tz: &app.tz,
+        theme,
+        threshold: app.threshold,
+    }
+}
+
+fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
+    let focused = id == app.focus;
+    let p = app.pane(id);
+    let mut title = vec![Span::styled(
+        format!(" {} {} ", id.index() + 1, id.title()),
+        if focused { theme.title } else { theme.text },
+    )];
+    let mut bottom = Vec::new();
+    if let Some(s) = app.snapshot() {
+        let c = ctx(app, theme, s);
+        let sub = id.subtitle(&c);
+        if !sub.is_empty() {
+            title.push(Span::styled(format!("{sub} "), theme.accent));
+        }
+        let shown = p.view.len();
+        let total = id.total(s);
+        let count = if p.filter.is_empty() && shown as i64 == total {
+            format!(" {shown} ")
+        } else {
+            format!(" {shown} of {} ", grouped(total))
+        };
+        title.push(Span::styled(count, theme.muted));
+        if !p.filter.is_empty() {
+            bottom.push(Span::styled(format!(" /{} ", p.filter), theme.warning));
+        }
+        if p.sort != 0 || p.reverse {
+            let arrow = if p.reverse {
+                theme.sym.up
+            } else {
+                theme.sym.down
+            };
+            let key = id.sort_keys().get(p.sort).copied().unwrap_or("");
+            bottom.push(Span::styled(format!(" sort: {key} {arrow} "), theme.muted));
+        }
+    }
+    let mut block = Block::bordered()
+        .border_set(if focused {
+            theme.sym.focus_border
+        } else {
+            theme.sym.border
+        })
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(Line::from(title));
+    if !bottom.is_empty() {
+        block = block.title_bottom(Line::from(bottom));
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(s) = app.snapshot() else {
+        let msg = if app.data.down_since.is_some() {
+            "No data: the database is unreachable."
+        } else {
+            "Loading..."
+        };
+        f.render_widget(Paragraph::new(Line::styled(msg, theme.muted)), inner);
+        return;
+    };
+    if p.view.is_empty() {
+        let msg = if p.filter.is_empty() {
+            id.empty_text().to_string()
+        } else {
+            format!("No rows match /{} (Esc clears)", p.filter)
+        };
+        f.render_widget(
+            Paragraph::new(Line::styled(msg, theme.muted)).wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let c = ctx(app, theme, s);
+    let rows_fit = usize::from(inner.height.saturating_sub(1)).max(1);
+    let offset = p.offset.min(p.view.len().saturating_sub(1));
+    let offset = if p.selected >= offset + rows_fit {
+        p.selected + 1 - rows_fit
+    } else {
+        offset.min(p.selected)
+    };
+    let rows: Vec<Row> = p
+        .view
+        .iter()
+        .skip(offset)
+        .take(rows_fit)
+        .map(|&i| {
+            let (cells, style) = id.row(&c, i);
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let cols = id.columns();
+    let header = Row::new(cols.iter().map(|col| {
+        let line = Line::styled(col.name, theme.muted.add_modifier(Modifier::BOLD));
+        if col.right {
+            line.alignment(Alignment::Right)
+        } else {
+            line
+        }
+    }));
+    let widths: Vec<Constraint> = cols.iter().map(|c| c.width).collect();
+    let mut table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .highlight_spacing(HighlightSpacing::Always)
+        .highlight_symbol(theme.sym.select);
+    if focused {
+        table = table.row_highlight_style(theme.selected);
+    }
+    let mut state = TableState::default().with_selected(focused.then_some(p.selected - offset));
+    f.render_stateful_widget(table, inner, &mut state);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
+    let Some(s) = app.snapshot() else { return };
+    let Some(row) = app.selected_row(app.focus) else {
+        return;
+    };
+    let c = ctx(app, theme, s);
+    let lines = app.focus.detail(&c, row);
+    let area = centered(body, 96, lines.len() as u16 + 2);
+    let block = Block::bordered()
+        .border_set(theme.sym.focus_border)
+        .border_style(theme.border_focus)
+        .title(Line::styled(
+            format!(" {} detail ", app.focus.short()),
+            theme.title,
+        ))
+        .title_bottom(Line::styled(" Esc close  j/k next/previous ", theme.muted));
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// The help text, generated from the keymap (so it is never stale).
+pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let ascii = theme.sym.dot == "*";
+    let group_lines = |groups: &[Group]| {
+        let mut out = Vec::new();
+        for g in groups {
+            out.push(Line::styled(g.title().to_string(), theme.title));
+            for b in keymap::active(wall).filter(|b| b.group == *g) {
+                out.push(Line::from(vec![
+                    Span::styled(
+                        format!("{:>13}  ", keymap::keys_label(b, ascii)),
+                        theme.accent,
+                    ),
+                    Span::styled(b.help.to_string(), theme.text),
+                ]));
+            }
+        }
+        out
+    };
+    let left = group_lines(&[Group::Panes, Group::Move]);
+    let mut right = group_lines(&[Group::View, Group::App]);
+    right.push(Line::styled("Commands", theme.title));
+    for (names, _, help) in COMMANDS {
+        right.push(Line::from(vec![
+            Span::styled(format!("{:>13}  ", format!(":{}", names[0])), theme.accent),
+            Span::styled(help.to_string(), theme.text),
+        ]));
+    }
+    right.push(Line::styled(
+        "Mouse: wheel scrolls, click selects",
+        theme.muted,
+    ));
+    (left, right)
+}
+
+fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (left, right) = help_lines(app.wall, theme);
+    let two = area.width >= 90;
+    let height = if two {
+        left.len().max(right.len())
+    } else {
+        left.len() + right.len()
+    } as u16
+        + 2;
+    let popup = centered(area, if two { 100 } else { 56 }, height);
+    let title = if app.wall {
+        " Keys (wall mode: read-only) "
+    } else {
+        " Keys "
+    };
+    let block = Block::bordered()
+        .border_set(theme.sym.focus_border)
+        .border_style(theme.border_focus)
+        .title(Line::styled(title, theme.title))
+        .title_bottom(Line::styled(" any key closes ", theme.muted));
+    let inner = block.inner(popup);
+    f.render_widget(Clear, popup);
+    f.render_widget(block, popup);
+    if two {
+        let [l, r] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Fill(1)]).areas(inner);
+        f.render_widget(Paragraph::new(left), l);
+        f.render_widget(Paragraph::new(right), r);
+    } else {
+        let mut all = left;
+        all.extend(right);
+        f.render_widget(Paragraph::new(all), inner);
+    }
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = match app.input {
+        Input::Filter => {
+            let text = format!("/{}", app.pane(app.focus).filter);
+            if !app.wall {
+                f.set_cursor_position((area.x + text.chars().count() as u16, area.y));
+            }
+            Line::from(vec![
+                Span::styled(text, theme.warning),
+                Span::styled("   Enter keep  Esc clear", theme.muted),
+            ])
+        }
+        Input::Command => {
+            let text = format!(":{}", app.command_line);
+            if !app.wall {
+                f.set_cursor_position((area.x + text.chars().count() as u16, area.y));
+            }
+            Line::from(vec![
+                Span::styled(text, theme.accent),
+                Span::styled("   Enter run  Esc cancel", theme.muted),
+            ])
+        }
+        Input::None => {
+            if let Some(m) = &app.message {
+                Line::styled(m.clone(), theme.warning)
+            } else {
+                let mut spans = Vec::new();
+                if app.wall {
+                    spans.push(Span::styled(" WALL ", theme.selected));
+                    spans.push(Span::styled(" read-only, cycling panes ", theme.muted));
+                }
+                for b in keymap::active(app.wall) {
+                    if let Some(label) = b.footer {
+                        let (key, rest) = label.split_once(' ').unwrap_or((label, ""));
+                        spans.push(Span::styled(format!(" {key}"), theme.accent));
+                        spans.push(Span::styled(format!(" {rest} "), theme.muted));
+                    }
+                }
+                Line::from(spans)
+            }
+        }
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
