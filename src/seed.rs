@@ -562,7 +562,10 @@ impl Generator {
         for n in 0..self.orders {
             let id = n as i64 + 1;
             let c = creator_dist.sample(&mut self.rng);
-            let high_risk = self.rng.random_bool(0.02);
+            // The first orders are recent high-risk ones, so every seed size has a
+            // fraud queue to work (about two dozen orders).
+            let forced_risk = n < 24;
+            let high_risk = forced_risk || self.rng.random_bool(0.02);
             let customer = if high_risk && self.rng.random_bool(0.5) {
                 // Fraudsters favour throwaway mailboxes.
                 let mut k = self.rng.random_range(0..self.customers.len());
@@ -579,7 +582,9 @@ impl Generator {
 
             // When: during one of the creator's shows (60%), else any time in the window.
             let shows = &self.creators[c].shows;
-            let (show_id, created_at) = if !shows.is_empty() && self.rng.random_bool(0.6) {
+            let (show_id, created_at) = if forced_risk {
+                (None, self.now - Duration::seconds(self.rng.random_range(600..2 * 86_400)))
+            } else if !shows.is_empty() && self.rng.random_bool(0.6) {
                 let (sid, start) = shows[self.rng.random_range(0..shows.len())];
                 let at = (start + Duration::seconds(self.rng.random_range(60..5_400))).min(self.now - Duration::seconds(5));
                 (Some(sid), at)
@@ -867,11 +872,12 @@ impl Generator {
         let reasons = ["MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "UNAUTHORISED", "DUPLICATE_TRANSACTION", "CREDIT_NOT_PROCESSED"];
         for (k, seed) in seeds.iter().enumerate() {
             let id = k as i64 + 1;
-            // The first disputes cover every active state near its SLA; the rest are
-            // mostly history.
-            let active_roll = if k < 12 { 0 } else { seed.roll % 100 };
+            // The first disputes cover every active state near its SLA
+            // (twice each), then one of each outcome; the rest are mostly history.
+            let active_roll = if k < 10 { 0 } else if k < 13 { 99 } else { seed.roll % 100 };
+            let pick_state = if k < 10 { k as u64 } else if k < 13 { k as u64 - 10 } else { seed.roll };
             let state = if active_roll < 18 {
-                match (k as u64 + seed.roll) % 5 {
+                match pick_state % 5 {
                     0 => DisputeState::Open,
                     1 => DisputeState::EvidenceRequired,
                     2 => DisputeState::EvidenceBuilding,
@@ -879,7 +885,7 @@ impl Generator {
                     _ => DisputeState::Submitted,
                 }
             } else {
-                match seed.roll % 4 {
+                match pick_state % 4 {
                     0 => DisputeState::Won,
                     1 => DisputeState::Lost,
                     _ => DisputeState::Closed,
