@@ -370,7 +370,8 @@ async fn disputes(pool: &PgPool, currency: Currency) -> Result<Vec<DisputeRow>, 
         assigned_to: Option<String>,
         evidence_done: i64,
     }
-    // disputes_sla_queue_idx: active disputes by whichever deadline comes first.
+    // disputes_sla_queue_idx: active disputes (a few hundred at most), those still
+    // owing evidence first, by whichever deadline comes first.
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT d.id, d.paypal_dispute_id, o.order_number, d.state, d.reason, d.life_cycle_stage,
                 d.amount_minor, d.currency::text AS currency, d.opened_at, d.sla_due_at,
@@ -379,7 +380,8 @@ async fn disputes(pool: &PgPool, currency: Currency) -> Result<Vec<DisputeRow>, 
                   WHERE e.dispute_id = d.id AND e.status <> 'missing') AS evidence_done
            FROM disputes d LEFT JOIN orders o ON o.id = d.order_id
           WHERE d.state NOT IN ('WON', 'LOST', 'CLOSED')
-          ORDER BY LEAST(d.sla_due_at, COALESCE(d.seller_response_due_at, d.sla_due_at)), d.id
+          ORDER BY d.state NOT IN ('OPEN', 'EVIDENCE_REQUIRED', 'EVIDENCE_BUILDING', 'EVIDENCE_READY'),
+                   LEAST(d.sla_due_at, COALESCE(d.seller_response_due_at, d.sla_due_at)), d.id
           LIMIT $1",
     )
     .bind(PANE_LIMIT)
@@ -819,7 +821,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             },
         )
         .collect();
-    disputes.sort_by_key(|d| (d.deadline(), d.id));
+    disputes.sort_by_key(|d| (d.state == "SUBMITTED", d.deadline(), d.id));
 
     let payout_specs: [(&str, &str, i32, i64, i64, i32, &str, &str); 8] = [
         (

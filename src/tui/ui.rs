@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Clear, HighlightSpacing, Paragraph, Row, Table, Ta
 use super::app::{App, Input};
 use super::keymap::{self, COMMANDS, Group};
 use super::layout::{self, LayoutKind, MIN_HEIGHT, MIN_WIDTH};
-use super::panes::{Ctx, PaneId, grouped};
+use super::panes::{Ctx, PaneId, fit_columns, grouped};
 use super::theme::Theme;
 use crate::domain::money::format_bps;
 
@@ -239,16 +239,22 @@ fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Sna
 fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     let focused = id == app.focus;
     let p = app.pane(id);
+    let name = if area.width < 70 {
+        id.short()
+    } else {
+        id.title()
+    };
     let mut title = vec![Span::styled(
-        format!(" {} {} ", id.index() + 1, id.title()),
+        format!(" {} {name} ", id.index() + 1),
         if focused { theme.title } else { theme.text },
     )];
     let mut bottom = Vec::new();
+    let mut count_line = None;
     if let Some(s) = app.snapshot() {
         let c = ctx(app, theme, s);
         let sub = id.subtitle(&c);
         if !sub.is_empty() {
-            title.push(Span::styled(format!("{sub} "), theme.accent));
+            bottom.push(Span::styled(format!(" {sub} "), theme.accent));
         }
         let shown = p.view.len();
         let total = id.total(s);
@@ -257,7 +263,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
         } else {
             format!(" {shown} of {} ", grouped(total))
         };
-        title.push(Span::styled(count, theme.muted));
+        count_line = Some(Line::styled(count, theme.muted).right_aligned());
         if !p.filter.is_empty() {
             bottom.push(Span::styled(format!(" /{} ", p.filter), theme.warning));
         }
@@ -283,6 +289,9 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
             theme.border
         })
         .title(Line::from(title));
+    if let Some(line) = count_line {
+        block = block.title_top(line);
+    }
     if !bottom.is_empty() {
         block = block.title_bottom(Line::from(bottom));
     }
@@ -317,18 +326,25 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     } else {
         offset.min(p.selected)
     };
+    let cols = id.columns();
+    let highlight = theme.sym.select.chars().count() as u16;
+    let keep = fit_columns(cols, inner.width.saturating_sub(highlight));
     let rows: Vec<Row> = p
         .view
         .iter()
         .skip(offset)
         .take(rows_fit)
         .map(|&i| {
-            let (cells, style) = id.row(&c, i);
+            let (mut cells, style) = id.row(&c, i);
+            let cells: Vec<_> = keep
+                .iter()
+                .filter_map(|&k| cells.get_mut(k).map(std::mem::take))
+                .collect();
             Row::new(cells).style(style)
         })
         .collect();
-    let cols = id.columns();
-    let header = Row::new(cols.iter().map(|col| {
+    let header = Row::new(keep.iter().map(|&k| {
+        let col = &cols[k];
         let line = Line::styled(col.name, theme.muted.add_modifier(Modifier::BOLD));
         if col.right {
             line.alignment(Alignment::Right)
@@ -336,16 +352,18 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
             line
         }
     }));
-    let widths: Vec<Constraint> = cols.iter().map(|c| c.width).collect();
+    let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
     let mut table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .highlight_spacing(HighlightSpacing::Always)
         .highlight_symbol(theme.sym.select);
-    if focused {
+    // The wall is read-only: no selection to show.
+    let selecting = focused && !app.wall;
+    if selecting {
         table = table.row_highlight_style(theme.selected);
     }
-    let mut state = TableState::default().with_selected(focused.then_some(p.selected - offset));
+    let mut state = TableState::default().with_selected(selecting.then_some(p.selected - offset));
     f.render_stateful_widget(table, inner, &mut state);
 }
 
@@ -486,12 +504,18 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(" WALL ", theme.selected));
                     spans.push(Span::styled(" read-only, cycling panes ", theme.muted));
                 }
-                for b in keymap::active(app.wall) {
-                    if let Some(label) = b.footer {
-                        let (key, rest) = label.split_once(' ').unwrap_or((label, ""));
-                        spans.push(Span::styled(format!(" {key}"), theme.accent));
-                        spans.push(Span::styled(format!(" {rest} "), theme.muted));
-                    }
+                let mut hints: Vec<&str> =
+                    keymap::active(app.wall).filter_map(|b| b.footer).collect();
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                let width = |h: &[&str]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
+                // Too narrow: the first hints go first; help and quit always stay.
+                while hints.len() > 2 && used + width(&hints) > usize::from(area.width) {
+                    hints.remove(0);
+                }
+                for label in hints {
+                    let (key, rest) = label.split_once(' ').unwrap_or((label, ""));
+                    spans.push(Span::styled(format!(" {key}"), theme.accent));
+                    spans.push(Span::styled(format!(" {rest} "), theme.muted));
                 }
                 Line::from(spans)
             }

@@ -12,12 +12,12 @@ use crate::domain::incidents::format_time_left;
 use crate::store::snapshot::{AlertRow, IncidentRow, Snapshot};
 
 pub const COLUMNS: &[Column] = &[
-    col("Pri", 3, false),
-    col("Sev", 4, false),
-    fill("What"),
-    col("State", 9, false),
-    col("Age / due", 14, true),
-    col("Hits", 4, true),
+    col("Pri", 3, false, 0),
+    col("Sev", 4, false, 1),
+    fill("What", 0),
+    col("State", 13, false, 3),
+    col("Age / due", 14, true, 0),
+    col("Hits", 4, true, 4),
 ];
 
 pub const SORT_KEYS: &[&str] = &["urgency", "newest", "kind"];

@@ -14,12 +14,12 @@ use crate::domain::incidents::format_time_left;
 use crate::store::snapshot::Snapshot;
 
 pub const COLUMNS: &[Column] = &[
-    col("Due", 13, true),
-    col("State", 17, false),
-    fill("Reason"),
-    col("Amount", 13, true),
-    col("Ev", 3, true),
-    col("Owner", 8, false),
+    col("Due", 14, true, 0),
+    col("State", 17, false, 1),
+    fill("Reason", 3),
+    col("Amount", 12, true, 0),
+    col("Ev", 3, true, 2),
+    col("Owner", 8, false, 4),
 ];
 
 pub const SORT_KEYS: &[&str] = &["deadline", "amount", "newest", "state"];
@@ -49,9 +49,16 @@ pub fn compare(s: &Snapshot, now: DateTime<Utc>, key: usize, a: usize, b: usize)
         3 => state_rank(&x.state)
             .cmp(&state_rank(&y.state))
             .then(x.deadline().cmp(&y.deadline())),
-        _ => x.deadline().cmp(&y.deadline()),
+        _ => waiting(&y.state)
+            .cmp(&waiting(&x.state))
+            .then(x.deadline().cmp(&y.deadline())),
     }
     .then(x.id.cmp(&y.id))
+}
+
+/// Evidence still has to reach PayPal: the SLA clock runs.
+fn waiting(state: &str) -> bool {
+    DisputeState::parse(state).is_some_and(|s| s.awaiting_evidence())
 }
 
 fn state_rank(s: &str) -> usize {
@@ -86,7 +93,14 @@ pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
     };
     let ev_style = if d.evidence_done >= 7 { t.ok } else { t.text };
     let cells = vec![
-        right(format_time_left(deadline, c.now), due_style),
+        right(
+            if awaiting {
+                format_time_left(deadline, c.now)
+            } else {
+                "evidence sent".into()
+            },
+            due_style,
+        ),
         cell(d.state.clone(), t.text),
         cell(reason_label(&d.reason), t.text),
         right(d.amount.display(), t.text),

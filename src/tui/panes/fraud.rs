@@ -12,13 +12,13 @@ use crate::domain::fraud::{Band, Indicator, band};
 use crate::store::snapshot::Snapshot;
 
 pub const COLUMNS: &[Column] = &[
-    col("Score", 6, true),
-    col("Order", 11, false),
-    col("Amount", 11, true),
-    col("Email", 22, false),
-    fill("Signals"),
-    col("State", 7, false),
-    col("Age", 8, true),
+    col("Score", 5, true, 0),
+    col("Order", 11, false, 1),
+    col("Amount", 11, true, 0),
+    col("Email", 24, false, 3),
+    fill("Signals", 2),
+    col("State", 7, false, 4),
+    col("Age", 7, true, 2),
 ];
 
 pub const SORT_KEYS: &[&str] = &["score", "amount", "oldest"];

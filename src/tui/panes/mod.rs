@@ -212,28 +212,59 @@ impl PaneId {
     }
 }
 
-/// One table column.
+/// One table column. Narrow panes drop columns, highest `drop` first
+/// (0 = never dropped).
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
     pub width: Constraint,
     pub right: bool,
+    pub drop: u8,
 }
 
-pub const fn col(name: &'static str, width: u16, right: bool) -> Column {
+pub const fn col(name: &'static str, width: u16, right: bool, drop: u8) -> Column {
     Column {
         name,
         width: Constraint::Length(width),
         right,
+        drop,
     }
 }
 
-pub const fn fill(name: &'static str) -> Column {
+pub const fn fill(name: &'static str, drop: u8) -> Column {
     Column {
         name,
         width: Constraint::Fill(1),
         right: false,
+        drop,
     }
+}
+
+/// Narrowest useful width of a fill column.
+pub const FILL_MIN: u16 = 14;
+
+/// The columns that fit in `width` cells (one space between columns), in
+/// order: the never-dropped ones, then the others by importance while they fit.
+pub fn fit_columns(cols: &[Column], width: u16) -> Vec<usize> {
+    let cost = |c: &Column| -> u32 {
+        match c.width {
+            Constraint::Length(n) => u32::from(n) + 1,
+            _ => u32::from(FILL_MIN) + 1,
+        }
+    };
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|&i| (cols[i].drop, i));
+    let mut used = 0u32;
+    let mut keep = Vec::with_capacity(cols.len());
+    for i in order {
+        let c = cost(&cols[i]);
+        if cols[i].drop == 0 || used + c <= u32::from(width) + 1 {
+            used += c;
+            keep.push(i);
+        }
+    }
+    keep.sort_unstable();
+    keep
 }
 
 /// What a pane needs to draw: the data, the clock and the looks.
@@ -321,6 +352,22 @@ pub fn styled_field(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_panes_drop_the_least_important_columns_first() {
+        let cols = fraud::COLUMNS;
+        let all: Vec<usize> = (0..cols.len()).collect();
+        assert_eq!(fit_columns(cols, 200), all);
+        let narrow = fit_columns(cols, 50);
+        assert!(narrow.len() < cols.len());
+        for i in narrow.iter() {
+            assert!(cols[*i].drop <= 2, "{}", cols[*i].name);
+        }
+        // Never-dropped columns stay even when nothing fits.
+        let tiny = fit_columns(cols, 1);
+        assert!(tiny.iter().all(|i| cols[*i].drop == 0));
+        assert!(!tiny.is_empty());
+    }
 
     #[test]
     fn grouping_and_pane_cycle() {

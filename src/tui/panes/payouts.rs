@@ -12,14 +12,14 @@ use crate::domain::money::{Money, format_bps};
 use crate::store::snapshot::Snapshot;
 
 pub const COLUMNS: &[Column] = &[
-    fill("Creator"),
-    col("Tier", 8, false),
-    col("Orders", 6, true),
-    col("Net", 13, true),
-    col("Rate", 6, true),
-    col("Amount", 12, true),
-    col("State", 10, false),
-    col("Bank", 10, false),
+    fill("Creator", 0),
+    col("Tier", 8, false, 3),
+    col("Orders", 6, true, 4),
+    col("Net", 12, true, 2),
+    col("Rate", 4, true, 5),
+    col("Amount", 12, true, 0),
+    col("State", 7, false, 0),
+    col("Bank", 10, false, 1),
 ];
 
 pub const SORT_KEYS: &[&str] = &["attention", "amount", "creator"];

@@ -13,13 +13,13 @@ use crate::domain::shows::{PRESHOW_CHECKLIST, Phase};
 use crate::store::snapshot::Snapshot;
 
 pub const COLUMNS: &[Column] = &[
-    col("Start", 5, false),
-    fill("Show"),
-    col("Creator", 13, false),
-    col("Phase", 14, false),
-    col("Viewers", 7, true),
-    col("Sales", 12, true),
-    col("Low", 3, true),
+    col("Start", 5, false, 0),
+    fill("Show", 0),
+    col("Creator", 14, false, 3),
+    col("Phase", 14, false, 0),
+    col("Viewers", 7, true, 2),
+    col("Sales", 12, true, 1),
+    col("Low", 3, true, 4),
 ];
 
 pub const SORT_KEYS: &[&str] = &["start", "viewers", "sales"];
