@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, Input};
+use super::app::{Action, App, Input};
 use super::keymap::{self, COMMANDS, Group};
 use super::layout::{self, LayoutKind, MIN_HEIGHT, MIN_WIDTH};
 use super::panes::{Ctx, PaneId, fit_columns, grouped};
@@ -504,8 +504,11 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(" WALL ", theme.selected));
                     spans.push(Span::styled(" read-only, cycling panes ", theme.muted));
                 }
-                let mut hints: Vec<&str> =
-                    keymap::active(app.wall).filter_map(|b| b.footer).collect();
+                // The wall shows only what works there without a keyboard habit.
+                let mut hints: Vec<&str> = keymap::active(app.wall)
+                    .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
+                    .filter_map(|b| b.footer)
+                    .collect();
                 let used: usize = spans.iter().map(|s| s.width()).sum();
                 let width = |h: &[&str]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
                 // Too narrow: the first hints go first; help and quit always stay.

@@ -284,7 +284,10 @@ impl Ctx<'_> {
     /// Replaces the few non-ASCII characters of labels when the theme is ASCII.
     pub fn text(&self, s: &str) -> String {
         if self.theme.sym.dot == "*" {
-            s.replace('≠', "!=").replace('…', "...").replace('×', "x")
+            s.replace('≠', "!=")
+                .replace('…', "...")
+                .replace('×', "x")
+                .replace('·', "-")
         } else {
             s.to_string()
         }

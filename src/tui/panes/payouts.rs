@@ -122,7 +122,7 @@ pub fn subtitle(c: &Ctx) -> String {
             if b.held_items > 0 {
                 s.push_str(&format!(" · {} held", b.held_items));
             }
-            s
+            c.text(&s)
         }
         None => "no batch".into(),
     }

@@ -1,0 +1,244 @@
+//! Whole-screen snapshots of the dashboard (insta over ratatui's TestBackend)
+//! at 80x24, 120x40 and 200x60, normal and wall mode, from the fixed fixture
+//! snapshot and a fixed clock; plus the screens behind the keys, the outage
+//! header, and "no panic at any size".
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lsn_ops::store::snapshot::fixture;
+use lsn_ops::tui::app::{Action, App, Settings};
+use lsn_ops::tui::poller::DataState;
+use lsn_ops::tui::theme::{ColorMode, Theme};
+use lsn_ops::tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+fn now() -> DateTime<Utc> {
+    // Tuesday 24 Nov 2026, 09:30 in Los Angeles.
+    Utc.with_ymd_and_hms(2026, 11, 24, 17, 30, 0).unwrap()
+}
+
+fn tz() -> chrono_tz::Tz {
+    chrono_tz::America::Los_Angeles
+}
+
+fn app(wall: bool, w: u16, h: u16) -> App {
+    let mut app = App::new(
+        Settings {
+            wall,
+            operator: "maria".into(),
+            tz: tz(),
+            threshold: 70,
+            wall_cycle: Duration::seconds(15),
+        },
+        now(),
+        (w, h),
+    );
+    app.set_data(DataState {
+        snapshot: Some(Arc::new(fixture(now() - Duration::seconds(2), &tz()))),
+        connected: true,
+        last_success: Some(now() - Duration::seconds(2)),
+        role: Some(lsn_ops::domain::operators::Role::Agent),
+        listening: true,
+        ..Default::default()
+    });
+    app
+}
+
+fn theme() -> Theme {
+    Theme::load("default", ColorMode::Full, false).expect("default theme")
+}
+
+fn render(app: &App, theme: &Theme) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).expect("terminal");
+    terminal.draw(|f| ui::draw(f, app, theme)).expect("draw");
+    terminal
+}
+
+fn text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+macro_rules! screen {
+    ($name:ident, $wall:expr, $w:expr, $h:expr) => {
+        #[test]
+        fn $name() {
+            let t = render(&app($wall, $w, $h), &theme());
+            insta::assert_snapshot!(t.backend());
+        }
+    };
+}
+
+screen!(normal_80x24, false, 80, 24);
+screen!(normal_120x40, false, 120, 40);
+screen!(normal_200x60, false, 200, 60);
+screen!(wall_80x24, true, 80, 24);
+screen!(wall_120x40, true, 120, 40);
+screen!(wall_200x60, true, 200, 60);
+
+#[test]
+fn every_pane_shows_its_fixture_rows_at_200x60() {
+    let s = text(&render(&app(false, 200, 60), &theme()));
+    for needle in [
+        "Live show cannot start",
+        "Kitchen Gadget",
+        "NO ROOM",
+        "EVIDENCE_REQUIRED",
+        "Ava Chen",
+        "LSN-1009000",
+        "GMV $482,130.77",
+        "db ok, data 2s old",
+    ] {
+        assert!(s.contains(needle), "{needle} missing from\n{s}");
+    }
+}
+
+#[test]
+fn help_overlay_lists_every_binding_and_command() {
+    let mut a = app(false, 120, 40);
+    a.update(Action::ToggleHelp);
+    let s = text(&render(&a, &theme()));
+    for b in lsn_ops::tui::keymap::KEYMAP {
+        assert!(s.contains(b.help), "help lacks {:?}\n{s}", b.help);
+    }
+    for (names, _, _) in lsn_ops::tui::keymap::COMMANDS {
+        assert!(
+            s.contains(&format!(":{}", names[0])),
+            "help lacks :{}",
+            names[0]
+        );
+    }
+    insta::assert_snapshot!(render(&a, &theme()).backend());
+}
+
+#[test]
+fn dispute_detail_at_120x40() {
+    let mut a = app(false, 120, 40);
+    a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Disputes));
+    a.update(Action::Open);
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("Internal SLA"), "{s}");
+    assert!(s.contains("Evidence:"), "{s}");
+    insta::assert_snapshot!(render(&a, &theme()).backend());
+}
+
+#[test]
+fn filter_line_and_filtered_pane_at_80x24() {
+    let mut a = app(false, 80, 24);
+    a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
+    a.update(Action::StartFilter);
+    for c in "MAILINATOR".chars() {
+        a.update(Action::Type(c));
+    }
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("/MAILINATOR"), "{s}");
+    // deals4u@mailinator.com's order stays, j.smith@example.com's goes.
+    assert!(s.contains("LSN-1009062"), "{s}");
+    assert!(!s.contains("LSN-1009031"), "{s}");
+}
+
+#[test]
+fn outage_turns_the_header_red_and_keeps_the_data() {
+    let mut a = app(false, 120, 40);
+    let mut data = a.data.clone();
+    data.connected = false;
+    data.listening = false;
+    data.down_since = Some(now() - Duration::seconds(40));
+    data.last_success = Some(now() - Duration::seconds(47));
+    data.error = Some("connection refused".into());
+    a.set_data(data);
+    let t = render(&a, &theme());
+    let s = text(&t);
+    assert!(
+        s.contains("database unreachable since 09:29, data 47 s old"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Kitchen Gadget"),
+        "the last data stays on screen:\n{s}"
+    );
+    // The message is white on red.
+    let buf = t.backend().buffer();
+    let row: String = (0..buf.area.width)
+        .map(|x| buf[(x, 0)].symbol().to_string())
+        .collect();
+    let x = row.find("database unreachable").expect("message") as u16;
+    let x = row[..x as usize].chars().count() as u16;
+    assert_eq!(buf[(x, 0)].bg, Color::Red);
+}
+
+#[test]
+fn p0_rows_are_white_on_red() {
+    let t = render(&app(false, 200, 60), &theme());
+    let buf = t.backend().buffer();
+    let mut found = false;
+    for y in 0..buf.area.height {
+        let row: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(pos) = row.find("P0  INC") {
+            let x = row[..pos].chars().count() as u16;
+            assert_eq!(buf[(x, y)].bg, Color::Red, "row {y}: {row}");
+            found = true;
+        }
+    }
+    assert!(found, "no P0 incident row on screen");
+}
+
+#[test]
+fn ascii_and_no_color_render_without_unicode_or_colour() {
+    let theme = Theme::load("default", ColorMode::None, true).expect("theme");
+    let t = render(&app(false, 120, 40), &theme);
+    let buf = t.backend().buffer();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            assert!(
+                c.symbol().is_ascii(),
+                "non-ASCII {:?} at {x},{y}",
+                c.symbol()
+            );
+            assert!(matches!(c.fg, Color::Reset) && matches!(c.bg, Color::Reset));
+        }
+    }
+}
+
+#[test]
+fn too_small_screen_names_the_minimum() {
+    let s = text(&render(&app(false, 20, 5), &theme()));
+    assert!(s.contains("terminal too small"), "{s}");
+    assert!(s.contains("60x15"), "{s}");
+}
+
+#[test]
+fn no_panic_at_any_size() {
+    let theme = theme();
+    let mut rendered = 0;
+    for w in (1..=130)
+        .step_by(3)
+        .chain([1, 2, 59, 60, 99, 100, 159, 160, 300])
+    {
+        for h in (1..=50).step_by(2).chain([1, 14, 15, 27, 28, 35, 36, 80]) {
+            for wall in [false, true] {
+                let mut a = app(wall, w, h);
+                a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
+                a.update(Action::Bottom);
+                a.update(Action::Open);
+                let t = render(&a, &theme);
+                assert_eq!(t.backend().buffer().area.width, w);
+                rendered += 1;
+            }
+        }
+    }
+    assert!(rendered > 1000);
+}
