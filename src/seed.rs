@@ -28,7 +28,7 @@ use crate::domain::incidents::{Priority, due_at};
 use crate::domain::money::{Currency, Money, Rounding};
 use crate::domain::payouts::{OrderFigures, Tier, next_batch_at};
 use crate::domain::shows::{POSTSHOW_CHECKLIST, PRESHOW_CHECKLIST};
-use crate::store::seed::{CopyBuf, is_empty, reset_sequences, table_counts};
+use crate::store::seed::{CopyBuf, is_empty, reset_sequences, restore_constraints, set_aside_constraints, table_counts};
 
 /// The orders span this many days back from now (twelve payout weeks).
 const WINDOW_DAYS: i64 = 84;
@@ -100,9 +100,11 @@ pub async fn seed_database(
     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
 
     let progress = progress_bar(orders, show_progress);
+    let set_aside = set_aside_constraints(&mut tx).await?;
     let mut generator = Generator::new(orders, seed, now, tz);
     let gmv = generator.load(&mut tx, &progress).await.wrap_err("seed failed (nothing was written)")?;
-    progress.set_message("indexes and sequences");
+    progress.set_message("indexes and foreign keys");
+    restore_constraints(&mut tx, set_aside).await.wrap_err("seed failed while checking the loaded rows")?;
     reset_sequences(&mut tx).await?;
     let counts = table_counts(&mut tx).await?;
     tx.commit().await.wrap_err("cannot commit the seed")?;
@@ -845,8 +847,13 @@ impl Generator {
                 disputes.push(DisputeSeed { order_id: id, total, created_at, roll: self.rng.random() });
             }
 
-            for buf in [&mut orders, &mut items, &mut payments, &mut refunds, &mut scores, &mut indicators, &mut decisions] {
-                buf.flush_if_full(conn).await?;
+            // When one buffer is full, flush them all, parents first: a child row
+            // must never reach the database before the order it points to.
+            let all = [&mut orders, &mut items, &mut payments, &mut refunds, &mut scores, &mut indicators, &mut decisions];
+            if all.iter().any(|b| b.is_full()) {
+                for buf in all {
+                    buf.flush(conn).await?;
+                }
             }
             if n % 4096 == 0 {
                 progress.set_position(n);
@@ -1042,7 +1049,11 @@ impl Generator {
                 for (order_id, earnings) in orders {
                     item_orders.row().f(item_id).f(*order_id).f(*earnings);
                 }
-                item_orders.flush_if_full(conn).await?;
+                if item_orders.is_full() {
+                    batches.flush(conn).await?;
+                    items.flush(conn).await?;
+                    item_orders.flush(conn).await?;
+                }
             }
         }
         // One adjustment line in this week's batch: a creator disputed last week's amount.

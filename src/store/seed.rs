@@ -31,6 +31,10 @@ impl CopyBuf {
         self.rows
     }
 
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= FLUSH_BYTES
+    }
+
     pub async fn flush_if_full(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         if self.buf.len() >= FLUSH_BYTES {
             self.flush(conn).await?;
@@ -199,4 +203,59 @@ pub async fn table_counts(conn: &mut PgConnection) -> Result<Vec<(String, i64)>,
         out.push((table.to_string(), n));
     }
     Ok(out)
+}
+
+/// Foreign keys and secondary indexes set aside during a bulk load, restored
+/// afterwards in one pass each, as pg_restore does: building an index once and
+/// validating a foreign key with one join is far faster than doing both row by
+/// row for millions of rows. Primary keys and unique constraints stay in place,
+/// so duplicates are still refused while loading.
+pub struct SetAside {
+    foreign_keys: Vec<(String, String, String)>,
+    indexes: Vec<String>,
+}
+
+pub async fn set_aside_constraints(conn: &mut PgConnection) -> Result<SetAside, sqlx::Error> {
+    let tables: Vec<String> = SEEDED_TABLES.iter().map(|t| t.to_string()).collect();
+    let foreign_keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+           FROM pg_constraint c
+          WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+            AND c.conrelid::regclass::text = ANY($1)
+          ORDER BY 1, 2",
+    )
+    .bind(&tables)
+    .fetch_all(&mut *conn)
+    .await?;
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+           FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+          WHERE NOT i.indisunique AND NOT i.indisprimary
+            AND t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1)
+          ORDER BY 1",
+    )
+    .bind(&tables)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, name, _) in &foreign_keys {
+        let sql = format!("ALTER TABLE {table} DROP CONSTRAINT {name}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
+    for (name, _) in &indexes {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}"))).execute(&mut *conn).await?;
+    }
+    Ok(SetAside { foreign_keys, indexes: indexes.into_iter().map(|(_, def)| def).collect() })
+}
+
+/// Rebuilds the indexes and re-adds (and so validates) the foreign keys.
+pub async fn restore_constraints(conn: &mut PgConnection, set_aside: SetAside) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'").execute(&mut *conn).await?;
+    for def in set_aside.indexes {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(def)).execute(&mut *conn).await?;
+    }
+    for (table, name, def) in set_aside.foreign_keys {
+        let sql = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
