@@ -781,3 +781,25 @@ mod tests {
         assert!(err.0.ends_with("no such configuration file"));
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// config.example.toml documents every key, with the default value, and loads.
+    #[test]
+    fn the_example_lists_every_key_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let loaded = load_from(Some(&path), |_| None).expect("config.example.toml loads");
+        let text = std::fs::read_to_string(&path).expect("read example");
+        let parsed = Figment::from(Toml::string(&text));
+        for (section, keys) in known_keys() {
+            for key in keys {
+                assert!(parsed.contains(&format!("{section}.{key}")), "config.example.toml lacks [{section}] {key}");
+            }
+        }
+        let defaults = serde_json::to_value(Config::default()).expect("defaults");
+        let example = serde_json::to_value(&loaded.config).expect("example");
+        assert_eq!(example, defaults, "the example's values are the defaults");
+    }
+}
