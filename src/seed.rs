@@ -28,7 +28,9 @@ use crate::domain::incidents::{Priority, due_at};
 use crate::domain::money::{Currency, Money, Rounding};
 use crate::domain::payouts::{OrderFigures, Tier, next_batch_at};
 use crate::domain::shows::{POSTSHOW_CHECKLIST, PRESHOW_CHECKLIST};
-use crate::store::seed::{CopyBuf, is_empty, reset_sequences, restore_constraints, set_aside_constraints, table_counts};
+use crate::store::seed::{
+    CopyBuf, is_empty, reset_sequences, restore_constraints, set_aside_constraints, table_counts,
+};
 
 /// The orders span this many days back from now (twelve payout weeks).
 const WINDOW_DAYS: i64 = 84;
@@ -51,7 +53,9 @@ pub struct SeedSummary {
 pub async fn run(loaded: &Loaded, orders: u64, seed: u64) -> Result<u8, Failure> {
     let pool = crate::store::connect(&loaded.config.database).await?;
     crate::store::migrate(&pool).await?;
-    let summary = seed_database(&pool, orders, seed, &loaded.timezone, true).await.map_err(Failure::from)?;
+    let summary = seed_database(&pool, orders, seed, &loaded.timezone, true)
+        .await
+        .map_err(Failure::from)?;
     println!(
         "seeded {} orders (seed {}) in {:.1}s; GMV {}",
         summary.orders,
@@ -92,25 +96,43 @@ pub async fn seed_database(
 ) -> Result<SeedSummary> {
     let started = Instant::now();
     let now = Utc::now();
-    let mut tx = pool.begin().await.wrap_err("cannot start the seed transaction")?;
+    let mut tx = pool
+        .begin()
+        .await
+        .wrap_err("cannot start the seed transaction")?;
     if !is_empty(&mut tx).await? {
-        bail!("the database already has data; seed needs an empty database (drop and recreate it, then `lsn-ops migrate`)");
+        bail!(
+            "the database already has data; seed needs an empty database (drop and recreate it, then `lsn-ops migrate`)"
+        );
     }
     // The whole load is one transaction; make its commit cheap and its COPYs fast.
-    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
 
     let progress = progress_bar(orders, show_progress);
     let set_aside = set_aside_constraints(&mut tx).await?;
     let mut generator = Generator::new(orders, seed, now, tz);
-    let gmv = generator.load(&mut tx, &progress).await.wrap_err("seed failed (nothing was written)")?;
+    let gmv = generator
+        .load(&mut tx, &progress)
+        .await
+        .wrap_err("seed failed (nothing was written)")?;
     progress.set_message("indexes and foreign keys");
-    restore_constraints(&mut tx, set_aside).await.wrap_err("seed failed while checking the loaded rows")?;
+    restore_constraints(&mut tx, set_aside)
+        .await
+        .wrap_err("seed failed while checking the loaded rows")?;
     reset_sequences(&mut tx).await?;
     let counts = table_counts(&mut tx).await?;
     tx.commit().await.wrap_err("cannot commit the seed")?;
     progress.finish_and_clear();
     sqlx::query("ANALYZE").execute(pool).await?;
-    Ok(SeedSummary { orders, seed, counts, gmv, elapsed: started.elapsed() })
+    Ok(SeedSummary {
+        orders,
+        seed,
+        counts,
+        gmv,
+        elapsed: started.elapsed(),
+    })
 }
 
 fn progress_bar(orders: u64, show: bool) -> ProgressBar {
@@ -129,29 +151,97 @@ fn progress_bar(orders: u64, show: bool) -> ProgressBar {
 // --- The generator ---------------------------------------------------------
 
 const FIRST_NAMES: &[&str] = &[
-    "Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Maya", "Lucas", "Chloe", "Mateo", "Aria", "Leo", "Nora",
-    "Kai", "Ivy", "Owen", "Ruby", "Eli", "Luna", "Jude", "Sofia", "Omar", "Priya", "Hana",
+    "Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Maya", "Lucas", "Chloe", "Mateo", "Aria", "Leo",
+    "Nora", "Kai", "Ivy", "Owen", "Ruby", "Eli", "Luna", "Jude", "Sofia", "Omar", "Priya", "Hana",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Nguyen", "Garcia", "Smith", "Patel", "Kim", "Johnson", "Lopez", "Brown", "Chen", "Martin", "Davis",
-    "Silva", "Khan", "Rossi", "Müller", "Okafor", "Tanaka", "Walsh", "Cohen", "Haddad",
+    "Nguyen", "Garcia", "Smith", "Patel", "Kim", "Johnson", "Lopez", "Brown", "Chen", "Martin",
+    "Davis", "Silva", "Khan", "Rossi", "Müller", "Okafor", "Tanaka", "Walsh", "Cohen", "Haddad",
 ];
-const MAIL_DOMAINS: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "fastmail.com"];
-const DISPOSABLE_DOMAINS: &[&str] = &["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com"];
+const MAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "icloud.com",
+    "proton.me",
+    "fastmail.com",
+];
+const DISPOSABLE_DOMAINS: &[&str] = &[
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "yopmail.com",
+];
 const CATEGORIES: &[(&str, &[&str])] = &[
-    ("Beauty", &["Glow Serum", "Lip Tint Trio", "Vitamin C Cream", "Brow Gel", "Hair Oil"]),
-    ("Fashion", &["Denim Jacket", "Silk Scarf", "Chunky Sneakers", "Linen Shirt", "Cargo Pants"]),
-    ("Collectibles", &["Trading Card Box", "Vinyl Figure", "Signed Poster", "Booster Pack", "Coin Set"]),
-    ("Home", &["Ceramic Mug Set", "Scented Candle", "Throw Blanket", "Cast Iron Pan", "Plant Pot"]),
-    ("Tech", &["Wireless Earbuds", "Phone Gimbal", "Ring Light", "Power Bank", "Smart Plug"]),
+    (
+        "Beauty",
+        &[
+            "Glow Serum",
+            "Lip Tint Trio",
+            "Vitamin C Cream",
+            "Brow Gel",
+            "Hair Oil",
+        ],
+    ),
+    (
+        "Fashion",
+        &[
+            "Denim Jacket",
+            "Silk Scarf",
+            "Chunky Sneakers",
+            "Linen Shirt",
+            "Cargo Pants",
+        ],
+    ),
+    (
+        "Collectibles",
+        &[
+            "Trading Card Box",
+            "Vinyl Figure",
+            "Signed Poster",
+            "Booster Pack",
+            "Coin Set",
+        ],
+    ),
+    (
+        "Home",
+        &[
+            "Ceramic Mug Set",
+            "Scented Candle",
+            "Throw Blanket",
+            "Cast Iron Pan",
+            "Plant Pot",
+        ],
+    ),
+    (
+        "Tech",
+        &[
+            "Wireless Earbuds",
+            "Phone Gimbal",
+            "Ring Light",
+            "Power Bank",
+            "Smart Plug",
+        ],
+    ),
 ];
-const ADJECTIVES: &[&str] = &["Vintage", "Limited", "Classic", "Pro", "Mini", "Deluxe", "Everyday", "Studio"];
+const ADJECTIVES: &[&str] = &[
+    "Vintage", "Limited", "Classic", "Pro", "Mini", "Deluxe", "Everyday", "Studio",
+];
 const SHOW_TITLES: &[&str] = &[
-    "Friday Night Drops", "Morning Glow-Up", "Card Break Live", "Closet Clear-Out", "Kitchen Haul",
-    "Gadget Hour", "Sneaker Sunday", "Mystery Box Madness", "Flash Sale Frenzy", "Restock Party",
+    "Friday Night Drops",
+    "Morning Glow-Up",
+    "Card Break Live",
+    "Closet Clear-Out",
+    "Kitchen Haul",
+    "Gadget Hour",
+    "Sneaker Sunday",
+    "Mystery Box Madness",
+    "Flash Sale Frenzy",
+    "Restock Party",
 ];
 const HANDLE_WORDS: &[&str] = &[
-    "glow", "drop", "vault", "thrift", "deal", "luxe", "card", "kicks", "nest", "tech", "bloom", "haul",
+    "glow", "drop", "vault", "thrift", "deal", "luxe", "card", "kicks", "nest", "tech", "bloom",
+    "haul",
 ];
 const COUNTRIES: &[&str] = &["US", "US", "US", "US", "CA", "GB", "US", "MX", "US", "AU"];
 const RISKY_COUNTRIES: &[&str] = &["NG", "RU", "VN", "BR", "ID", "RO"];
@@ -216,7 +306,12 @@ fn uuid_from(rng: &mut ChaCha8Rng) -> uuid::Uuid {
 
 fn ip_normal(rng: &mut ChaCha8Rng) -> String {
     let first = *pick(rng, &[24u8, 67, 73, 98, 104, 174, 76, 99]);
-    format!("{first}.{}.{}.{}", rng.random_range(0..=255), rng.random_range(0..=255), rng.random_range(1..=254))
+    format!(
+        "{first}.{}.{}.{}",
+        rng.random_range(0..=255),
+        rng.random_range(0..=255),
+        rng.random_range(1..=254)
+    )
 }
 
 fn ip_risky(rng: &mut ChaCha8Rng) -> String {
@@ -286,7 +381,17 @@ impl Generator {
         );
         for i in 0..n_creators {
             let id = i as i64 + 1;
-            let tier = *pick(&mut self.rng, &[Tier::Bronze, Tier::Bronze, Tier::Silver, Tier::Silver, Tier::Gold, Tier::Platinum]);
+            let tier = *pick(
+                &mut self.rng,
+                &[
+                    Tier::Bronze,
+                    Tier::Bronze,
+                    Tier::Silver,
+                    Tier::Silver,
+                    Tier::Gold,
+                    Tier::Platinum,
+                ],
+            );
             let first = *pick(&mut self.rng, FIRST_NAMES);
             let word = *pick(&mut self.rng, HANDLE_WORDS);
             let handle = format!("{}{}{}", first.to_lowercase(), word, id);
@@ -304,12 +409,29 @@ impl Generator {
                 .f(tier.commission_bps())
                 .f("USD")
                 .f(if i == 7 { None } else { Some(40_000_000 + id) })
-                .f(if i == 7 { None } else { Some(format!("ACH ****{:04}", self.rng.random_range(0..10_000))) })
+                .f(if i == 7 {
+                    None
+                } else {
+                    Some(format!("ACH ****{:04}", self.rng.random_range(0..10_000)))
+                })
                 .f(bank_updated)
                 .f(verified.then_some(bank_updated + Duration::days(1)))
-                .f(if verified { "verified" } else if i == 7 { "missing" } else { "unverified" })
+                .f(if verified {
+                    "verified"
+                } else if i == 7 {
+                    "missing"
+                } else {
+                    "unverified"
+                })
                 .f(created);
-            self.creators.push(Creator { id, tier, verified, display_name, shows: Vec::new(), products: Vec::new() });
+            self.creators.push(Creator {
+                id,
+                tier,
+                verified,
+                display_name,
+                shows: Vec::new(),
+                products: Vec::new(),
+            });
         }
         creators.flush(conn).await?;
 
@@ -321,8 +443,13 @@ impl Generator {
             let (category, items) = *pick(&mut self.rng, CATEGORIES);
             for k in 0..12 {
                 let id = self.products.len() as i64 + 1;
-                let name = format!("{} {}", pick(&mut self.rng, ADJECTIVES), pick(&mut self.rng, items));
-                let price: i64 = self.rng.random_range(8..180) * 100 + *pick(&mut self.rng, &[0i64, 49, 99]);
+                let name = format!(
+                    "{} {}",
+                    pick(&mut self.rng, ADJECTIVES),
+                    pick(&mut self.rng, items)
+                );
+                let price: i64 =
+                    self.rng.random_range(8..180) * 100 + *pick(&mut self.rng, &[0i64, 49, 99]);
                 let cost = price * self.rng.random_range(30..60) / 100;
                 let on_hand: i32 = self.rng.random_range(20..600);
                 let reserved: i32 = self.rng.random_range(0..on_hand / 10 + 1);
@@ -330,7 +457,11 @@ impl Generator {
                 products
                     .row()
                     .f(id)
-                    .f(format!("{}-{:04}-{k:02}", &category[..3].to_uppercase(), c + 1))
+                    .f(format!(
+                        "{}-{:04}-{k:02}",
+                        &category[..3].to_uppercase(),
+                        c + 1
+                    ))
                     .f(&name)
                     .f(self.creators[c].id)
                     .f("USD")
@@ -346,15 +477,25 @@ impl Generator {
         }
         products.flush(conn).await?;
 
-        let mut customers =
-            CopyBuf::new("COPY customers (id, email, name, country, paypal_payer_id, created_at) FROM STDIN");
+        let mut customers = CopyBuf::new(
+            "COPY customers (id, email, name, country, paypal_payer_id, created_at) FROM STDIN",
+        );
         for i in 0..n_customers {
             let id = i as i64 + 1;
             let first = *pick(&mut self.rng, FIRST_NAMES);
             let last = *pick(&mut self.rng, LAST_NAMES);
             let disposable = self.rng.random_bool(0.03);
-            let domain = if disposable { *pick(&mut self.rng, DISPOSABLE_DOMAINS) } else { *pick(&mut self.rng, MAIL_DOMAINS) };
-            let email = format!("{}.{}{}@{domain}", first.to_lowercase(), last.to_lowercase(), id);
+            let domain = if disposable {
+                *pick(&mut self.rng, DISPOSABLE_DOMAINS)
+            } else {
+                *pick(&mut self.rng, MAIL_DOMAINS)
+            };
+            let email = format!(
+                "{}.{}{}@{domain}",
+                first.to_lowercase(),
+                last.to_lowercase(),
+                id
+            );
             let country = *pick(&mut self.rng, COUNTRIES);
             let payer_id = format!("PAYER{:010}", self.rng.random_range(0..10_000_000_000u64));
             customers
@@ -366,15 +507,30 @@ impl Generator {
                 .f(&payer_id)
                 .f(self.now - Duration::days(self.rng.random_range(1..700)));
             customers.flush_if_full(conn).await?;
-            self.customers.push(Customer { id, email, country, payer_id, disposable });
+            self.customers.push(Customer {
+                id,
+                email,
+                country,
+                payer_id,
+                disposable,
+            });
         }
         customers.flush(conn).await?;
 
-        let mut operators = CopyBuf::new("COPY operators (name, role, created_by) FROM STDIN");
-        for (name, role) in [("alice", "agent"), ("bob", "finance"), ("carol", "admin"), ("victor", "viewer"), ("dana", "agent")] {
-            operators.row().f(name).f(role).f("seed");
+        // Operators may already exist (`demo` registers its user first): keep theirs.
+        for (name, role) in [
+            ("alice", "agent"),
+            ("bob", "finance"),
+            ("carol", "admin"),
+            ("victor", "viewer"),
+            ("dana", "agent"),
+        ] {
+            sqlx::query("INSERT INTO operators (name, role, created_by) VALUES ($1, $2, 'seed') ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(role)
+                .execute(&mut *conn)
+                .await?;
         }
-        operators.flush(conn).await?;
         Ok(())
     }
 
@@ -396,9 +552,19 @@ impl Generator {
         for day in 1..=WINDOW_DAYS {
             for _ in 0..per_day {
                 let c = self.rng.random_range(0..self.creators.len());
-                let start = self.now - Duration::days(day) + Duration::minutes(self.rng.random_range(-300..300));
+                let start = self.now - Duration::days(day)
+                    + Duration::minutes(self.rng.random_range(-300..300));
                 let peak: i32 = self.rng.random_range(40..4_000);
-                self.add_show(&mut shows, &mut show_products, c, start, "ended", true, peak, 0);
+                self.add_show(
+                    &mut shows,
+                    &mut show_products,
+                    c,
+                    start,
+                    "ended",
+                    true,
+                    peak,
+                    0,
+                );
             }
         }
         // Today: two ended, one live, one past its start with no room (P0),
@@ -417,9 +583,26 @@ impl Generator {
         for (k, (offset_min, status, room)) in today.into_iter().enumerate() {
             let c = k % self.creators.len();
             let start = self.now + Duration::minutes(offset_min);
-            let peak: i32 = if status == "ended" { self.rng.random_range(500..3_000) } else { 0 };
-            let viewers: i32 = if status == "live" { self.rng.random_range(800..2_500) } else { 0 };
-            let id = self.add_show(&mut shows, &mut show_products, c, start, status, room, peak.max(viewers), viewers);
+            let peak: i32 = if status == "ended" {
+                self.rng.random_range(500..3_000)
+            } else {
+                0
+            };
+            let viewers: i32 = if status == "live" {
+                self.rng.random_range(800..2_500)
+            } else {
+                0
+            };
+            let id = self.add_show(
+                &mut shows,
+                &mut show_products,
+                c,
+                start,
+                status,
+                room,
+                peak.max(viewers),
+                viewers,
+            );
             match status {
                 "live" => self.live_show = id,
                 "scheduled" if offset_min < 0 => self.no_room_show = id,
@@ -430,14 +613,28 @@ impl Generator {
                 for (n, (key, label)) in PRESHOW_CHECKLIST.iter().enumerate() {
                     let done = status == "live" || n < 4 && status == "preshow";
                     let done_at = done.then(|| start - Duration::minutes(30 - n as i64));
-                    checklist.row().f("preshow").f(id).f(*key).f(*label).f(done_at).f(done.then_some("alice"));
+                    checklist
+                        .row()
+                        .f("preshow")
+                        .f(id)
+                        .f(*key)
+                        .f(*label)
+                        .f(done_at)
+                        .f(done.then_some("alice"));
                 }
             }
             if status == "ended" {
                 for (n, (key, label)) in POSTSHOW_CHECKLIST.iter().enumerate() {
                     let done = n < 3;
                     let done_at = done.then(|| start + Duration::minutes(100 + n as i64));
-                    checklist.row().f("postshow").f(id).f(*key).f(*label).f(done_at).f(done.then_some("dana"));
+                    checklist
+                        .row()
+                        .f("postshow")
+                        .f(id)
+                        .f(*key)
+                        .f(*label)
+                        .f(done_at)
+                        .f(done.then_some("dana"));
                 }
             }
         }
@@ -469,9 +666,14 @@ impl Generator {
     ) -> i64 {
         let id = self.next_show_id;
         self.next_show_id += 1;
-        let title = format!("{} with {}", pick(&mut self.rng, SHOW_TITLES), self.creators[creator].display_name);
+        let title = format!(
+            "{} with {}",
+            pick(&mut self.rng, SHOW_TITLES),
+            self.creators[creator].display_name
+        );
         let end = start + Duration::minutes(*pick(&mut self.rng, &[60i64, 90, 120]));
-        let started = matches!(status, "live" | "ended").then(|| start + Duration::minutes(self.rng.random_range(0..4)));
+        let started = matches!(status, "live" | "ended")
+            .then(|| start + Duration::minutes(self.rng.random_range(0..4)));
         let ended = (status == "ended").then_some(end);
         let room_sid = room.then(|| format!("RM{:032x}", self.rng.random::<u128>()));
         let recording = match status {
@@ -479,7 +681,8 @@ impl Generator {
             "live" => "recording",
             _ => "none",
         };
-        let recording_sid = (status == "ended").then(|| format!("RT{:032x}", self.rng.random::<u128>()));
+        let recording_sid =
+            (status == "ended").then(|| format!("RT{:032x}", self.rng.random::<u128>()));
         shows
             .row()
             .f(id)
@@ -527,7 +730,11 @@ impl Generator {
         &mut self,
         conn: &mut PgConnection,
         progress: &ProgressBar,
-    ) -> Result<(i64, HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)>, Vec<DisputeSeed>)> {
+    ) -> Result<(
+        i64,
+        HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)>,
+        Vec<DisputeSeed>,
+    )> {
         let mut orders = CopyBuf::new(
             "COPY orders (id, order_number, customer_id, creator_id, show_id, status, currency, subtotal_minor,
                           shipping_minor, total_minor, product_cost_minor, shipping_cost_minor, platform_fee_minor,
@@ -546,15 +753,21 @@ impl Generator {
             "COPY refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by,
                            idempotency_key, paypal_refund_id, created_at, completed_at) FROM STDIN",
         );
-        let mut scores =
-            CopyBuf::new("COPY fraud_scores (id, order_id, score, model_version, computed_at) FROM STDIN");
-        let mut indicators = CopyBuf::new("COPY fraud_indicators (score_id, indicator, points, evidence) FROM STDIN");
+        let mut scores = CopyBuf::new(
+            "COPY fraud_scores (id, order_id, score, model_version, computed_at) FROM STDIN",
+        );
+        let mut indicators = CopyBuf::new(
+            "COPY fraud_indicators (score_id, indicator, points, evidence) FROM STDIN",
+        );
         let mut decisions = CopyBuf::new(
             "COPY fraud_decisions (order_id, decision, reason, operator, score_seen, hold_until, decided_at) FROM STDIN",
         );
-        let mut blocklist = CopyBuf::new("COPY blocklist (kind, value, reason, added_by, added_at) FROM STDIN");
+        let mut blocklist =
+            CopyBuf::new("COPY blocklist (kind, value, reason, added_by, added_at) FROM STDIN");
 
-        let weights: Vec<f64> = (0..self.creators.len()).map(|r| 1.0 / ((r + 1) as f64).powf(0.7)).collect();
+        let weights: Vec<f64> = (0..self.creators.len())
+            .map(|r| 1.0 / ((r + 1) as f64).powf(0.7))
+            .collect();
         let creator_dist = WeightedIndex::new(&weights).wrap_err("creator weights")?;
         let mut lines: HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)> = HashMap::new();
         let mut disputes = Vec::new();
@@ -585,13 +798,20 @@ impl Generator {
             // When: during one of the creator's shows (60%), else any time in the window.
             let shows = &self.creators[c].shows;
             let (show_id, created_at) = if forced_risk {
-                (None, self.now - Duration::seconds(self.rng.random_range(600..2 * 86_400)))
+                (
+                    None,
+                    self.now - Duration::seconds(self.rng.random_range(600..2 * 86_400)),
+                )
             } else if !shows.is_empty() && self.rng.random_bool(0.6) {
                 let (sid, start) = shows[self.rng.random_range(0..shows.len())];
-                let at = (start + Duration::seconds(self.rng.random_range(60..5_400))).min(self.now - Duration::seconds(5));
+                let at = (start + Duration::seconds(self.rng.random_range(60..5_400)))
+                    .min(self.now - Duration::seconds(5));
                 (Some(sid), at)
             } else {
-                (None, self.now - Duration::seconds(self.rng.random_range(30..WINDOW_DAYS * 86_400)))
+                (
+                    None,
+                    self.now - Duration::seconds(self.rng.random_range(30..WINDOW_DAYS * 86_400)),
+                )
             };
             let age = self.now - created_at;
 
@@ -602,7 +822,11 @@ impl Generator {
             let mut lines_of_order = Vec::with_capacity(n_items);
             for _ in 0..n_items {
                 let product = &self.products[catalogue[self.rng.random_range(0..catalogue.len())]];
-                let qty: i32 = if self.rng.random_bool(0.85) { 1 } else { self.rng.random_range(2..4) };
+                let qty: i32 = if self.rng.random_bool(0.85) {
+                    1
+                } else {
+                    self.rng.random_range(2..4)
+                };
                 subtotal += product.price * i64::from(qty);
                 cost += product.cost * i64::from(qty);
                 lines_of_order.push((product.id, qty, product.price, product.cost));
@@ -618,7 +842,9 @@ impl Generator {
             let shipping = *pick(&mut self.rng, &[0i64, 499, 799]);
             let total = subtotal + shipping;
             let shipping_cost = shipping * 8 / 10;
-            let fee = Money::new(total, self.usd).apply_bps(500, Rounding::HalfEven)?.minor;
+            let fee = Money::new(total, self.usd)
+                .apply_bps(500, Rounding::HalfEven)?
+                .minor;
 
             // Fraud indicators, with the order's attributes made to match them.
             let cust = &self.customers[customer];
@@ -633,24 +859,65 @@ impl Generator {
                 ip_country = *pick(&mut self.rng, RISKY_COUNTRIES);
                 device = format!("fp_shared_{:02}", self.rng.random_range(0..20));
                 let candidates = [
-                    (Indicator::IpVelocity, format!("{} orders from {ip} in 10 min", self.rng.random_range(3..9))),
-                    (Indicator::SharedDevice, format!("device {device} seen on {} accounts", self.rng.random_range(3..12))),
-                    (Indicator::IpReputation, format!("{ip} listed as abusive (score {})", self.rng.random_range(60..99))),
-                    (Indicator::GeoMismatch, format!("IP in {ip_country}, billing in {billing}")),
-                    (Indicator::VpnProxy, format!("{ip} is a known proxy/VPN exit")),
-                    (Indicator::HighValueFirstOrder, format!("first order, {}", Money::new(total, self.usd).display())),
-                    (Indicator::FailedPaymentAttempts, format!("{} failed payment attempts in 1h", self.rng.random_range(2..6))),
-                    (Indicator::ShippingBillingMismatch, "shipping country differs from billing".into()),
+                    (
+                        Indicator::IpVelocity,
+                        format!("{} orders from {ip} in 10 min", self.rng.random_range(3..9)),
+                    ),
+                    (
+                        Indicator::SharedDevice,
+                        format!(
+                            "device {device} seen on {} accounts",
+                            self.rng.random_range(3..12)
+                        ),
+                    ),
+                    (
+                        Indicator::IpReputation,
+                        format!(
+                            "{ip} listed as abusive (score {})",
+                            self.rng.random_range(60..99)
+                        ),
+                    ),
+                    (
+                        Indicator::GeoMismatch,
+                        format!("IP in {ip_country}, billing in {billing}"),
+                    ),
+                    (
+                        Indicator::VpnProxy,
+                        format!("{ip} is a known proxy/VPN exit"),
+                    ),
+                    (
+                        Indicator::HighValueFirstOrder,
+                        format!("first order, {}", Money::new(total, self.usd).display()),
+                    ),
+                    (
+                        Indicator::FailedPaymentAttempts,
+                        format!(
+                            "{} failed payment attempts in 1h",
+                            self.rng.random_range(2..6)
+                        ),
+                    ),
+                    (
+                        Indicator::ShippingBillingMismatch,
+                        "shipping country differs from billing".into(),
+                    ),
                 ];
                 let mut chosen = Vec::new();
                 while score(&chosen) <= HIGH_RISK {
-                    let (indicator, evidence) = candidates[self.rng.random_range(0..candidates.len())].clone();
+                    let (indicator, evidence) =
+                        candidates[self.rng.random_range(0..candidates.len())].clone();
                     if chosen.iter().any(|h: &Hit| h.indicator == indicator) {
                         continue;
                     }
-                    chosen.push(Hit { indicator, points: indicator.default_points(), evidence });
+                    chosen.push(Hit {
+                        indicator,
+                        points: indicator.default_points(),
+                        evidence,
+                    });
                 }
-                if chosen.iter().any(|h| h.indicator == Indicator::ShippingBillingMismatch) {
+                if chosen
+                    .iter()
+                    .any(|h| h.indicator == Indicator::ShippingBillingMismatch)
+                {
                     shipping_country = *pick(&mut self.rng, RISKY_COUNTRIES);
                 }
                 if cust.disposable {
@@ -663,39 +930,71 @@ impl Generator {
                 }
                 hits = chosen;
             } else if self.rng.random_bool(0.25) {
-                let indicator = *pick(&mut self.rng, &[Indicator::ShippingBillingMismatch, Indicator::HighValueFirstOrder, Indicator::GeoMismatch]);
+                let indicator = *pick(
+                    &mut self.rng,
+                    &[
+                        Indicator::ShippingBillingMismatch,
+                        Indicator::HighValueFirstOrder,
+                        Indicator::GeoMismatch,
+                    ],
+                );
                 if indicator == Indicator::ShippingBillingMismatch {
                     shipping_country = if cust.country == "US" { "CA" } else { "US" };
                 }
                 let evidence = match indicator {
-                    Indicator::ShippingBillingMismatch => format!("ships to {shipping_country}, bills to {billing}"),
-                    Indicator::HighValueFirstOrder => format!("first order, {}", Money::new(total, self.usd).display()),
+                    Indicator::ShippingBillingMismatch => {
+                        format!("ships to {shipping_country}, bills to {billing}")
+                    }
+                    Indicator::HighValueFirstOrder => {
+                        format!("first order, {}", Money::new(total, self.usd).display())
+                    }
                     _ => {
                         ip_country = if cust.country == "US" { "MX" } else { "US" };
                         format!("IP in {ip_country}, billing in {billing}")
                     }
                 };
-                hits.push(Hit { indicator, points: indicator.default_points() / 2, evidence });
+                hits.push(Hit {
+                    indicator,
+                    points: indicator.default_points() / 2,
+                    evidence,
+                });
             }
             let fraud_score = score(&hits);
 
             // Outcome: payment, fraud workflow, fulfilment.
             let payment_failed = !high_risk && self.rng.random_bool(0.03);
-            let pending_payment = !payment_failed && age < Duration::minutes(10) && self.rng.random_bool(0.3);
-            let mut fraud_state = if fraud_score > HIGH_RISK { "pending" } else { "clear" };
+            let pending_payment =
+                !payment_failed && age < Duration::minutes(10) && self.rng.random_bool(0.3);
+            let mut fraud_state = if fraud_score > HIGH_RISK {
+                "pending"
+            } else {
+                "clear"
+            };
             let mut hold_until = None;
             let mut decision: Option<(&str, &str, &str)> = None;
             if high_risk && age > Duration::days(5) {
                 let roll = self.rng.random_range(0..10);
                 decision = Some(match roll {
-                    0..=6 => ("approve", "Customer verified by phone; long-time account", "alice"),
-                    _ => ("decline", "Confirmed fraud: proxy IP, shared device, throwaway email", "dana"),
+                    0..=6 => (
+                        "approve",
+                        "Customer verified by phone; long-time account",
+                        "alice",
+                    ),
+                    _ => (
+                        "decline",
+                        "Confirmed fraud: proxy IP, shared device, throwaway email",
+                        "dana",
+                    ),
                 });
                 fraud_state = if roll <= 6 { "approved" } else { "declined" };
             } else if high_risk && age > Duration::days(2) && self.rng.random_bool(0.3) {
                 // Review holds: some expired (back in the queue), some still running.
                 fraud_state = "review";
-                decision = Some(("review", "Asked customer to confirm shipping address", "dana"));
+                decision = Some((
+                    "review",
+                    "Asked customer to confirm shipping address",
+                    "dana",
+                ));
             }
             if fraud_state == "review" {
                 let hours = *pick(&mut self.rng, &[24i64, 48]);
@@ -703,8 +1002,20 @@ impl Generator {
             }
             let refund_reason = if fraud_state == "declined" {
                 Some("Declined as fraud")
-            } else if !payment_failed && !pending_payment && !high_risk && age > Duration::days(3) && self.rng.random_bool(0.02) {
-                Some(*pick(&mut self.rng, &["Item arrived damaged", "Customer changed mind within 30 days", "Charged twice"]))
+            } else if !payment_failed
+                && !pending_payment
+                && !high_risk
+                && age > Duration::days(3)
+                && self.rng.random_bool(0.02)
+            {
+                Some(*pick(
+                    &mut self.rng,
+                    &[
+                        "Item arrived damaged",
+                        "Customer changed mind within 30 days",
+                        "Charged twice",
+                    ],
+                ))
             } else {
                 None
             };
@@ -725,12 +1036,20 @@ impl Generator {
             } else {
                 "paid"
             };
-            let paid_at = (!payment_failed && !pending_payment).then(|| created_at + Duration::seconds(self.rng.random_range(3..90)));
+            let paid_at = (!payment_failed && !pending_payment)
+                .then(|| created_at + Duration::seconds(self.rng.random_range(3..90)));
             let shipped = matches!(status, "shipped" | "delivered");
-            let tracking = shipped.then(|| format!("1Z{:016}", self.rng.random_range(0..10_000_000_000_000_000u64)));
+            let tracking = shipped.then(|| {
+                format!(
+                    "1Z{:016}",
+                    self.rng.random_range(0..10_000_000_000_000_000u64)
+                )
+            });
             let carrier = shipped.then(|| *pick(&mut self.rng, CARRIERS));
-            let shipped_at = shipped.then(|| created_at + Duration::hours(self.rng.random_range(20..60)));
-            let delivered_at = (status == "delivered").then(|| created_at + Duration::days(self.rng.random_range(3..6)));
+            let shipped_at =
+                shipped.then(|| created_at + Duration::hours(self.rng.random_range(20..60)));
+            let delivered_at = (status == "delivered")
+                .then(|| created_at + Duration::days(self.rng.random_range(3..6)));
             if paid_at.is_some() && refund_reason.is_none() {
                 gmv += total;
             }
@@ -801,29 +1120,61 @@ impl Generator {
                     .f("USD")
                     .f("completed")
                     .f(reason)
-                    .f(if fraud_state == "declined" { "dana" } else { "alice" })
+                    .f(if fraud_state == "declined" {
+                        "dana"
+                    } else {
+                        "alice"
+                    })
                     .f(format!("refund-order-{id}"))
                     .f(format!("RF{:015}", id * 104_729))
                     .f(at)
                     .f(at + Duration::minutes(2));
             }
             if paid_at.is_some() || payment_failed {
-                scores.row().f(id).f(id).f(i16::from(fraud_score)).f("seed-v1").f(created_at + Duration::seconds(2));
+                scores
+                    .row()
+                    .f(id)
+                    .f(id)
+                    .f(i16::from(fraud_score))
+                    .f("seed-v1")
+                    .f(created_at + Duration::seconds(2));
                 for hit in &hits {
-                    indicators.row().f(id).f(hit.indicator.as_str()).f(i16::from(hit.points)).f(&hit.evidence);
+                    indicators
+                        .row()
+                        .f(id)
+                        .f(hit.indicator.as_str())
+                        .f(i16::from(hit.points))
+                        .f(&hit.evidence);
                 }
             }
             if let Some((decision, reason, operator)) = decision {
                 let decided = created_at + Duration::hours(2);
-                let hold = (decision == "review").then(|| hold_until.unwrap_or(decided + Duration::hours(24)));
-                decisions.row().f(id).f(decision).f(reason).f(operator).f(i16::from(fraud_score)).f(hold).f(decided);
+                let hold = (decision == "review")
+                    .then(|| hold_until.unwrap_or(decided + Duration::hours(24)));
+                decisions
+                    .row()
+                    .f(id)
+                    .f(decision)
+                    .f(reason)
+                    .f(operator)
+                    .f(i16::from(fraud_score))
+                    .f(hold)
+                    .f(decided);
                 if decision == "decline" && blocked.len() < 25 && blocked.insert(ip.clone()) {
-                    blocklist.row().f("ip").f(&ip).f(reason).f(operator).f(decided);
+                    blocklist
+                        .row()
+                        .f("ip")
+                        .f(&ip)
+                        .f(reason)
+                        .f(operator)
+                        .f(decided);
                 }
             }
 
             // Payout attribution: paid, kept, cleared orders in a payout week.
-            let payable = paid_at.is_some() && refund_reason.is_none() && matches!(fraud_state, "clear" | "approved");
+            let payable = paid_at.is_some()
+                && refund_reason.is_none()
+                && matches!(fraud_state, "clear" | "approved");
             if let (true, Some(paid)) = (payable, paid_at)
                 && let Some(week) = self.week_of(paid)
             {
@@ -833,7 +1184,9 @@ impl Generator {
                     shipping: Money::new(shipping_cost, self.usd),
                     platform_fee: Money::new(fee, self.usd),
                 };
-                let earnings = figures.earnings(self.creators[c].tier.commission_bps())?.minor;
+                let earnings = figures
+                    .earnings(self.creators[c].tier.commission_bps())?
+                    .minor;
                 let (line, order_list) = lines.entry((week, c)).or_default();
                 line.orders += 1;
                 line.total += total;
@@ -843,13 +1196,30 @@ impl Generator {
             }
 
             // Disputes: about 0.6% of paid orders older than three days.
-            if paid_at.is_some() && refund_reason.is_none() && age > Duration::days(3) && self.rng.random_bool(0.006) {
-                disputes.push(DisputeSeed { order_id: id, total, created_at, roll: self.rng.random() });
+            if paid_at.is_some()
+                && refund_reason.is_none()
+                && age > Duration::days(3)
+                && self.rng.random_bool(0.006)
+            {
+                disputes.push(DisputeSeed {
+                    order_id: id,
+                    total,
+                    created_at,
+                    roll: self.rng.random(),
+                });
             }
 
             // When one buffer is full, flush them all, parents first: a child row
             // must never reach the database before the order it points to.
-            let all = [&mut orders, &mut items, &mut payments, &mut refunds, &mut scores, &mut indicators, &mut decisions];
+            let all = [
+                &mut orders,
+                &mut items,
+                &mut payments,
+                &mut refunds,
+                &mut scores,
+                &mut indicators,
+                &mut decisions,
+            ];
             if all.iter().any(|b| b.is_full()) {
                 for buf in all {
                     buf.flush(conn).await?;
@@ -861,13 +1231,26 @@ impl Generator {
         }
         progress.set_position(self.orders);
         // Parents before children: the foreign keys are checked row by row.
-        for buf in [&mut orders, &mut items, &mut payments, &mut refunds, &mut scores, &mut indicators, &mut decisions, &mut blocklist] {
+        for buf in [
+            &mut orders,
+            &mut items,
+            &mut payments,
+            &mut refunds,
+            &mut scores,
+            &mut indicators,
+            &mut decisions,
+            &mut blocklist,
+        ] {
             buf.flush(conn).await?;
         }
         Ok((gmv, lines, disputes))
     }
 
-    async fn load_disputes(&mut self, conn: &mut PgConnection, seeds: Vec<DisputeSeed>) -> Result<()> {
+    async fn load_disputes(
+        &mut self,
+        conn: &mut PgConnection,
+        seeds: Vec<DisputeSeed>,
+    ) -> Result<()> {
         let mut disputes = CopyBuf::new(
             "COPY disputes (id, paypal_dispute_id, order_id, payment_id, state, outcome, reason, paypal_status,
                             life_cycle_stage, amount_minor, currency, opened_at, sla_due_at, seller_response_due_at,
@@ -876,13 +1259,31 @@ impl Generator {
         let mut evidence = CopyBuf::new(
             "COPY dispute_evidence (dispute_id, item, status, content, collected_at, collected_by) FROM STDIN",
         );
-        let reasons = ["MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "UNAUTHORISED", "DUPLICATE_TRANSACTION", "CREDIT_NOT_PROCESSED"];
+        let reasons = [
+            "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+            "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED",
+            "UNAUTHORISED",
+            "DUPLICATE_TRANSACTION",
+            "CREDIT_NOT_PROCESSED",
+        ];
         for (k, seed) in seeds.iter().enumerate() {
             let id = k as i64 + 1;
             // The first disputes cover every active state near its SLA
             // (twice each), then one of each outcome; the rest are mostly history.
-            let active_roll = if k < 10 { 0 } else if k < 13 { 99 } else { seed.roll % 100 };
-            let pick_state = if k < 10 { k as u64 } else if k < 13 { k as u64 - 10 } else { seed.roll };
+            let active_roll = if k < 10 {
+                0
+            } else if k < 13 {
+                99
+            } else {
+                seed.roll % 100
+            };
+            let pick_state = if k < 10 {
+                k as u64
+            } else if k < 13 {
+                k as u64 - 10
+            } else {
+                seed.roll
+            };
             let state = if active_roll < 18 {
                 match pick_state % 5 {
                     0 => DisputeState::Open,
@@ -904,7 +1305,8 @@ impl Generator {
             } else if state == DisputeState::Submitted {
                 self.now - Duration::hours(30 + (seed.roll % 100) as i64)
             } else {
-                (seed.created_at + Duration::days(3 + (seed.roll % 20) as i64)).min(self.now - Duration::days(1))
+                (seed.created_at + Duration::days(3 + (seed.roll % 20) as i64))
+                    .min(self.now - Duration::days(1))
             };
             let hard_due = opened_at + Duration::days(if seed.roll % 7 == 0 { 2 } else { 10 });
             let outcome = match state {
@@ -913,11 +1315,26 @@ impl Generator {
                 DisputeState::Closed => Some(if seed.roll % 3 == 0 { "LOST" } else { "WON" }),
                 _ => None,
             };
-            let resolved_at = outcome.map(|_| opened_at + Duration::days(12).min(self.now - opened_at));
-            let submitted_at = matches!(state, DisputeState::Submitted | DisputeState::Won | DisputeState::Lost | DisputeState::Closed)
-                .then(|| opened_at + Duration::hours(20));
-            let paypal_status = if state.is_active() { "WAITING_FOR_SELLER_RESPONSE" } else { "RESOLVED" };
-            let amount = if seed.roll % 5 == 0 { seed.total / 2 } else { seed.total };
+            let resolved_at =
+                outcome.map(|_| opened_at + Duration::days(12).min(self.now - opened_at));
+            let submitted_at = matches!(
+                state,
+                DisputeState::Submitted
+                    | DisputeState::Won
+                    | DisputeState::Lost
+                    | DisputeState::Closed
+            )
+            .then(|| opened_at + Duration::hours(20));
+            let paypal_status = if state.is_active() {
+                "WAITING_FOR_SELLER_RESPONSE"
+            } else {
+                "RESOLVED"
+            };
+            let amount = if seed.roll % 5 == 0 {
+                seed.total / 2
+            } else {
+                seed.total
+            };
             disputes
                 .row()
                 .f(id)
@@ -928,16 +1345,23 @@ impl Generator {
                 .f(outcome)
                 .f(reasons[(seed.roll % reasons.len() as u64) as usize])
                 .f(paypal_status)
-                .f(if seed.roll % 4 == 0 { "INQUIRY" } else { "CHARGEBACK" })
+                .f(if seed.roll % 4 == 0 {
+                    "INQUIRY"
+                } else {
+                    "CHARGEBACK"
+                })
                 .f(amount)
                 .f("USD")
                 .f(opened_at)
                 .f(sla_due_at(opened_at))
                 .f(hard_due)
-                .f(state.is_active().then_some(if k % 2 == 0 { "alice" } else { "dana" }))
+                .f(state
+                    .is_active()
+                    .then_some(if k % 2 == 0 { "alice" } else { "dana" }))
                 .f(submitted_at)
                 .f(resolved_at)
-                .f((state == DisputeState::Closed).then_some(resolved_at.unwrap_or(opened_at) + Duration::days(1)))
+                .f((state == DisputeState::Closed)
+                    .then_some(resolved_at.unwrap_or(opened_at) + Duration::days(1)))
                 .f(resolved_at.unwrap_or(opened_at));
             let collected = match state {
                 DisputeState::Open | DisputeState::EvidenceRequired => 0,
@@ -946,7 +1370,9 @@ impl Generator {
             };
             for (n, (item, label)) in EVIDENCE_ITEMS.iter().enumerate() {
                 let done = n < collected;
-                let content = done.then(|| serde_json::json!({ "summary": label, "order_id": seed.order_id }).to_string());
+                let content = done.then(|| {
+                    serde_json::json!({ "summary": label, "order_id": seed.order_id }).to_string()
+                });
                 evidence
                     .row()
                     .f(id)
@@ -978,8 +1404,9 @@ impl Generator {
                                 customer_transaction_id, wise_transfer_id, wise_status, failure_reason, attempts,
                                 created_at, updated_at) FROM STDIN",
         );
-        let mut item_orders =
-            CopyBuf::new("COPY payout_item_orders (payout_item_id, order_id, earnings_minor) FROM STDIN");
+        let mut item_orders = CopyBuf::new(
+            "COPY payout_item_orders (payout_item_id, order_id, earnings_minor) FROM STDIN",
+        );
         let mut item_id = 0i64;
         // Oldest week first, so batch ids rise with time; week 0 is this Friday's.
         for week in (0..=PAST_BATCHES).rev() {
@@ -988,7 +1415,11 @@ impl Generator {
             let start = end - Duration::weeks(1);
             let current = week == 0;
             let latest_paid = week == 1;
-            let generated = if current { self.now - Duration::minutes(30) } else { end - Duration::hours(1) };
+            let generated = if current {
+                self.now - Duration::minutes(30)
+            } else {
+                end - Duration::hours(1)
+            };
             let state = if current {
                 "generated"
             } else if latest_paid {
@@ -1012,7 +1443,9 @@ impl Generator {
                 .f((!current).then_some("bob"))
                 .f((!current && !latest_paid).then_some(end + Duration::days(1)));
             for (c, creator) in self.creators.iter().enumerate() {
-                let Some((line, orders)) = lines.get(&(week, c)) else { continue };
+                let Some((line, orders)) = lines.get(&(week, c)) else {
+                    continue;
+                };
                 item_id += 1;
                 let held = current && !creator.verified;
                 let failed = latest_paid && c == 1;
@@ -1045,7 +1478,11 @@ impl Generator {
                     .f(failed.then_some("Recipient bank rejected the transfer (account closed)"))
                     .f(if current { 0 } else { 1 })
                     .f(generated)
-                    .f(if current { generated } else { end + Duration::hours(2) });
+                    .f(if current {
+                        generated
+                    } else {
+                        end + Duration::hours(2)
+                    });
                 for (order_id, earnings) in orders {
                     item_orders.row().f(item_id).f(*order_id).f(*earnings);
                 }
@@ -1074,7 +1511,9 @@ impl Generator {
                 .f("pending")
                 .f(None::<&str>)
                 .f(None::<i64>)
-                .f(Some("Commission recalculated after creator query (tier change mid-week)"))
+                .f(Some(
+                    "Commission recalculated after creator query (tier change mid-week)",
+                ))
                 .f(uuid_from(&mut self.rng))
                 .f(None::<i64>)
                 .f(None::<&str>)
@@ -1095,18 +1534,100 @@ impl Generator {
             "COPY alerts (id, rule_key, dedup_key, severity, priority, title, details, state, opened_at, last_seen_at,
                           occurrences, acked_by, acked_at, resolved_by, resolved_at) FROM STDIN",
         );
-        type AlertSeed<'a> = (&'a str, String, &'a str, &'a str, String, String, &'a str, i64, Option<&'a str>);
+        type AlertSeed<'a> = (
+            &'a str,
+            String,
+            &'a str,
+            &'a str,
+            String,
+            String,
+            &'a str,
+            i64,
+            Option<&'a str>,
+        );
         let no_room = self.no_room_show;
         let list: Vec<AlertSeed> = vec![
-            ("show_cannot_start", format!("show:{no_room}"), "critical", "P0", format!("Live show #{no_room} cannot start: no Twilio room"), "Scheduled 7 minutes ago; creator not connected, room creation failed".into(), "open", 7, None),
-            ("payout_failures", "payout:failed".into(), "critical", "P1", "Creator payout failed: transfer bounced back".into(), "1 transfer in last week's batch bounced back (account closed)".into(), "acknowledged", 600, Some("bob")),
-            ("api_latency", "api_latency".into(), "warning", "P2", "API p95 612 ms (> 500 ms)".into(), "checkout-api p95 over the last 15 minutes".into(), "open", 18, None),
-            ("webhook_failures", "webhook:paypal".into(), "warning", "P1", "3 PayPal webhook deliveries failed".into(), "signature verification failed for 3 requests from 198.51.100.20".into(), "open", 42, None),
-            ("low_stock", "low_stock:today".into(), "warning", "P2", "Low stock on a product pinned in today's live show".into(), "8 units free, reorder point 15".into(), "open", 35, None),
-            ("fraud_backlog", "fraud:backlog".into(), "info", "P3", "High-risk queue above 10 orders".into(), "Oldest pending order waiting 3h".into(), "open", 180, None),
-            ("disk", "disk:/var/lib/postgresql".into(), "warning", "P2", "Disk 83.10% used (> 80%)".into(), "db-primary /var/lib/postgresql".into(), "resolved", 2_000, Some("carol")),
+            (
+                "show_cannot_start",
+                format!("show:{no_room}"),
+                "critical",
+                "P0",
+                format!("Live show #{no_room} cannot start: no Twilio room"),
+                "Scheduled 7 minutes ago; creator not connected, room creation failed".into(),
+                "open",
+                7,
+                None,
+            ),
+            (
+                "payout_failures",
+                "payout:failed".into(),
+                "critical",
+                "P1",
+                "Creator payout failed: transfer bounced back".into(),
+                "1 transfer in last week's batch bounced back (account closed)".into(),
+                "acknowledged",
+                600,
+                Some("bob"),
+            ),
+            (
+                "api_latency",
+                "api_latency".into(),
+                "warning",
+                "P2",
+                "API p95 612 ms (> 500 ms)".into(),
+                "checkout-api p95 over the last 15 minutes".into(),
+                "open",
+                18,
+                None,
+            ),
+            (
+                "webhook_failures",
+                "webhook:paypal".into(),
+                "warning",
+                "P1",
+                "3 PayPal webhook deliveries failed".into(),
+                "signature verification failed for 3 requests from 198.51.100.20".into(),
+                "open",
+                42,
+                None,
+            ),
+            (
+                "low_stock",
+                "low_stock:today".into(),
+                "warning",
+                "P2",
+                "Low stock on a product pinned in today's live show".into(),
+                "8 units free, reorder point 15".into(),
+                "open",
+                35,
+                None,
+            ),
+            (
+                "fraud_backlog",
+                "fraud:backlog".into(),
+                "info",
+                "P3",
+                "High-risk queue above 10 orders".into(),
+                "Oldest pending order waiting 3h".into(),
+                "open",
+                180,
+                None,
+            ),
+            (
+                "disk",
+                "disk:/var/lib/postgresql".into(),
+                "warning",
+                "P2",
+                "Disk 83.10% used (> 80%)".into(),
+                "db-primary /var/lib/postgresql".into(),
+                "resolved",
+                2_000,
+                Some("carol"),
+            ),
         ];
-        for (n, (rule, dedup, severity, priority, title, details, state, minutes_ago, who)) in list.into_iter().enumerate() {
+        for (n, (rule, dedup, severity, priority, title, details, state, minutes_ago, who)) in
+            list.into_iter().enumerate()
+        {
             let opened = now - Duration::minutes(minutes_ago);
             let acked = (state != "open").then(|| opened + Duration::minutes(4));
             let resolved = (state == "resolved").then(|| opened + Duration::minutes(50));
@@ -1135,10 +1656,34 @@ impl Generator {
                              summary) FROM STDIN",
         );
         let list: [(Priority, &str, &str, Option<i64>, i64); 4] = [
-            (Priority::P0, "Live show cannot start (no room)", "investigating", Some(1), 6),
-            (Priority::P1, "Creator payout failure: bounced transfer", "open", Some(2), 170),
-            (Priority::P2, "Checkout API latency degraded", "open", Some(3), 15),
-            (Priority::P3, "Payout breakdown CSV misaligned columns", "resolved", None, 3 * 24 * 60),
+            (
+                Priority::P0,
+                "Live show cannot start (no room)",
+                "investigating",
+                Some(1),
+                6,
+            ),
+            (
+                Priority::P1,
+                "Creator payout failure: bounced transfer",
+                "open",
+                Some(2),
+                170,
+            ),
+            (
+                Priority::P2,
+                "Checkout API latency degraded",
+                "open",
+                Some(3),
+                15,
+            ),
+            (
+                Priority::P3,
+                "Payout breakdown CSV misaligned columns",
+                "resolved",
+                None,
+                3 * 24 * 60,
+            ),
         ];
         for (priority, title, state, alert, minutes_ago) in list {
             let opened = now - Duration::minutes(minutes_ago);
@@ -1154,7 +1699,11 @@ impl Generator {
                 .f(due_at(priority, opened))
                 .f(resolved)
                 .f(resolved.map(|_| "carol"))
-                .f(if state == "resolved" { "Fixed column order in export" } else { "" });
+                .f(if state == "resolved" {
+                    "Fixed column order in export"
+                } else {
+                    ""
+                });
         }
         incidents.flush(conn).await?;
 

@@ -7,7 +7,10 @@ fn lsn_ops(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsn-ops"));
     cmd.args(args)
         .env_remove("LSN_OPS_CONFIG")
-        .env("LSN_OPS_LOG__DIR", std::env::temp_dir().join("lsn-ops-test-logs"))
+        .env(
+            "LSN_OPS_LOG__DIR",
+            std::env::temp_dir().join("lsn-ops-test-logs"),
+        )
         .current_dir(std::env::temp_dir());
     for (k, v) in env {
         cmd.env(k, v);
@@ -24,7 +27,10 @@ fn assert_one_clear_line(out: &Output, code: i32, contains: &str) {
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line, got: {err}");
     assert!(err.contains(contains), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("Backtrace") && !err.contains("Location:"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Backtrace") && !err.contains("Location:"),
+        "{err}"
+    );
 }
 
 /// The server the test suite uses (scripts/test sets DATABASE_URL).
@@ -41,13 +47,23 @@ fn with_database(url: &str, name: &str) -> String {
 fn a_config_typo_is_exit_2_with_the_file_and_key() {
     let path = std::env::temp_dir().join(format!("lsn-ops-typo-{}.toml", std::process::id()));
     std::fs::write(&path, "[paypal]\nmode = \"prod\"\n").expect("write");
-    let out = lsn_ops(&["--config", path.to_str().expect("utf-8 path"), "status"], &[]);
-    assert_one_clear_line(&out, 2, "[paypal] mode = \"prod\": expected \"sandbox\" or \"live\"");
+    let out = lsn_ops(
+        &["--config", path.to_str().expect("utf-8 path"), "status"],
+        &[],
+    );
+    assert_one_clear_line(
+        &out,
+        2,
+        "[paypal] mode = \"prod\": expected \"sandbox\" or \"live\"",
+    );
 }
 
 #[test]
 fn a_bad_database_url_is_exit_2_and_never_echoed() {
-    let out = lsn_ops(&["status"], &[("DATABASE_URL", "mysql://root:hunter2@db/x")]);
+    let out = lsn_ops(
+        &["status"],
+        &[("DATABASE_URL", "mysql://root:hunter2@db/x")],
+    );
     assert_one_clear_line(&out, 2, "DATABASE_URL: [database] url");
     assert!(!stderr(&out).contains("hunter2"));
 }
@@ -55,7 +71,10 @@ fn a_bad_database_url_is_exit_2_and_never_echoed() {
 #[test]
 fn an_unreachable_database_is_exit_1_with_where_and_why() {
     // Port 9 (discard) on loopback: nothing listens there.
-    let out = lsn_ops(&["status"], &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:9/ops")]);
+    let out = lsn_ops(
+        &["status"],
+        &[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:9/ops")],
+    );
     assert_one_clear_line(&out, 1, "cannot reach PostgreSQL at 127.0.0.1:9/ops");
     assert!(!stderr(&out).contains("hunter2"));
 }
@@ -63,11 +82,25 @@ fn an_unreachable_database_is_exit_1_with_where_and_why() {
 #[test]
 fn bad_usage_is_exit_2_and_help_is_exit_0() {
     assert_eq!(lsn_ops(&["frobnicate"], &[]).status.code(), Some(2));
-    assert_eq!(lsn_ops(&["seed", "--orders", "0"], &[]).status.code(), Some(2));
+    assert_eq!(
+        lsn_ops(&["seed", "--orders", "0"], &[]).status.code(),
+        Some(2)
+    );
     let help = lsn_ops(&["--help"], &[]);
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
-    for command in ["tui", "worker", "demo", "migrate", "seed", "status", "payouts", "report", "maintenance", "operators"] {
+    for command in [
+        "tui",
+        "worker",
+        "demo",
+        "migrate",
+        "seed",
+        "status",
+        "payouts",
+        "report",
+        "maintenance",
+        "operators",
+    ] {
         assert!(text.contains(command), "--help lists {command}");
     }
 }
@@ -78,21 +111,37 @@ fn migrate_seed_and_status_json_on_a_fresh_database() {
     let admin = server_url();
     let url = with_database(&admin, &name);
     let psql = |sql: &str| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         runtime.block_on(async {
             use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test server");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.expect("admin sql");
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to the test server");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect("admin sql");
         });
     };
     psql(&format!("DROP DATABASE IF EXISTS {name}"));
     psql(&format!("CREATE DATABASE {name}"));
     let env = [("DATABASE_URL", url.as_str())];
 
+    let out = lsn_ops(&["status"], &env);
+    assert_one_clear_line(&out, 1, "no lsn-ops schema yet: run `lsn-ops migrate`");
+
     let out = lsn_ops(&["migrate"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = lsn_ops(&["migrate"], &env);
-    assert_eq!(out.status.code(), Some(0), "migrate twice is fine: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "migrate twice is fine: {}",
+        stderr(&out)
+    );
 
     let out = lsn_ops(&["seed", "--orders", "2000", "--seed", "3"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -103,13 +152,18 @@ fn migrate_seed_and_status_json_on_a_fresh_database() {
     let out = lsn_ops(&["status", "--format", "json"], &env);
     // The seed has a critical alert and a show without a room: critical, exit 2.
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status prints valid JSON");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status prints valid JSON");
     assert_eq!(json["health"], "critical");
     assert!(json["alerts"]["critical"].as_i64().unwrap_or(0) >= 1);
     assert!(json["disputes"]["due_within_24h"].is_i64());
     assert_eq!(json["payout_batch"]["state"], "generated");
     assert!(json["fraud"]["high_risk_pending"].as_i64().unwrap_or(0) > 0);
-    assert!(json["shows_today"]["shows"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(
+        json["shows_today"]["shows"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
 
     let text = lsn_ops(&["status"], &env);
     assert!(String::from_utf8_lossy(&text.stdout).contains("disputes"));

@@ -22,59 +22,96 @@ async fn fingerprint(pool: &PgPool) -> Vec<i64> {
     .fetch_one(pool)
     .await
     .expect("fingerprint");
-    vec![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11]
+    vec![
+        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11,
+    ]
 }
 
 /// A second database on the same server, migrated; dropped by the caller.
 async fn second_database(pool: &PgPool, name: &str) -> PgPool {
     let options = pool.connect_options().as_ref().clone();
-    let mut admin = sqlx::PgConnection::connect_with(&options).await.expect("admin connection");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut admin).await.expect("drop");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create");
+    let mut admin = sqlx::PgConnection::connect_with(&options)
+        .await
+        .expect("admin connection");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create");
     let other = PgPoolOptions::new()
         .max_connections(2)
         .connect_with(options.database(name))
         .await
         .expect("second pool");
-    lsn_ops::store::migrate(&other).await.expect("migrate second");
+    lsn_ops::store::migrate(&other)
+        .await
+        .expect("migrate second");
     other
 }
 
 #[sqlx::test]
 async fn same_arguments_same_data_and_a_different_seed_differs(pool: PgPool) {
-    let summary = seed_database(&pool, 3_000, 7, &TZ, false).await.expect("seed");
+    let summary = seed_database(&pool, 3_000, 7, &TZ, false)
+        .await
+        .expect("seed");
     assert_eq!(summary.orders, 3_000);
     let first = fingerprint(&pool).await;
 
     let name = format!("lsn_ops_seed_twin_{}", std::process::id());
     let twin = second_database(&pool, &name).await;
-    seed_database(&twin, 3_000, 7, &TZ, false).await.expect("seed twin");
-    assert_eq!(fingerprint(&twin).await, first, "same --orders and --seed must give the same data");
+    seed_database(&twin, 3_000, 7, &TZ, false)
+        .await
+        .expect("seed twin");
+    assert_eq!(
+        fingerprint(&twin).await,
+        first,
+        "same --orders and --seed must give the same data"
+    );
 
     let other_name = format!("lsn_ops_seed_other_{}", std::process::id());
     let other = second_database(&pool, &other_name).await;
-    seed_database(&other, 3_000, 8, &TZ, false).await.expect("seed other");
-    assert_ne!(fingerprint(&other).await, first, "a different seed gives different data");
+    seed_database(&other, 3_000, 8, &TZ, false)
+        .await
+        .expect("seed other");
+    assert_ne!(
+        fingerprint(&other).await,
+        first,
+        "a different seed gives different data"
+    );
 
     twin.close().await;
     other.close().await;
     for db in [name, other_name] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db}"))).execute(&pool).await.expect("drop");
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db}")))
+            .execute(&pool)
+            .await
+            .expect("drop");
     }
 }
 
 #[sqlx::test]
 async fn a_second_seed_is_refused_and_changes_nothing(pool: PgPool) {
-    seed_database(&pool, 500, 1, &TZ, false).await.expect("seed");
+    seed_database(&pool, 500, 1, &TZ, false)
+        .await
+        .expect("seed");
     let before = fingerprint(&pool).await;
-    let err = seed_database(&pool, 500, 1, &TZ, false).await.expect_err("second seed refused");
+    let err = seed_database(&pool, 500, 1, &TZ, false)
+        .await
+        .expect_err("second seed refused");
     assert!(err.to_string().contains("already has data"), "{err}");
     assert_eq!(fingerprint(&pool).await, before);
 }
 
 #[sqlx::test]
 async fn the_data_has_what_the_morning_checklist_looks_for(pool: PgPool) {
-    seed_database(&pool, 3_000, 7, &TZ, false).await.expect("seed");
+    seed_database(&pool, 3_000, 7, &TZ, false)
+        .await
+        .expect("seed");
 
     // Today's shows: one live, one past its start with no room, upcoming ones.
     let (live, no_room, upcoming): (i64, i64, i64) = sqlx::query_as(
@@ -127,7 +164,10 @@ async fn the_data_has_what_the_morning_checklist_looks_for(pool: PgPool) {
     .expect("batch");
     assert_eq!(state, "generated");
     let local = scheduled.with_timezone(&TZ);
-    assert_eq!((local.weekday(), local.hour(), local.minute()), (chrono::Weekday::Fri, 14, 0));
+    assert_eq!(
+        (local.weekday(), local.hour(), local.minute()),
+        (chrono::Weekday::Fri, 14, 0)
+    );
     let mismatched: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM payout_items i
           WHERE i.kind = 'earnings'
@@ -146,11 +186,12 @@ async fn the_data_has_what_the_morning_checklist_looks_for(pool: PgPool) {
     .await
     .expect("alerts");
     assert!(open >= 3 && critical >= 1);
-    let p0_due: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("SELECT due_at FROM incidents WHERE priority = 'P0' AND state <> 'resolved'")
-            .fetch_optional(&pool)
-            .await
-            .expect("incident");
+    let p0_due: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "SELECT due_at FROM incidents WHERE priority = 'P0' AND state <> 'resolved'",
+    )
+    .fetch_optional(&pool)
+    .await
+    .expect("incident");
     assert!(p0_due.is_some());
 
     // Sequences continue after the explicit ids.

@@ -42,7 +42,9 @@ async fn order(pool: &PgPool, n: i64, score: i16, fraud_state: &str) -> i64 {
 
 #[sqlx::test]
 async fn an_empty_database_is_healthy(pool: PgPool) {
-    let facts = morning_facts(&pool, Utc::now(), &TZ, 70, Currency::USD).await.expect("facts");
+    let facts = morning_facts(&pool, Utc::now(), &TZ, 70, Currency::USD)
+        .await
+        .expect("facts");
     assert_eq!(facts.health(), (Health::Healthy, vec![]));
     assert_eq!(facts.shows_today.total, 0);
     assert!(facts.payout_batch.is_none());
@@ -73,7 +75,12 @@ async fn counts_follow_the_rows_and_the_thresholds(pool: PgPool) {
 
     // Disputes: one opened 20h ago (SLA in 4h: due within 24h), one opened 30h ago
     // (overdue), one submitted (not waiting for evidence), one won (inactive).
-    for (id, hours_ago, state) in [("D1", 20, "EVIDENCE_BUILDING"), ("D2", 30, "OPEN"), ("D3", 30, "SUBMITTED"), ("D4", 50, "WON")] {
+    for (id, hours_ago, state) in [
+        ("D1", 20, "EVIDENCE_BUILDING"),
+        ("D2", 30, "OPEN"),
+        ("D3", 30, "SUBMITTED"),
+        ("D4", 50, "WON"),
+    ] {
         let opened = now - Duration::hours(hours_ago);
         sqlx::query(
             "INSERT INTO disputes (paypal_dispute_id, state, reason, amount_minor, currency, opened_at, sla_due_at,
@@ -101,14 +108,27 @@ async fn counts_follow_the_rows_and_the_thresholds(pool: PgPool) {
     .await
     .expect("alerts");
 
-    let facts = morning_facts(&pool, now, &TZ, 70, Currency::USD).await.expect("facts");
+    let facts = morning_facts(&pool, now, &TZ, 70, Currency::USD)
+        .await
+        .expect("facts");
     assert_eq!(facts.shows_today.cannot_start, 1);
-    assert!(facts.shows_today.shows[0].phase.starts_with("NO ROOM"), "{:?}", facts.shows_today.shows);
+    assert!(
+        facts.shows_today.shows[0].phase.starts_with("NO ROOM"),
+        "{:?}",
+        facts.shows_today.shows
+    );
     assert_eq!(facts.fraud.high_risk_pending, 1);
     assert_eq!(facts.disputes.active, 3);
     assert_eq!(facts.disputes.due_within_24h, 1);
     assert_eq!(facts.disputes.overdue, 1);
-    assert_eq!((facts.alerts.critical, facts.alerts.warning, facts.alerts.info), (1, 1, 0));
+    assert_eq!(
+        (
+            facts.alerts.critical,
+            facts.alerts.warning,
+            facts.alerts.info
+        ),
+        (1, 1, 0)
+    );
     assert_eq!(facts.alerts.unacknowledged, 1);
     assert_eq!(facts.orders_today.paid, 3);
     assert_eq!(facts.orders_today.gmv.minor, 3000);
@@ -117,25 +137,42 @@ async fn counts_follow_the_rows_and_the_thresholds(pool: PgPool) {
     let (health, reasons) = facts.health();
     assert_eq!(health, Health::Critical);
     assert_eq!(health.exit_code(), 2);
-    assert!(reasons.iter().any(|r| r.contains("past start with no room")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("1 high-risk")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("past start with no room")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("1 high-risk")),
+        "{reasons:?}"
+    );
 }
 
 #[sqlx::test]
 async fn warnings_alone_give_exit_code_one(pool: PgPool) {
     order(&pool, 1, 88, "pending").await;
-    let facts = morning_facts(&pool, Utc::now(), &TZ, 70, Currency::USD).await.expect("facts");
+    let facts = morning_facts(&pool, Utc::now(), &TZ, 70, Currency::USD)
+        .await
+        .expect("facts");
     let (health, reasons) = facts.health();
     assert_eq!(health, Health::Warning);
     assert_eq!(health.exit_code(), 1);
-    assert_eq!(reasons, vec!["1 high-risk order(s) pending review".to_string()]);
+    assert_eq!(
+        reasons,
+        vec!["1 high-risk order(s) pending review".to_string()]
+    );
 }
 
 #[sqlx::test]
 async fn the_current_payout_batch_is_the_open_one(pool: PgPool) {
     let c = creator(&pool).await;
     let now = Utc::now();
-    for (k, state) in [(2i64, "completed"), (1, "partially_failed"), (0, "generated")] {
+    for (k, state) in [
+        (2i64, "completed"),
+        (1, "partially_failed"),
+        (0, "generated"),
+    ] {
         let end = now + Duration::days(3) - Duration::weeks(k);
         let batch: i64 = sqlx::query_scalar(
             "INSERT INTO payout_batches (period_start, period_end, scheduled_for, state, currency)
@@ -162,7 +199,9 @@ async fn the_current_payout_batch_is_the_open_one(pool: PgPool) {
             .expect("item");
         }
     }
-    let facts = morning_facts(&pool, now, &TZ, 70, Currency::USD).await.expect("facts");
+    let facts = morning_facts(&pool, now, &TZ, 70, Currency::USD)
+        .await
+        .expect("facts");
     let batch = facts.payout_batch.expect("a batch");
     assert_eq!(batch.state, "generated");
     assert_eq!(batch.items, 3);

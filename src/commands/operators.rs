@@ -7,7 +7,7 @@ use crate::domain::operators::Role;
 use crate::store::operators as store;
 
 pub async fn run(loaded: &Loaded, action: OperatorsAction) -> Result<u8, Failure> {
-    let pool = crate::store::connect(&loaded.config.database).await?;
+    let pool = crate::store::connect_migrated(&loaded.config.database).await?;
     let actor = crate::store::operators::current_user();
     let sql = |e: sqlx::Error| Failure {
         code: 1,

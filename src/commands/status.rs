@@ -9,7 +9,7 @@ use crate::domain::money::format_bps;
 use crate::store::status::{MorningFacts, morning_facts};
 
 pub async fn run(loaded: &Loaded, format: StatusFormat) -> Result<u8, Failure> {
-    let pool = crate::store::connect(&loaded.config.database).await?;
+    let pool = crate::store::connect_migrated(&loaded.config.database).await?;
     let currency = Currency::parse(&loaded.config.payouts.currency).unwrap_or(Currency::USD);
     let facts = morning_facts(
         &pool,

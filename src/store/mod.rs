@@ -31,6 +31,8 @@ pub enum StoreError {
     Unreachable { target: String, reason: String },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    NotMigrated(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -176,4 +178,31 @@ pub async fn audit(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Fails with a clear hint when the schema is missing or older than this binary.
+pub async fn check_migrated(pool: &PgPool) -> Result<(), StoreError> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN NULL
+                     ELSE (SELECT COALESCE(max(version), 0) FROM _sqlx_migrations WHERE success) END",
+    )
+    .fetch_one(pool)
+    .await?;
+    match applied {
+        Some(v) if v >= latest => Ok(()),
+        Some(v) => Err(StoreError::NotMigrated(format!(
+            "the database schema is at migration {v}, this binary needs {latest}: run `lsn-ops migrate`"
+        ))),
+        None => Err(StoreError::NotMigrated(
+            "the database has no lsn-ops schema yet: run `lsn-ops migrate`".into(),
+        )),
+    }
+}
+
+/// Connects and checks the schema: what every command that reads or writes data needs.
+pub async fn connect_migrated(config: &DatabaseConfig) -> Result<PgPool, StoreError> {
+    let pool = connect(config).await?;
+    check_migrated(&pool).await?;
+    Ok(pool)
 }
