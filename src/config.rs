@@ -658,7 +658,11 @@ mod tests {
 
     /// Writes `text` to a fresh file named `name` in a private temp directory.
     fn config_file(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lsn-ops-config-test-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!(
+            "lsn-ops-config-test-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join(name);
         std::fs::write(&path, text).expect("write config");
@@ -666,7 +670,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -698,7 +705,10 @@ mod tests {
         assert_eq!(loaded.config.tui.refresh_ms, 500);
         assert_eq!(loaded.config.paypal.client_id, "from-file");
         assert_eq!(loaded.timezone, chrono_tz::Europe::Berlin);
-        assert_eq!(loaded.config.tui.wall_cycle_s, 15, "untouched keys keep their defaults");
+        assert_eq!(
+            loaded.config.tui.wall_cycle_s, 15,
+            "untouched keys keep their defaults"
+        );
 
         let loaded = load_from(
             Some(&path),
@@ -716,8 +726,15 @@ mod tests {
         assert_eq!(loaded.config.paypal.mode, PaypalMode::Sandbox);
         assert_eq!(loaded.config.tui.refresh_ms, 750);
         assert_eq!(loaded.config.worker.listen, "0.0.0.0:9000");
-        assert_eq!(loaded.config.database.url.expose(), "postgres://u:pw@db.internal:6543/ops");
-        assert_eq!(loaded.config.twilio.auth_token.expose(), "12345", "numeric-looking secrets stay strings");
+        assert_eq!(
+            loaded.config.database.url.expose(),
+            "postgres://u:pw@db.internal:6543/ops"
+        );
+        assert_eq!(
+            loaded.config.twilio.auth_token.expose(),
+            "12345",
+            "numeric-looking secrets stay strings"
+        );
     }
 
     #[test]
@@ -725,42 +742,72 @@ mod tests {
         let path = config_file("config.toml", "[paypal]\nmode = \"prod\"\n");
         assert_eq!(
             error(Some(&path), &[]),
-            format!("{}: [paypal] mode = \"prod\": expected \"sandbox\" or \"live\"", path.display())
+            format!(
+                "{}: [paypal] mode = \"prod\": expected \"sandbox\" or \"live\"",
+                path.display()
+            )
         );
-        assert_eq!(error(None, &[("PAYPAL_MODE", "prod")]), "PAYPAL_MODE: [paypal] mode = \"prod\": expected \"sandbox\" or \"live\"");
+        assert_eq!(
+            error(None, &[("PAYPAL_MODE", "prod")]),
+            "PAYPAL_MODE: [paypal] mode = \"prod\": expected \"sandbox\" or \"live\""
+        );
     }
 
     #[test]
     fn a_typo_in_a_key_or_section_is_refused_with_a_suggestion() {
         let path = config_file("config.toml", "[paypal]\nmoed = \"live\"\n");
         let message = error(Some(&path), &[]);
-        assert!(message.starts_with(&format!("{}: unknown key [paypal] moed (did you mean \"mode\"?)", path.display())), "{message}");
+        assert!(
+            message.starts_with(&format!(
+                "{}: unknown key [paypal] moed (did you mean \"mode\"?)",
+                path.display()
+            )),
+            "{message}"
+        );
         let path = config_file("config.toml", "[paypl]\nmode = \"live\"\n");
         let message = error(Some(&path), &[]);
-        assert!(message.contains("unknown section [paypl] (did you mean \"paypal\"?)"), "{message}");
+        assert!(
+            message.contains("unknown section [paypl] (did you mean \"paypal\"?)"),
+            "{message}"
+        );
     }
 
     #[test]
     fn wrong_types_syntax_errors_and_bad_values_are_one_line_each() {
         let path = config_file("config.toml", "[tui]\nrefresh_ms = \"fast\"\n");
-        assert!(error(Some(&path), &[]).ends_with("[tui] refresh_ms = string \"fast\": expected a whole number (0 or more)"));
+        assert!(
+            error(Some(&path), &[]).ends_with(
+                "[tui] refresh_ms = string \"fast\": expected a whole number (0 or more)"
+            )
+        );
         let path = config_file("config.toml", "[tui\nrefresh_ms = 5\n");
         let message = error(Some(&path), &[]);
         assert!(message.contains("TOML parse error at line 1"), "{message}");
         assert!(!message.contains('\n'), "one line: {message:?}");
         let path = config_file("config.toml", "[ops]\ntimezone = \"Mars/Base\"\n");
-        assert!(error(Some(&path), &[]).contains("[ops] timezone = \"Mars/Base\": expected an IANA time zone name"));
+        assert!(
+            error(Some(&path), &[])
+                .contains("[ops] timezone = \"Mars/Base\": expected an IANA time zone name")
+        );
         assert_eq!(
             error(None, &[("LSN_OPS_WORKER__LISTEN", "localhost")]),
             "LSN_OPS_WORKER__LISTEN: [worker] listen = \"localhost\": expected an address and port such as \"127.0.0.1:8787\""
         );
-        assert!(error(None, &[("LSN_OPS_FRAUD__HIGH_RISK_THRESHOLD", "170")]).contains("[fraud] high_risk_threshold = 170"));
+        assert!(
+            error(None, &[("LSN_OPS_FRAUD__HIGH_RISK_THRESHOLD", "170")])
+                .contains("[fraud] high_risk_threshold = 170")
+        );
     }
 
     #[test]
     fn a_bad_database_url_is_named_without_echoing_it() {
         let message = error(None, &[("DATABASE_URL", "mysql://root:hunter2@db/x")]);
-        assert!(message.starts_with("DATABASE_URL: [database] url = [redacted]: expected a postgres:// URL"), "{message}");
+        assert!(
+            message.starts_with(
+                "DATABASE_URL: [database] url = [redacted]: expected a postgres:// URL"
+            ),
+            "{message}"
+        );
         assert!(!message.contains("hunter2"));
     }
 
@@ -769,9 +816,19 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(format!("{secret:?}"), "[redacted]");
-        let loaded = load_from(None, env(&[("PAYPAL_CLIENT_SECRET", "hunter2"), ("WISE_API_TOKEN", "tok-9")])).expect("loads");
+        let loaded = load_from(
+            None,
+            env(&[
+                ("PAYPAL_CLIENT_SECRET", "hunter2"),
+                ("WISE_API_TOKEN", "tok-9"),
+            ]),
+        )
+        .expect("loads");
         let debug = format!("{:?}", loaded.config);
-        assert!(!debug.contains("hunter2") && !debug.contains("tok-9"), "{debug}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("tok-9"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -795,7 +852,10 @@ mod example_file {
         let parsed = Figment::from(Toml::string(&text));
         for (section, keys) in known_keys() {
             for key in keys {
-                assert!(parsed.contains(&format!("{section}.{key}")), "config.example.toml lacks [{section}] {key}");
+                assert!(
+                    parsed.contains(&format!("{section}.{key}")),
+                    "config.example.toml lacks [{section}] {key}"
+                );
             }
         }
         let defaults = serde_json::to_value(Config::default()).expect("defaults");

@@ -18,13 +18,20 @@ const FLUSH_BYTES: usize = 4 << 20;
 impl CopyBuf {
     /// `statement` is `COPY table (columns) FROM STDIN`.
     pub fn new(statement: &'static str) -> Self {
-        Self { statement, buf: String::with_capacity(FLUSH_BYTES + 4096), rows: 0 }
+        Self {
+            statement,
+            buf: String::with_capacity(FLUSH_BYTES + 4096),
+            rows: 0,
+        }
     }
 
     /// Starts a row; fields follow with [`Row::f`], and the row ends on drop.
     pub fn row(&mut self) -> Row<'_> {
         self.rows += 1;
-        Row { buf: &mut self.buf, first: true }
+        Row {
+            buf: &mut self.buf,
+            first: true,
+        }
     }
 
     pub fn rows(&self) -> u64 {
@@ -199,7 +206,9 @@ pub async fn table_counts(conn: &mut PgConnection) -> Result<Vec<(String, i64)>,
     let mut out = Vec::with_capacity(SEEDED_TABLES.len());
     for table in SEEDED_TABLES {
         let sql = format!("SELECT count(*) FROM {table}");
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *conn).await?;
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await?;
         out.push((table.to_string(), n));
     }
     Ok(out)
@@ -239,23 +248,39 @@ pub async fn set_aside_constraints(conn: &mut PgConnection) -> Result<SetAside, 
     .await?;
     for (table, name, _) in &foreign_keys {
         let sql = format!("ALTER TABLE {table} DROP CONSTRAINT {name}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
     }
     for (name, _) in &indexes {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}"))).execute(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
+            .execute(&mut *conn)
+            .await?;
     }
-    Ok(SetAside { foreign_keys, indexes: indexes.into_iter().map(|(_, def)| def).collect() })
+    Ok(SetAside {
+        foreign_keys,
+        indexes: indexes.into_iter().map(|(_, def)| def).collect(),
+    })
 }
 
 /// Rebuilds the indexes and re-adds (and so validates) the foreign keys.
-pub async fn restore_constraints(conn: &mut PgConnection, set_aside: SetAside) -> Result<(), sqlx::Error> {
-    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'").execute(&mut *conn).await?;
+pub async fn restore_constraints(
+    conn: &mut PgConnection,
+    set_aside: SetAside,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *conn)
+        .await?;
     for def in set_aside.indexes {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(def)).execute(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(def))
+            .execute(&mut *conn)
+            .await?;
     }
     for (table, name, def) in set_aside.foreign_keys {
         let sql = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
