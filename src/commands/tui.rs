@@ -24,7 +24,8 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
             message: format!("[database] url: {reason}"),
         })?;
     let pool = PgPoolOptions::new()
-        .max_connections(3)
+        // The LISTEN connection, plus three for the snapshot's parallel queries.
+        .max_connections(5)
         .acquire_timeout(Duration::from_secs(
             loaded.config.database.connect_timeout_s.clamp(1, 5),
         ))

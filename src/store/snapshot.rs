@@ -25,6 +25,8 @@ pub const PANE_LIMIT: i64 = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub taken_at: DateTime<Utc>,
+    /// When finished shows' sales were last read (see [`build_snapshot_after`]).
+    pub sales_read_at: DateTime<Utc>,
     /// Header figures and counts (the same facts as `lsn-ops status`).
     pub facts: MorningFacts,
     pub alerts: Vec<AlertRow>,
@@ -164,6 +166,7 @@ fn money(minor: i64, code: &str, fallback: Currency) -> Money {
 }
 
 /// Reads the whole dashboard at `now`: the morning facts plus each pane's top rows.
+/// Runs three queries at a time, so give the pool at least three connections.
 pub async fn build_snapshot(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -171,20 +174,49 @@ pub async fn build_snapshot(
     high_risk_threshold: u8,
     currency: Currency,
 ) -> Result<Snapshot, sqlx::Error> {
-    let facts = morning_facts(pool, now, tz, high_risk_threshold, currency).await?;
-    let (day_start, day_end) = ops_day_bounds(now, tz);
+    build_snapshot_after(pool, now, tz, high_risk_threshold, currency, None).await
+}
 
-    let alerts = alerts(pool).await?;
-    let incidents = incidents(pool).await?;
-    let shows = shows(pool, day_start, day_end, currency).await?;
-    let disputes = disputes(pool, currency).await?;
-    let payout_items = match &facts.payout_batch {
-        Some(batch) => payout_items(pool, batch.id, currency).await?,
-        None => Vec::new(),
+/// Finished shows' sales are re-read at most this often (a refund after the
+/// show still shows up, a little later).
+pub const FINISHED_SALES_REFRESH: Duration = Duration::minutes(10);
+
+/// [`build_snapshot`] that reuses what cannot have changed since `previous`:
+/// the sales of shows that had already finished (re-read every
+/// [`FINISHED_SALES_REFRESH`]). The poller's steady state.
+pub async fn build_snapshot_after(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    tz: &chrono_tz::Tz,
+    high_risk_threshold: u8,
+    currency: Currency,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, sqlx::Error> {
+    let previous = previous.filter(|p| now - p.sales_read_at < FINISHED_SALES_REFRESH);
+    let (day_start, day_end) = ops_day_bounds(now, tz);
+    // Three lanes on three connections: the header facts (then this week's
+    // payout lines), today's shows with their sales, and the other panes.
+    let facts_lane = async {
+        let facts = morning_facts(pool, now, tz, high_risk_threshold, currency).await?;
+        let items = match &facts.payout_batch {
+            Some(batch) => payout_items(pool, batch.id, currency).await?,
+            None => Vec::new(),
+        };
+        Ok::<_, sqlx::Error>((facts, items))
     };
-    let (fraud, fraud_queue_total) = fraud(pool, currency).await?;
+    let shows_lane = shows(pool, day_start, day_end, currency, previous);
+    let panes_lane = async {
+        let alerts = alerts(pool).await?;
+        let incidents = incidents(pool).await?;
+        let disputes = disputes(pool, currency).await?;
+        let fraud = fraud(pool, currency).await?;
+        Ok::<_, sqlx::Error>((alerts, incidents, disputes, fraud))
+    };
+    let ((facts, payout_items), shows, (alerts, incidents, disputes, (fraud, fraud_queue_total))) =
+        tokio::try_join!(facts_lane, shows_lane, panes_lane)?;
     Ok(Snapshot {
         taken_at: now,
+        sales_read_at: previous.map_or(now, |p| p.sales_read_at),
         facts,
         alerts,
         incidents,
@@ -280,6 +312,7 @@ async fn shows(
     day_start: DateTime<Utc>,
     day_end: DateTime<Utc>,
     currency: Currency,
+    previous: Option<&Snapshot>,
 ) -> Result<Vec<ShowRow>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -315,7 +348,22 @@ async fn shows(
     .bind(day_end)
     .fetch_all(pool)
     .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let finished = |status: &str| matches!(status, "ended" | "cancelled" | "failed");
+    // Sales of shows that were already over last time cannot have moved much.
+    let known: HashMap<i64, (i64, i64)> = previous
+        .map(|p| {
+            p.shows
+                .iter()
+                .filter(|s| finished(&s.status))
+                .map(|s| (s.id, (s.orders, s.sales.minor)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| !(finished(&r.status) && known.contains_key(&r.id)))
+        .map(|r| r.id)
+        .collect();
     // orders_show_idx: sales of today's shows only.
     let sales: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT show_id, count(*),
@@ -327,7 +375,11 @@ async fn shows(
     .bind(currency.code())
     .fetch_all(pool)
     .await?;
-    let sales: HashMap<i64, (i64, i64)> = sales.into_iter().map(|(s, n, m)| (s, (n, m))).collect();
+    let mut sales: HashMap<i64, (i64, i64)> =
+        sales.into_iter().map(|(s, n, m)| (s, (n, m))).collect();
+    for (id, known) in known {
+        sales.entry(id).or_insert(known);
+    }
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -1053,6 +1105,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
     };
     Snapshot {
         taken_at: now,
+        sales_read_at: now,
         facts,
         alerts,
         incidents,

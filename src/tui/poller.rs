@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::domain::money::Currency;
 use crate::domain::operators::Role;
-use crate::store::snapshot::{Snapshot, build_snapshot};
+use crate::store::snapshot::{Snapshot, build_snapshot_after};
 
 /// What the UI knows about the data: the last snapshot and the connection.
 #[derive(Debug, Clone, Default)]
@@ -63,9 +63,18 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
         }
         state.listening = listener.is_some();
         let built_at = Instant::now();
+        let previous = state.snapshot.clone();
         let now = Utc::now();
         let result = timeout(BUILD_TIMEOUT, async {
-            let snap = build_snapshot(&pool, now, &cfg.tz, cfg.threshold, cfg.currency).await?;
+            let snap = build_snapshot_after(
+                &pool,
+                now,
+                &cfg.tz,
+                cfg.threshold,
+                cfg.currency,
+                previous.as_deref(),
+            )
+            .await?;
             let role = crate::store::operators::role_of(&pool, &cfg.operator).await?;
             Ok::<_, sqlx::Error>((snap, role))
         })

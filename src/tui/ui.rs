@@ -62,7 +62,7 @@ fn sep(theme: &Theme) -> Span<'static> {
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let narrow = area.width < 100;
+    let narrow = area.width < 120;
     let local = app.now.with_timezone(&app.tz);
     let clock = if narrow {
         local.format("%a %H:%M:%S %Z").to_string()
@@ -244,7 +244,7 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     } else {
         id.title()
     };
-    let mut title = vec![Span::styled(
+    let title = vec![Span::styled(
         format!(" {} {name} ", id.index() + 1),
         if focused { theme.title } else { theme.text },
     )];

@@ -1,0 +1,146 @@
+//! `cargo bench --bench frame`: one full dashboard frame at 200x60 into a
+//! TestBackend, and the snapshot build.
+//!
+//! The frame's data is the fixture snapshot, or, with
+//! `LSN_OPS_BENCH_DATABASE_URL` set, a snapshot built from that database (for
+//! the `--orders 1000000` seed). `build_snapshot` is measured only with that
+//! variable set (it needs a database); otherwise it prints a note and skips.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use lsn_ops::domain::money::Currency;
+use lsn_ops::store::snapshot::{Snapshot, build_snapshot, build_snapshot_after, fixture};
+use lsn_ops::tui::app::{App, Settings};
+use lsn_ops::tui::poller::DataState;
+use lsn_ops::tui::theme::{ColorMode, Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const DB_VAR: &str = "LSN_OPS_BENCH_DATABASE_URL";
+
+fn tz() -> chrono_tz::Tz {
+    chrono_tz::America::Los_Angeles
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn pool(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{DB_VAR}: cannot connect: {e}"))
+}
+
+fn snapshot() -> (Snapshot, &'static str) {
+    match std::env::var(DB_VAR) {
+        Ok(url) => {
+            let rt = runtime();
+            let snap = rt.block_on(async {
+                let pool = pool(&url).await;
+                build_snapshot(&pool, Utc::now(), &tz(), 70, Currency::USD)
+                    .await
+                    .expect("build_snapshot")
+            });
+            (snap, "database")
+        }
+        Err(_) => (fixture(Utc::now(), &tz()), "fixture"),
+    }
+}
+
+fn app(snap: Snapshot, wall: bool) -> App {
+    let now = snap.taken_at;
+    let mut app = App::new(
+        Settings {
+            wall,
+            operator: "bench".into(),
+            tz: tz(),
+            threshold: 70,
+            wall_cycle: Duration::seconds(15),
+        },
+        now,
+        (200, 60),
+    );
+    app.set_data(DataState {
+        snapshot: Some(Arc::new(snap)),
+        connected: true,
+        last_success: Some(now),
+        listening: true,
+        ..Default::default()
+    });
+    app
+}
+
+fn frame(c: &mut Criterion) {
+    let (snap, source) = snapshot();
+    eprintln!(
+        "frame data from the {source}: {} alerts, {} incidents, {} shows, {} disputes, {} payout lines, {} fraud rows (queue {})",
+        snap.alerts.len(),
+        snap.incidents.len(),
+        snap.shows.len(),
+        snap.disputes.len(),
+        snap.payout_items.len(),
+        snap.fraud.len(),
+        snap.fraud_queue_total
+    );
+    let theme = Theme::load("default", ColorMode::Full, false).expect("theme");
+    for (name, wall) in [("frame_200x60", false), ("frame_200x60_wall", true)] {
+        let app = app(snap.clone(), wall);
+        let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                terminal
+                    .draw(|f| lsn_ops::tui::ui::draw(f, black_box(&app), &theme))
+                    .expect("draw");
+            })
+        });
+    }
+}
+
+fn snapshot_build(c: &mut Criterion) {
+    let Ok(url) = std::env::var(DB_VAR) else {
+        eprintln!(
+            "build_snapshot: skipped (set {DB_VAR}=postgres://... to measure it, e.g. on the --orders 1000000 seed)"
+        );
+        return;
+    };
+    let rt = runtime();
+    let pool = rt.block_on(pool(&url));
+    let mut group = c.benchmark_group("snapshot");
+    group.sample_size(30);
+    group.bench_function("build_snapshot", |b| {
+        b.iter(|| {
+            rt.block_on(build_snapshot(&pool, Utc::now(), &tz(), 70, Currency::USD))
+                .expect("build_snapshot")
+        })
+    });
+    // The poller's steady state: finished shows' sales reused from the last snapshot.
+    let first = rt
+        .block_on(build_snapshot(&pool, Utc::now(), &tz(), 70, Currency::USD))
+        .expect("build_snapshot");
+    group.bench_function("build_snapshot_after", |b| {
+        b.iter(|| {
+            rt.block_on(build_snapshot_after(
+                &pool,
+                Utc::now(),
+                &tz(),
+                70,
+                Currency::USD,
+                Some(&first),
+            ))
+            .expect("build_snapshot_after")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, frame, snapshot_build);
+criterion_main!(benches);
