@@ -175,6 +175,9 @@ fn outage_turns_the_header_red_and_keeps_the_data() {
     let x = row.find("database unreachable").expect("message") as u16;
     let x = row[..x as usize].chars().count() as u16;
     assert_eq!(buf[(x, 0)].bg, Color::Red);
+    // So is the rest of the header: no one misses it.
+    assert_eq!(buf[(0, 1)].bg, Color::Red);
+    assert_eq!(buf[(buf.area.width - 1, 1)].bg, Color::Red);
 }
 
 #[test]

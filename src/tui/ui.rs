@@ -175,7 +175,14 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         )),
     }
     f.render_widget(
-        Paragraph::new(vec![line1, Line::from(line2)]).style(theme.header),
+        // The whole header turns red while the database is unreachable.
+        Paragraph::new(vec![line1, Line::from(line2)]).style(
+            if d.connected || d.down_since.is_none() {
+                theme.header
+            } else {
+                theme.alarm
+            },
+        ),
         area,
     );
 }
