@@ -67,7 +67,7 @@ impl fmt::Display for Secret {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub database: DatabaseConfig,
@@ -142,7 +142,7 @@ pub struct PaypalConfig {
     pub verify: PaypalVerify,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WiseConfig {
     pub api_token: Secret,
@@ -152,7 +152,7 @@ pub struct WiseConfig {
     pub webhook_public_key: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwilioConfig {
     pub account_sid: String,
@@ -186,23 +186,6 @@ pub struct LogConfig {
     pub dir: String,
     /// tracing filter, e.g. "info" or "lsn_ops=debug,sqlx=warn".
     pub level: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            database: DatabaseConfig::default(),
-            ops: OpsConfig::default(),
-            tui: TuiConfig::default(),
-            worker: WorkerConfig::default(),
-            paypal: PaypalConfig::default(),
-            wise: WiseConfig::default(),
-            twilio: TwilioConfig::default(),
-            fraud: FraudConfig::default(),
-            payouts: PayoutsConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for DatabaseConfig {
@@ -252,29 +235,6 @@ impl Default for PaypalConfig {
             webhook_id: String::new(),
             api_base: String::new(),
             verify: PaypalVerify::Api,
-        }
-    }
-}
-
-impl Default for WiseConfig {
-    fn default() -> Self {
-        Self {
-            api_token: Secret::default(),
-            profile_id: String::new(),
-            api_base: String::new(),
-            webhook_public_key: String::new(),
-        }
-    }
-}
-
-impl Default for TwilioConfig {
-    fn default() -> Self {
-        Self {
-            account_sid: String::new(),
-            api_key_sid: String::new(),
-            api_key_secret: Secret::default(),
-            auth_token: Secret::default(),
-            api_base: String::new(),
         }
     }
 }

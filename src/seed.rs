@@ -270,6 +270,9 @@ struct Customer {
     disposable: bool,
 }
 
+/// Per (payout week, creator index): the line's totals and its (order id, earnings).
+type WeekLines = HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)>;
+
 /// Per (payout week, creator): what the week's earnings line adds up to.
 #[derive(Default, Clone, Copy)]
 struct WeekLine {
@@ -725,7 +728,6 @@ impl Generator {
         id
     }
 
-    #[allow(clippy::type_complexity)]
     async fn load_orders(
         &mut self,
         conn: &mut PgConnection,
@@ -769,7 +771,7 @@ impl Generator {
             .map(|r| 1.0 / ((r + 1) as f64).powf(0.7))
             .collect();
         let creator_dist = WeightedIndex::new(&weights).wrap_err("creator weights")?;
-        let mut lines: HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)> = HashMap::new();
+        let mut lines: WeekLines = HashMap::new();
         let mut disputes = Vec::new();
         let mut gmv: i64 = 0;
         let mut blocked: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -1388,11 +1390,7 @@ impl Generator {
         Ok(())
     }
 
-    async fn load_payouts(
-        &mut self,
-        conn: &mut PgConnection,
-        lines: &HashMap<(i64, usize), (WeekLine, Vec<(i64, i64)>)>,
-    ) -> Result<()> {
+    async fn load_payouts(&mut self, conn: &mut PgConnection, lines: &WeekLines) -> Result<()> {
         let mut batches = CopyBuf::new(
             "COPY payout_batches (id, period_start, period_end, scheduled_for, state, currency, generated_at,
                                   generated_by, approved_at, approved_by, processed_at, processed_by, completed_at)

@@ -437,9 +437,9 @@ mod tests {
         assert_eq!(usd(-100).display(), "-$1.00");
         assert_eq!(usd(99).display(), "$0.99");
         assert_eq!(Money::new(1_000_000, Currency::JPY).display(), "¥1,000,000");
-        assert_eq!(usd(1_234_567_00).display_compact(), "$1.2M");
-        assert_eq!(usd(12_345_67).display_compact(), "$12.3k");
-        assert_eq!(usd(9_999_99).display_compact(), "$9,999.99");
+        assert_eq!(usd(123_456_700).display_compact(), "$1.2M");
+        assert_eq!(usd(1_234_567).display_compact(), "$12.3k");
+        assert_eq!(usd(999_999).display_compact(), "$9,999.99");
     }
 
     #[test]
