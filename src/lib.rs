@@ -8,11 +8,13 @@
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`telemetry`]: logs to a file (the dashboard owns the screen).
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
+//! - [`providers`]: PayPal, Wise and Twilio webhook signature checks; pure, no I/O.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod providers;
 pub mod seed;
 pub mod store;
 pub mod telemetry;
