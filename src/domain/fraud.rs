@@ -112,6 +112,131 @@ pub fn is_high_risk(score: u8, threshold: u8) -> bool {
     score > threshold
 }
 
+/// What is known about an order when its payment is captured: the inputs of
+/// every indicator. The store gathers them; [`hits`] turns them into points.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    pub ip: Option<String>,
+    /// Orders from the same IP in the last 10 minutes, this one included.
+    pub orders_from_ip_10m: u32,
+    pub device: Option<String>,
+    /// Other customers seen with the same device fingerprint.
+    pub other_accounts_on_device: u32,
+    /// The IP is on the reputation list (abuse score 0-100), if known.
+    pub ip_abuse_score: Option<u8>,
+    pub ip_is_proxy: bool,
+    pub ip_country: Option<String>,
+    pub billing_country: Option<String>,
+    pub shipping_country: Option<String>,
+    /// Earlier disputes or chargebacks by the same payer.
+    pub payer_disputes: u32,
+    /// The customer's earlier paid orders.
+    pub previous_orders: u32,
+    /// Order total in minor units, and the high-value line for a first order.
+    pub total_minor: i64,
+    pub high_value_minor: i64,
+    pub email_domain: Option<String>,
+    pub email_domain_disposable: bool,
+    /// Denied payment attempts by the same payer or email in the last hour.
+    pub failed_payments_1h: u32,
+    /// A blocklist entry matched (kind and value).
+    pub blocklisted: Option<(String, String)>,
+}
+
+/// The indicators that fire for `signals`, each with its points and evidence.
+pub fn hits(s: &Signals) -> Vec<Hit> {
+    let mut out = Vec::new();
+    let mut fire = |indicator: Indicator, evidence: String| {
+        out.push(Hit {
+            indicator,
+            points: indicator.default_points(),
+            evidence,
+        })
+    };
+    if let Some((kind, value)) = &s.blocklisted {
+        fire(
+            Indicator::Blocklisted,
+            format!("{kind} {value} is on the blocklist"),
+        );
+    }
+    if s.orders_from_ip_10m >= 3 {
+        let ip = s.ip.as_deref().unwrap_or("?");
+        fire(
+            Indicator::IpVelocity,
+            format!("{} orders from {ip} in 10 min", s.orders_from_ip_10m),
+        );
+    }
+    if s.other_accounts_on_device >= 2 {
+        let device = s.device.as_deref().unwrap_or("?");
+        fire(
+            Indicator::SharedDevice,
+            format!(
+                "device {device} seen on {} other accounts",
+                s.other_accounts_on_device
+            ),
+        );
+    }
+    if let Some(score) = s.ip_abuse_score.filter(|v| *v >= 50) {
+        fire(
+            Indicator::IpReputation,
+            format!("{} has abuse score {score}", s.ip.as_deref().unwrap_or("?")),
+        );
+    }
+    if s.ip_is_proxy {
+        fire(
+            Indicator::VpnProxy,
+            format!(
+                "{} is a known proxy/VPN exit",
+                s.ip.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    if let (Some(ip), Some(billing)) = (&s.ip_country, &s.billing_country)
+        && ip != billing
+    {
+        fire(
+            Indicator::GeoMismatch,
+            format!("IP in {ip}, billing in {billing}"),
+        );
+    }
+    if let (Some(ship), Some(billing)) = (&s.shipping_country, &s.billing_country)
+        && ship != billing
+    {
+        fire(
+            Indicator::ShippingBillingMismatch,
+            format!("ships to {ship}, bills to {billing}"),
+        );
+    }
+    if s.payer_disputes > 0 {
+        fire(
+            Indicator::PaymentHistory,
+            format!("payer has {} earlier dispute(s)", s.payer_disputes),
+        );
+    }
+    if s.previous_orders == 0 && s.high_value_minor > 0 && s.total_minor >= s.high_value_minor {
+        fire(
+            Indicator::HighValueFirstOrder,
+            format!("first order, {} minor units", s.total_minor),
+        );
+    }
+    if s.email_domain_disposable {
+        fire(
+            Indicator::SuspiciousEmailDomain,
+            format!(
+                "disposable domain {}",
+                s.email_domain.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    if s.failed_payments_1h >= 2 {
+        fire(
+            Indicator::FailedPaymentAttempts,
+            format!("{} failed payment attempts in 1h", s.failed_payments_1h),
+        );
+    }
+    out
+}
+
 /// Colour band of a score on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -191,6 +316,52 @@ mod tests {
         assert_eq!(band(71, 70), Band::High);
         assert_eq!(band(50, 70), Band::Elevated);
         assert_eq!(band(49, 70), Band::Low);
+    }
+
+    #[test]
+    fn signals_fire_their_indicators_with_evidence() {
+        assert!(hits(&Signals::default()).is_empty());
+        let risky = Signals {
+            ip: Some("203.0.113.7".into()),
+            orders_from_ip_10m: 4,
+            ip_country: Some("RO".into()),
+            billing_country: Some("US".into()),
+            shipping_country: Some("US".into()),
+            email_domain: Some("mailinator.com".into()),
+            email_domain_disposable: true,
+            ..Default::default()
+        };
+        let fired = hits(&risky);
+        let names: Vec<_> = fired.iter().map(|h| h.indicator).collect();
+        assert_eq!(
+            names,
+            [
+                Indicator::IpVelocity,
+                Indicator::GeoMismatch,
+                Indicator::SuspiciousEmailDomain
+            ]
+        );
+        assert_eq!(fired[0].evidence, "4 orders from 203.0.113.7 in 10 min");
+        assert_eq!(score(&fired), 25 + 15 + 15);
+        let two = Signals {
+            orders_from_ip_10m: 2,
+            ..risky.clone()
+        };
+        assert!(
+            !hits(&two)
+                .iter()
+                .any(|h| h.indicator == Indicator::IpVelocity),
+            "velocity starts at 3"
+        );
+        let blocked = Signals {
+            blocklisted: Some(("ip".into(), "203.0.113.7".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            score(&hits(&blocked)),
+            100,
+            "a blocklisted order scores at the top"
+        );
     }
 
     #[test]

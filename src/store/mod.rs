@@ -183,12 +183,20 @@ pub async fn audit(
 /// Fails with a clear hint when the schema is missing or older than this binary.
 pub async fn check_migrated(pool: &PgPool) -> Result<(), StoreError> {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN NULL
-                     ELSE (SELECT COALESCE(max(version), 0) FROM _sqlx_migrations WHERE success) END",
-    )
-    .fetch_one(pool)
-    .await?;
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Option<i64> = if has_table {
+        Some(
+            sqlx::query_scalar(
+                "SELECT COALESCE(max(version), 0)::bigint FROM _sqlx_migrations WHERE success",
+            )
+            .fetch_one(pool)
+            .await?,
+        )
+    } else {
+        None
+    };
     match applied {
         Some(v) if v >= latest => Ok(()),
         Some(v) => Err(StoreError::NotMigrated(format!(
