@@ -14,10 +14,32 @@ pub struct Operator {
 }
 
 /// The OS user running this process, for audit rows of CLI actions.
+/// `$USER`, else `$LOGNAME`, else the account name of this process's uid
+/// (cron jobs and some SSH setups run without either variable).
 pub fn current_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    from_env("USER")
+        .or_else(|| from_env("LOGNAME"))
+        .or_else(account_of_this_process)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(unix)]
+fn account_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let entry_uid: u32 = fields.nth(1)?.parse().ok()?;
+        (entry_uid == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn account_of_this_process() -> Option<String> {
+    None
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<Operator>, sqlx::Error> {
