@@ -9,6 +9,7 @@
 //! - [`telemetry`]: logs to a file (the dashboard owns the screen).
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
 //! - [`providers`]: PayPal, Wise and Twilio webhook signature checks; pure, no I/O.
+//! - [`worker`]: the worker's HTTP side: webhooks verified into the inbox, health, metrics.
 
 pub mod cli;
 pub mod commands;
@@ -19,3 +20,4 @@ pub mod seed;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
+pub mod worker;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod operators;
 pub mod status;
 pub mod tui;
+pub mod worker;
 
 use crate::cli::{Command, Failure};
 use crate::config::Loaded;
@@ -18,7 +19,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Operators { action } => operators::run(&loaded, action).await,
         Command::Tui(args) => tui::run(&loaded, args).await,
         Command::Demo(args) => demo::run(&loaded, args).await,
-        Command::Worker => not_yet("the worker", 4),
+        Command::Worker => worker::run(&loaded).await,
         Command::Payouts { .. } => not_yet("payouts", 0),
         Command::Report { .. } => not_yet("reports", 0),
         Command::Maintenance { .. } => not_yet("maintenance", 0),

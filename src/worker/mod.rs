@@ -1,0 +1,157 @@
+//! The worker's HTTP side: provider webhooks in, verified, stored durably.
+//!
+//! `lsn-ops worker` serves, on `[worker] listen`:
+//! - `POST /webhooks/paypal`, `/webhooks/wise`, `/webhooks/twilio`: the
+//!   signature is checked ([`crate::providers`]), the event gets a stable id and
+//!   goes into the inbox (`provider_events`, unique on provider + event id) with
+//!   `NOTIFY lsn_ops_changes`. Answers: 200 once stored (a duplicate is 200
+//!   too, with no second row), 400 malformed, 401 bad or missing signature
+//!   (nothing stored), 413 over 1 MiB, 503 when the database (or PayPal, for its
+//!   certificate or verify API) is unavailable, so the provider retries.
+//! - `GET /healthz`: 200 only when the database answers `SELECT 1` in time.
+//! - `GET /metrics`: Prometheus text ([`metrics`]).
+//!
+//! Module map: [`server`] (router, shared state, answers, the signature-failure
+//! alert), [`ingest`] (per provider: verify, parse, derive the event id),
+//! [`paypal`] (the I/O PayPal verification needs: certificate fetch and the
+//! verify-webhook-signature API), [`metrics`].
+//!
+//! What comes next (issue 4, second half), not here yet: the applier (claims
+//! `pending` inbox rows with `FOR UPDATE SKIP LOCKED` and applies each to the
+//! domain tables in one transaction), the provider API clients and the outbox
+//! executor (`commands` rows → PayPal/Wise/Twilio calls with idempotency keys),
+//! the schedulers and probes, and the provider simulators for `lsn-ops demo`.
+//! Until then, stored events stay `pending`.
+
+pub mod ingest;
+pub mod metrics;
+pub mod paypal;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, PaypalMode, PaypalVerify, Secret};
+use crate::providers::paypal::{CERT_HOSTS, OfflinePolicy};
+use crate::providers::wise::WiseKey;
+
+pub use server::{AppState, router, serve};
+
+/// The current time, injectable: tests pin it inside a certificate's validity.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The real clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// Everything the webhook endpoints need, resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL providers call (Twilio signs it), without a trailing slash.
+    pub public_base_url: String,
+    pub paypal: PaypalSettings,
+    /// Wise's webhook public key.
+    pub wise_key: WiseKey,
+    /// Twilio's auth token; empty means Twilio webhooks cannot be verified (503).
+    pub twilio_auth_token: Secret,
+    /// Longest wait for the database on a webhook or health check before 503.
+    pub db_timeout: Duration,
+    /// Longest a request may take as a whole (then 408).
+    pub request_timeout: Duration,
+    pub failure_alert: FailureAlert,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaypalSettings {
+    pub verify: PaypalVerify,
+    /// The webhook id PayPal signs with; empty means PayPal webhooks cannot be verified (503).
+    pub webhook_id: String,
+    /// `[paypal] api_base`, or the mode's PayPal host.
+    pub api_base: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub policy: OfflinePolicy,
+    /// A certificate host allowed besides PayPal's own (the local simulator's).
+    pub extra_cert_host: Option<String>,
+}
+
+/// When refused signatures raise the warning alert.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureAlert {
+    /// This many refusals for one provider within `window` raise (or refresh) it.
+    pub threshold: usize,
+    pub window: Duration,
+    /// While failures continue, the alert row is refreshed at most this often.
+    pub refresh_every: Duration,
+    /// A recurrence this soon after resolution reopens the old alert.
+    pub reopen_within: Duration,
+}
+
+impl Default for FailureAlert {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            window: Duration::from_secs(5 * 60),
+            refresh_every: Duration::from_secs(60),
+            reopen_within: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl Settings {
+    /// Resolves the configuration. A bad Wise key setting is the only failure.
+    ///
+    /// When `[paypal] api_base` points somewhere other than PayPal (the local
+    /// simulator), its host is also allowed to serve webhook certificates, and
+    /// their subject need not end in `.paypal.com`.
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let wise_key =
+            WiseKey::from_setting(&config.wise.webhook_public_key, &config.wise.api_base)
+                .map_err(|e| format!("[wise] webhook_public_key: {e}"))?;
+        let api_base = match config.paypal.api_base.trim() {
+            "" => match config.paypal.mode {
+                PaypalMode::Sandbox => "https://api-m.sandbox.paypal.com".to_string(),
+                PaypalMode::Live => "https://api-m.paypal.com".to_string(),
+            },
+            other => other.trim_end_matches('/').to_string(),
+        };
+        let simulator_host = reqwest::Url::parse(&api_base).ok().and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            if CERT_HOSTS.contains(&host.as_str()) {
+                return None;
+            }
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        });
+        let mut policy = OfflinePolicy::default();
+        if simulator_host.is_some() {
+            policy.cn_suffix = None;
+        }
+        Ok(Self {
+            public_base_url: config
+                .worker
+                .public_base_url
+                .trim_end_matches('/')
+                .to_string(),
+            paypal: PaypalSettings {
+                verify: config.paypal.verify,
+                webhook_id: config.paypal.webhook_id.trim().to_string(),
+                api_base,
+                client_id: config.paypal.client_id.clone(),
+                client_secret: config.paypal.client_secret.clone(),
+                policy,
+                extra_cert_host: simulator_host,
+            },
+            wise_key,
+            twilio_auth_token: config.twilio.auth_token.clone(),
+            db_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            failure_alert: FailureAlert::default(),
+        })
+    }
+}

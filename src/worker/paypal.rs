@@ -1,0 +1,139 @@
+//! The network half of PayPal verification: fetching the certificate named by
+//! `PAYPAL-CERT-URL` (offline mode, after the host allow-list check) and calling
+//! `POST /v1/notifications/verify-webhook-signature` (API mode) with an OAuth
+//! token obtained by client credentials and kept until shortly before it expires.
+//!
+//! Failures here are PayPal's or the network's, not the sender's: the webhook
+//! answers 503 so PayPal retries. Credentials never appear in errors.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::providers::paypal::{Transmission, parse_verify_api_response, verify_api_request};
+
+use super::PaypalSettings;
+
+/// Largest certificate (chain) we accept; PayPal's is about 3 KB.
+const MAX_CERT_BYTES: usize = 64 * 1024;
+
+/// Downloads a certificate PEM. The URL must already have passed
+/// [`crate::providers::paypal::cert_url_allowed`].
+pub async fn fetch_cert(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let response = client
+        .get(url)
+        .timeout(Duration::from_secs(4))
+        .send()
+        .await
+        .map_err(|e| format!("fetching the certificate: {}", e.without_url()))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "fetching the certificate: HTTP {}",
+            response.status()
+        ));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_CERT_BYTES as u64)
+    {
+        return Err("the certificate is too large".into());
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the certificate: {}", e.without_url()))?;
+    if bytes.len() > MAX_CERT_BYTES {
+        return Err("the certificate is too large".into());
+    }
+    Ok(bytes.to_vec())
+}
+
+/// An OAuth access token and when to stop using it.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+impl TokenCache {
+    async fn get(&self, client: &reqwest::Client, s: &PaypalSettings) -> Result<String, String> {
+        let mut slot = self.token.lock().await;
+        if let Some((token, until)) = slot.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        if s.client_id.is_empty() || s.client_secret.is_empty() {
+            return Err(
+                "[paypal] client_id and client_secret are needed for verify = \"api\"".into(),
+            );
+        }
+        let response = client
+            .post(format!("{}/v1/oauth2/token", s.api_base))
+            .basic_auth(&s.client_id, Some(s.client_secret.expose()))
+            .form(&[("grant_type", "client_credentials")])
+            .timeout(Duration::from_secs(4))
+            .send()
+            .await
+            .map_err(|e| format!("PayPal OAuth: {}", e.without_url()))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("PayPal OAuth: HTTP {status}, unreadable answer ({e})"))?;
+        let token = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|_| status.is_success())
+            .ok_or_else(|| format!("PayPal OAuth: HTTP {status}, no access_token"))?
+            .to_string();
+        let lifetime = body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
+        // Renew a minute early (or halfway, for very short tokens).
+        let keep = Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
+        *slot = Some((token.clone(), Instant::now() + keep));
+        Ok(token)
+    }
+
+    async fn clear(&self) {
+        *self.token.lock().await = None;
+    }
+}
+
+/// Asks PayPal whether the delivery is genuine: `Ok(true)` SUCCESS, `Ok(false)`
+/// FAILURE, `Err` when PayPal could not answer.
+pub async fn verify_via_api(
+    client: &reqwest::Client,
+    tokens: &TokenCache,
+    s: &PaypalSettings,
+    headers: &Transmission<'_>,
+    event: &Value,
+) -> Result<bool, String> {
+    let token = tokens.get(client, s).await?;
+    let response = client
+        .post(format!(
+            "{}/v1/notifications/verify-webhook-signature",
+            s.api_base
+        ))
+        .bearer_auth(&token)
+        .json(&verify_api_request(headers, &s.webhook_id, event))
+        .timeout(Duration::from_secs(4))
+        .send()
+        .await
+        .map_err(|e| format!("PayPal verify API: {}", e.without_url()))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        tokens.clear().await;
+        return Err("PayPal verify API: token refused (HTTP 401)".into());
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("PayPal verify API: {}", e.without_url()))?;
+    if !status.is_success() {
+        return Err(format!("PayPal verify API: HTTP {status}"));
+    }
+    parse_verify_api_response(&body).map_err(|e| format!("PayPal verify API: {e}"))
+}
