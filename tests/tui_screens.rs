@@ -105,19 +105,25 @@ fn every_pane_shows_its_fixture_rows_at_200x60() {
 
 #[test]
 fn help_overlay_lists_every_binding_and_command() {
+    // The whole keymap fits, from the smallest common terminal up.
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let mut a = app(false, w, h);
+        a.update(Action::ToggleHelp);
+        let s = text(&render(&a, &theme()));
+        for b in lsn_ops::tui::keymap::KEYMAP {
+            assert!(s.contains(b.help), "{w}x{h}: help lacks {:?}\n{s}", b.help);
+        }
+        for (names, _, help) in lsn_ops::tui::keymap::COMMANDS {
+            assert!(
+                s.contains(&format!(":{}", names[0])),
+                "{w}x{h}: help lacks :{}",
+                names[0]
+            );
+            assert!(s.contains(help), "{w}x{h}: help lacks {help:?}\n{s}");
+        }
+    }
     let mut a = app(false, 120, 40);
     a.update(Action::ToggleHelp);
-    let s = text(&render(&a, &theme()));
-    for b in lsn_ops::tui::keymap::KEYMAP {
-        assert!(s.contains(b.help), "help lacks {:?}\n{s}", b.help);
-    }
-    for (names, _, _) in lsn_ops::tui::keymap::COMMANDS {
-        assert!(
-            s.contains(&format!(":{}", names[0])),
-            "help lacks :{}",
-            names[0]
-        );
-    }
     insta::assert_snapshot!(render(&a, &theme()).backend());
 }
 

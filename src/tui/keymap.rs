@@ -202,7 +202,7 @@ pub const KEYMAP: &[Binding] = &[
     b(
         &[Code(KeyCode::Esc)],
         Action::Back,
-        "close detail / clear filter / unzoom",
+        "close detail / filter / zoom",
         Group::View,
         None,
     ),
@@ -230,14 +230,14 @@ pub const KEYMAP: &[Binding] = &[
     b(
         &[Char('z')],
         Action::ToggleZoom,
-        "zoom the pane to full screen",
+        "zoom the pane (full screen)",
         Group::View,
         Some("z zoom"),
     ),
     b(
         &[Char(':')],
         Action::StartCommand,
-        "command line (:fraud, :q, ...)",
+        "command line (:fraud, :q)",
         Group::App,
         Some(": cmd"),
     ),
@@ -262,27 +262,27 @@ pub const COMMANDS: &[(&[&str], Action, &str)] = &[
     (
         &["alerts", "incidents", "a"],
         Action::Show(PaneId::Alerts),
-        "alerts & incidents, zoomed",
+        "alerts & incidents",
     ),
     (
         &["shows", "s"],
         Action::Show(PaneId::Shows),
-        "today's live shows, zoomed",
+        "today's live shows",
     ),
     (
         &["disputes", "d"],
         Action::Show(PaneId::Disputes),
-        "the dispute SLA queue, zoomed",
+        "the dispute SLA queue",
     ),
     (
         &["payouts", "p"],
         Action::Show(PaneId::Payouts),
-        "this week's payout batch, zoomed",
+        "this week's payouts",
     ),
     (
         &["fraud", "f"],
         Action::Show(PaneId::Fraud),
-        "the fraud queue, zoomed",
+        "the fraud queue",
     ),
     (&["help", "h"], Action::ToggleHelp, "this help"),
     (&["q", "quit", "q!"], Action::Quit, "quit"),

@@ -420,7 +420,7 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
             for b in keymap::active(wall).filter(|b| b.group == *g) {
                 out.push(Line::from(vec![
                     Span::styled(
-                        format!("{:>13}  ", keymap::keys_label(b, ascii)),
+                        format!("{:>11}  ", keymap::keys_label(b, ascii)),
                         theme.accent,
                     ),
                     Span::styled(b.help.to_string(), theme.text),
@@ -431,10 +431,10 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
     };
     let left = group_lines(&[Group::Panes, Group::Move]);
     let mut right = group_lines(&[Group::View, Group::App]);
-    right.push(Line::styled("Commands", theme.title));
+    right.push(Line::styled("Commands (Enter runs)", theme.title));
     for (names, _, help) in COMMANDS {
         right.push(Line::from(vec![
-            Span::styled(format!("{:>13}  ", format!(":{}", names[0])), theme.accent),
+            Span::styled(format!("{:>11}  ", format!(":{}", names[0])), theme.accent),
             Span::styled(help.to_string(), theme.text),
         ]));
     }
@@ -447,14 +447,9 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
 
 fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (left, right) = help_lines(app.wall, theme);
-    let two = area.width >= 90;
-    let height = if two {
-        left.len().max(right.len())
-    } else {
-        left.len() + right.len()
-    } as u16
-        + 2;
-    let popup = centered(area, if two { 100 } else { 56 }, height);
+    // Two columns always: the whole keymap fits 80x24.
+    let height = left.len().max(right.len()) as u16 + 2;
+    let popup = centered(area, 92, height);
     let title = if app.wall {
         " Keys (wall mode: read-only) "
     } else {
@@ -468,16 +463,9 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(popup);
     f.render_widget(Clear, popup);
     f.render_widget(block, popup);
-    if two {
-        let [l, r] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Fill(1)]).areas(inner);
-        f.render_widget(Paragraph::new(left), l);
-        f.render_widget(Paragraph::new(right), r);
-    } else {
-        let mut all = left;
-        all.extend(right);
-        f.render_widget(Paragraph::new(all), inner);
-    }
+    let [l, r] = Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(inner);
+    f.render_widget(Paragraph::new(left), l);
+    f.render_widget(Paragraph::new(right), r);
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
