@@ -160,6 +160,12 @@ impl App {
         self.screen().pane(id).map_or(1, layout::rows_in).max(1)
     }
 
+    /// A pane's tab in the tab strip: " 3 Disputes 25 ".
+    pub fn tab_label(&self, id: PaneId) -> String {
+        let n = self.snapshot().map_or(0, |s| id.total(s));
+        format!(" {} {} {} ", id.index() + 1, id.short(), n)
+    }
+
     /// The snapshot row under the selection of a pane.
     pub fn selected_row(&self, id: PaneId) -> Option<usize> {
         let p = self.pane(id);
@@ -360,7 +366,21 @@ impl App {
                 }
             }
             Action::Click(x, y) => {
-                if let Some((id, rect)) = self.screen().pane_at(x, y) {
+                let screen = self.screen();
+                if let Some(tabs) = screen.tabs
+                    && y == tabs.y
+                {
+                    // The tab strip: " 1 Alerts 9 " then a space, left to right.
+                    let mut left = tabs.x;
+                    for id in PaneId::ALL {
+                        let width = self.tab_label(id).chars().count() as u16 + 1;
+                        if x >= left && x < left + width {
+                            self.set_focus(id);
+                            break;
+                        }
+                        left += width;
+                    }
+                } else if let Some((id, rect)) = screen.pane_at(x, y) {
                     self.set_focus(id);
                     // Border and column header above the first row.
                     let first = rect.y + 2;
@@ -622,6 +642,20 @@ mod tests {
         assert_eq!(a.pane(PaneId::Fraud).selected, 2);
         a.update(Action::ScrollAt(fraud.x + 3, fraud.y + 4, 3));
         assert_eq!(a.pane(PaneId::Fraud).selected, 5);
+    }
+
+    #[test]
+    fn clicking_a_tab_switches_pane() {
+        let mut a = app(false, (80, 24));
+        let tabs = a.screen().tabs.expect("tabs at 80x24");
+        let x = tabs.x
+            + PaneId::ALL[..3]
+                .iter()
+                .map(|&id| a.tab_label(id).chars().count() as u16 + 1)
+                .sum::<u16>()
+            + 2;
+        a.update(Action::Click(x, tabs.y));
+        assert_eq!(a.focus, PaneId::Payouts);
     }
 
     #[test]

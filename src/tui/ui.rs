@@ -218,8 +218,7 @@ fn draw_banner(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
     for id in PaneId::ALL {
-        let n = app.snapshot().map_or(0, |s| id.total(s));
-        let label = format!(" {} {} {} ", id.index() + 1, id.short(), n);
+        let label = app.tab_label(id);
         let style = if id == app.focus {
             theme.selected
         } else if id == PaneId::Alerts && app.alarm() {
