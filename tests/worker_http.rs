@@ -791,3 +791,152 @@ async fn a_database_outage_is_503_and_the_redelivery_is_stored(
     assert_eq!(rows(&direct, "wise").await, 1);
     assert_eq!(w.get("/healthz").await.0, StatusCode::OK);
 }
+
+// ------------------------------------------------------------------ PayPal API mode
+
+/// A stand-in for PayPal's OAuth and verify-webhook-signature endpoints: it
+/// checks the credentials and the request shape, records each verify body, and
+/// answers SUCCESS only for the transmission signature "GOOD".
+async fn fake_paypal() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::http::HeaderMap;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let recorder = seen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/oauth2/token",
+            axum::routing::post(|headers: HeaderMap, body: String| async move {
+                let expected = format!("Basic {}", b64(b"client-1:secret-1"));
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                if auth != Some(expected.as_str()) || body != "grant_type=client_credentials" {
+                    return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client"})));
+                }
+                (
+                    StatusCode::OK,
+                    axum::Json(json!({"access_token": "A21-test", "token_type": "Bearer", "expires_in": 32400})),
+                )
+            }),
+        )
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            axum::routing::post(move |headers: HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let recorder = recorder.clone();
+                async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if auth != Some("Bearer A21-test") {
+                        return (StatusCode::UNAUTHORIZED, axum::Json(json!({})));
+                    }
+                    let good = body["transmission_sig"] == "GOOD";
+                    recorder.lock().expect("lock").push(body);
+                    let status = if good { "SUCCESS" } else { "FAILURE" };
+                    (StatusCode::OK, axum::Json(json!({"verification_status": status})))
+                }
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, seen)
+}
+
+fn api_headers(sig: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("content-type", "application/json".into()),
+        (
+            "paypal-transmission-id",
+            "b2384410-f8d2-11e6-a5c2-c1e2b0a7e4f0".into(),
+        ),
+        ("paypal-transmission-time", "2027-01-15T11:59:59Z".into()),
+        ("paypal-transmission-sig", sig.into()),
+        (
+            "paypal-cert-url",
+            "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42".into(),
+        ),
+        ("paypal-auth-algo", "SHA256withRSA".into()),
+    ]
+}
+
+#[sqlx::test]
+async fn paypal_api_mode_asks_paypal_and_stores_only_on_success(pool: PgPool) {
+    let (api, seen) = fake_paypal().await;
+    let w = Worker::start_with(pool.clone(), |s| {
+        s.paypal.verify = PaypalVerify::Api;
+        s.paypal.api_base = api.clone();
+        s.paypal.client_id = "client-1".into();
+        s.paypal.client_secret = Secret::new("secret-1");
+    })
+    .await;
+    let body = paypal_body("WH-API-1");
+    let (status, text) = w
+        .post("/webhooks/paypal", &api_headers("GOOD"), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (status, text) = w
+        .post(
+            "/webhooks/paypal",
+            &api_headers("BAD"),
+            paypal_body("WH-API-2"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    let ids: Vec<String> = sqlx::query_scalar("SELECT event_id FROM provider_events")
+        .fetch_all(&pool)
+        .await
+        .expect("ids");
+    assert_eq!(ids, ["WH-API-1"]);
+
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "one verify call per delivery");
+    let first = &seen[0];
+    let mut keys: Vec<&str> = first
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "auth_algo",
+            "cert_url",
+            "transmission_id",
+            "transmission_sig",
+            "transmission_time",
+            "webhook_event",
+            "webhook_id"
+        ]
+    );
+    assert_eq!(first["webhook_id"], PAYPAL_WEBHOOK_ID);
+    assert_eq!(
+        first["webhook_event"]["id"], "WH-API-1",
+        "the parsed event, not a string"
+    );
+    assert_eq!(first["transmission_time"], "2027-01-15T11:59:59Z");
+}
+
+#[sqlx::test]
+async fn paypal_api_mode_answers_503_when_paypal_cannot_answer(pool: PgPool) {
+    // A port nobody listens on: bind, note it, close it.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let w = Worker::start_with(pool.clone(), |s| {
+        s.paypal.verify = PaypalVerify::Api;
+        s.paypal.api_base = dead;
+        s.paypal.client_id = "client-1".into();
+        s.paypal.client_secret = Secret::new("secret-1");
+    })
+    .await;
+    let (status, text) = w
+        .post(
+            "/webhooks/paypal",
+            &api_headers("GOOD"),
+            paypal_body("WH-API-3"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(!text.contains("secret-1"), "{text}");
+    assert_eq!(rows(&pool, "paypal").await, 0);
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::Failure;
 use crate::config::Loaded;
@@ -26,12 +27,24 @@ pub async fn run(loaded: &Loaded) -> Result<u8, Failure> {
     let pool = PgPoolOptions::new()
         .max_connections(config.database.max_connections)
         .acquire_timeout(settings.db_timeout)
-        .connect_lazy_with(options);
+        .connect_lazy_with(options.clone());
 
     let startup = Duration::from_secs(config.database.connect_timeout_s.max(1));
-    match tokio::time::timeout(startup, crate::store::check_migrated(&pool)).await {
+    // One direct connection first: the pool would only say "timed out", hiding
+    // "connection refused" or a bad password.
+    let probe = tokio::time::timeout(startup, async {
+        let conn = options.connect().await?;
+        let _ = conn.close().await;
+        crate::store::check_migrated(&pool).await
+    })
+    .await;
+    match probe {
         Ok(Ok(())) => {}
         Ok(Err(e @ StoreError::NotMigrated(_))) => return Err(e.into()),
+        Ok(Err(StoreError::Sql(e))) => eprintln!(
+            "lsn-ops worker: database {target} unavailable ({}); webhooks answer 503 until it is back",
+            crate::store::short_reason(&e)
+        ),
         Ok(Err(e)) => eprintln!(
             "lsn-ops worker: database {target} unavailable ({e}); webhooks answer 503 until it is back"
         ),

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{extract::Request, middleware};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -106,6 +107,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_webhooks,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -123,17 +128,11 @@ pub async fn serve(
 }
 
 async fn paypal(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    state
-        .metrics
-        .inc(metrics::RECEIVED, &[("provider", "paypal")]);
     let outcome = ingest::paypal(&state, &headers, &body).await;
     finish(&state, "paypal", outcome).await
 }
 
 async fn wise(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    state
-        .metrics
-        .inc(metrics::RECEIVED, &[("provider", "wise")]);
     let outcome = ingest::wise(&state, &headers, &body);
     finish(&state, "wise", outcome).await
 }
@@ -144,9 +143,6 @@ async fn twilio(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    state
-        .metrics
-        .inc(metrics::RECEIVED, &[("provider", "twilio")]);
     let outcome = ingest::twilio(&state, &headers, &uri, &body);
     finish(&state, "twilio", outcome).await
 }
@@ -269,6 +265,39 @@ async fn raise_alert(state: &AppState, provider: &'static str, count: usize) {
         }
         Err(_) => tracing::error!(provider, "raising the signature-failure alert timed out"),
     }
+}
+
+/// Counts every webhook request, and the refusals answered outside the handlers
+/// (413 over the body limit, 408 on timeout), so the metrics see every delivery.
+async fn count_webhooks(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    let provider = match request.uri().path() {
+        "/webhooks/paypal" => Some("paypal"),
+        "/webhooks/wise" => Some("wise"),
+        "/webhooks/twilio" => Some("twilio"),
+        _ => None,
+    };
+    if let Some(provider) = provider {
+        state
+            .metrics
+            .inc(metrics::RECEIVED, &[("provider", provider)]);
+    }
+    let response = next.run(request).await;
+    let reason = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Some("too_large"),
+        StatusCode::REQUEST_TIMEOUT => Some("timeout"),
+        _ => None,
+    };
+    if let (Some(provider), Some(reason)) = (provider, reason) {
+        state.metrics.inc(
+            metrics::REJECTED,
+            &[("provider", provider), ("reason", reason)],
+        );
+    }
+    response
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
