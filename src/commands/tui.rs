@@ -26,8 +26,9 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
     let pool = PgPoolOptions::new()
         // The LISTEN connection, plus three for the snapshot's parallel queries.
         .max_connections(5)
+        // Short: an unreachable database should show on screen within seconds.
         .acquire_timeout(Duration::from_secs(
-            loaded.config.database.connect_timeout_s.clamp(1, 5),
+            loaded.config.database.connect_timeout_s.clamp(1, 3),
         ))
         .connect_lazy_with(options);
     run_with_pool(loaded, args, pool).await

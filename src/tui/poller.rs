@@ -58,10 +58,6 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
         if tx.is_closed() {
             return;
         }
-        if listener.is_none() {
-            listener = listen(&pool).await;
-        }
-        state.listening = listener.is_some();
         let built_at = Instant::now();
         let previous = state.snapshot.clone();
         let now = Utc::now();
@@ -88,6 +84,16 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 state.down_since = None;
                 state.error = None;
                 backoff = MIN_BACKOFF;
+                // LISTEN once the database answers (again), then read once more at
+                // once, so a change made before the LISTEN began is not left to the
+                // next poll; that second read is the one published.
+                if listener.is_none() {
+                    listener = listen(&pool).await;
+                    state.listening = listener.is_some();
+                    if state.listening {
+                        continue;
+                    }
+                }
                 tx.send_replace(state.clone());
             }
             failure => {
