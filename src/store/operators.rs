@@ -17,7 +17,11 @@ pub struct Operator {
 /// `$USER`, else `$LOGNAME`, else the account name of this process's uid
 /// (cron jobs and some SSH setups run without either variable).
 pub fn current_user() -> String {
-    let from_env = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let from_env = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
     from_env("USER")
         .or_else(|| from_env("LOGNAME"))
         .or_else(account_of_this_process)

@@ -16,13 +16,15 @@
 //! [`paypal`] (the I/O PayPal verification needs: certificate fetch and the
 //! verify-webhook-signature API), [`metrics`].
 //!
-//! What comes next (issue 4, second half), not here yet: the applier (claims
-//! `pending` inbox rows with `FOR UPDATE SKIP LOCKED` and applies each to the
-//! domain tables in one transaction), the provider API clients and the outbox
-//! executor (`commands` rows → PayPal/Wise/Twilio calls with idempotency keys),
-//! the schedulers and probes, and the provider simulators for `lsn-ops demo`.
-//! Until then, stored events stay `pending`.
+//! [`apply`] is the applier: it claims `pending` inbox rows with `FOR UPDATE
+//! SKIP LOCKED` and applies each to the domain tables in one transaction.
+//!
+//! What comes next (issue 4, second half), not here yet: the provider API
+//! clients and the outbox executor (`commands` rows → PayPal/Wise/Twilio calls
+//! with idempotency keys), the schedulers and probes, and the provider
+//! simulators for `lsn-ops demo`.
 
+pub mod apply;
 pub mod ingest;
 pub mod metrics;
 pub mod paypal;

@@ -1,0 +1,1099 @@
+//! The applier: inbox → domain tables, exactly once in effect.
+//!
+//! Verified provider events wait in `provider_events`. The applier claims one at
+//! a time with `FOR UPDATE SKIP LOCKED` (so several workers share the inbox),
+//! applies its domain effect together with an audit row, and marks it applied,
+//! all in one transaction: a crash leaves the event pending, never half done.
+//! Events that arrive out of order never move an entity backwards (ranks for
+//! payments, orders, shows and disputes; the event time for Wise transfers,
+//! which may roll back). Unknown event types are kept and marked ignored. A
+//! failing event is retried with exponential backoff and, after
+//! [`MAX_ATTEMPTS`], parked as `dead` with its error, raising the runbook's
+//! "webhook delivery failures" alert; `lsn-ops worker replay ID` revives it.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
+use crate::domain::fraud::{self, Signals};
+use crate::domain::money::{Currency, Money};
+
+/// Attempts before an event is parked as dead.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// The operator name the worker writes in the audit log.
+pub const WORKER: &str = "worker";
+
+/// Settings the effects need from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplySettings {
+    pub high_risk_threshold: u8,
+    /// A first order at or above this total is "high value" (minor units).
+    pub high_value_first_order_minor: i64,
+}
+
+impl Default for ApplySettings {
+    fn default() -> Self {
+        Self {
+            high_risk_threshold: 70,
+            high_value_first_order_minor: 50_000,
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Kept but not applied: an event type lsn-ops does not act on, or a stale one.
+    Ignored(String),
+    /// The effect failed; retried later (or parked as dead).
+    Failed(String),
+}
+
+/// An effect that cannot be applied (yet): unknown order, malformed resource...
+#[derive(Debug)]
+pub struct ApplyError(pub String);
+
+impl From<sqlx::Error> for ApplyError {
+    fn from(e: sqlx::Error) -> Self {
+        ApplyError(format!("database: {e}"))
+    }
+}
+
+type Applied = Result<Outcome, ApplyError>;
+
+/// Backoff before attempt `attempts + 1`: 2, 4, 8 ... seconds, at most 10 minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 12) as u32;
+    Duration::seconds(2i64.pow(exp).min(600))
+}
+
+/// Claims and applies at most one due event. `None` when nothing is due.
+pub async fn apply_next(
+    pool: &PgPool,
+    settings: ApplySettings,
+) -> Result<Option<(i64, Outcome)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(i64, String, String, Value, i32)> = sqlx::query_as(
+        "SELECT id, provider, event_type, payload, attempts FROM provider_events
+          WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
+          ORDER BY next_attempt_at, id
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, provider, event_type, payload, attempts)) = row else {
+        return Ok(None);
+    };
+    // The effect runs inside a savepoint so a failure can be recorded in the
+    // same transaction that holds the claim.
+    sqlx::query("SAVEPOINT effect").execute(&mut *tx).await?;
+    let result = apply_event(&mut tx, &provider, &event_type, &payload, settings).await;
+    let outcome = match result {
+        Ok(Outcome::Applied) => {
+            sqlx::query("UPDATE provider_events SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Outcome::Applied
+        }
+        Ok(Outcome::Ignored(reason)) => {
+            sqlx::query("UPDATE provider_events SET status = 'ignored', applied_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            Outcome::Ignored(reason)
+        }
+        Ok(Outcome::Failed(message)) | Err(ApplyError(message)) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT effect")
+                .execute(&mut *tx)
+                .await?;
+            record_failure(&mut tx, id, &provider, &event_type, attempts + 1, &message).await?;
+            Outcome::Failed(message)
+        }
+    };
+    tx.commit().await?;
+    Ok(Some((id, outcome)))
+}
+
+/// Applies due events until none is due or `max` were handled.
+pub async fn apply_due(
+    pool: &PgPool,
+    settings: ApplySettings,
+    max: usize,
+) -> Result<usize, sqlx::Error> {
+    let mut handled = 0;
+    while handled < max {
+        match apply_next(pool, settings).await? {
+            Some(_) => handled += 1,
+            None => break,
+        }
+    }
+    Ok(handled)
+}
+
+async fn record_failure(
+    conn: &mut PgConnection,
+    id: i64,
+    provider: &str,
+    event_type: &str,
+    attempts: i32,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    let dead = attempts >= MAX_ATTEMPTS;
+    sqlx::query(
+        "UPDATE provider_events SET status = $2, attempts = $3, last_error = $4, next_attempt_at = now() + $5
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(if dead { "dead" } else { "failed" })
+    .bind(attempts)
+    .bind(message)
+    .bind(backoff(attempts))
+    .execute(&mut *conn)
+    .await?;
+    tracing::warn!(
+        event = id,
+        provider,
+        event_type,
+        attempts,
+        dead,
+        "event failed: {message}"
+    );
+    if dead {
+        raise_alert(
+            conn,
+            "webhook_failures",
+            &format!("webhook:dead:{provider}"),
+            "warning",
+            "P1",
+            &format!("{provider} webhook events parked as dead"),
+            &format!("event #{id} ({event_type}) failed {attempts} times: {message}; replay with `lsn-ops worker replay {id}`"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Opens an alert, or bumps the open one for the same condition (flap damping).
+pub async fn raise_alert(
+    conn: &mut PgConnection,
+    rule_key: &str,
+    dedup_key: &str,
+    severity: &str,
+    priority: &str,
+    title: &str,
+    details: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO alerts (rule_key, dedup_key, severity, priority, title, details)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (dedup_key) WHERE state <> 'resolved'
+         DO UPDATE SET occurrences = alerts.occurrences + 1, last_seen_at = now(), details = EXCLUDED.details",
+    )
+    .bind(rule_key)
+    .bind(dedup_key)
+    .bind(severity)
+    .bind(priority)
+    .bind(title)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a dead (or failed) event back in the queue, due now; audited.
+pub async fn replay(pool: &PgPool, id: i64, operator: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE provider_events SET status = 'pending', attempts = 0, next_attempt_at = now()
+          WHERE id = $1 AND status IN ('dead', 'failed')",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::store::audit(
+        &mut tx,
+        operator,
+        "event.replay",
+        "provider_event",
+        &id.to_string(),
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn apply_event(
+    conn: &mut PgConnection,
+    provider: &str,
+    event_type: &str,
+    payload: &Value,
+    settings: ApplySettings,
+) -> Applied {
+    match (provider, event_type) {
+        ("paypal", "PAYMENT.CAPTURE.COMPLETED") => capture_completed(conn, payload, settings).await,
+        ("paypal", "PAYMENT.CAPTURE.DENIED" | "PAYMENT.CAPTURE.DECLINED") => {
+            capture_denied(conn, payload).await
+        }
+        ("paypal", "PAYMENT.CAPTURE.REFUNDED") => capture_refunded(conn, payload, "REFUNDED").await,
+        ("paypal", "PAYMENT.CAPTURE.REVERSED") => capture_refunded(conn, payload, "REVERSED").await,
+        (
+            "paypal",
+            "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.UPDATED" | "CUSTOMER.DISPUTE.RESOLVED",
+        ) => dispute_event(conn, event_type, payload).await,
+        ("wise", "transfers#state-change") => wise_state_change(conn, payload).await,
+        ("twilio", _) => twilio_event(conn, payload).await,
+        _ => Ok(Outcome::Ignored(format!(
+            "{provider} event type {event_type} is not acted on"
+        ))),
+    }
+}
+
+// --- Payload helpers ----------------------------------------------------
+
+fn text<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = value;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_str()
+}
+
+fn required<'a>(value: &'a Value, path: &[&str]) -> Result<&'a str, ApplyError> {
+    text(value, path).ok_or_else(|| ApplyError(format!("payload has no {}", path.join("."))))
+}
+
+fn time(value: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
+    text(value, path)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A PayPal `{currency_code, value}` amount, parsed exactly.
+fn amount(value: &Value, path: &[&str]) -> Result<Money, ApplyError> {
+    let mut prefix = path.to_vec();
+    prefix.push("currency_code");
+    let code = required(value, &prefix)?;
+    let currency =
+        Currency::parse(code).ok_or_else(|| ApplyError(format!("unknown currency {code:?}")))?;
+    prefix.pop();
+    prefix.push("value");
+    Money::from_major_str(required(value, &prefix)?, currency)
+        .map_err(|e| ApplyError(e.to_string()))
+}
+
+// --- PayPal payments ----------------------------------------------------
+
+/// Rank of a payment status: a lower rank never overwrites a higher one.
+pub fn payment_rank(status: &str) -> u8 {
+    match status {
+        "PENDING" => 0,
+        "DENIED" | "DECLINED" | "FAILED" => 1,
+        "COMPLETED" => 2,
+        "PARTIALLY_REFUNDED" => 3,
+        "REFUNDED" | "REVERSED" => 4,
+        _ => 0,
+    }
+}
+
+async fn order_by_reference(
+    conn: &mut PgConnection,
+    resource: &Value,
+) -> Result<(i64, String), ApplyError> {
+    let reference = text(resource, &["custom_id"])
+        .or_else(|| text(resource, &["invoice_id"]))
+        .ok_or_else(|| {
+            ApplyError("capture has no custom_id or invoice_id naming the order".into())
+        })?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, status FROM orders WHERE order_number = $1 FOR UPDATE")
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.ok_or_else(|| ApplyError(format!("no order {reference}")))
+}
+
+/// Inserts or raises a payment's status; returns the status it had before.
+async fn upsert_payment(
+    conn: &mut PgConnection,
+    order_id: i64,
+    capture_id: &str,
+    status: &str,
+    money: Money,
+    at: DateTime<Utc>,
+) -> Result<Option<String>, ApplyError> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT status FROM payments WHERE capture_id = $1 FOR UPDATE")
+            .bind(capture_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match &previous {
+        None => {
+            sqlx::query(
+                "INSERT INTO payments (order_id, capture_id, status, amount_minor, currency, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(order_id)
+            .bind(capture_id)
+            .bind(status)
+            .bind(money.minor)
+            .bind(money.currency.code())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(old) if payment_rank(status) > payment_rank(old) => {
+            sqlx::query("UPDATE payments SET status = $2, updated_at = $3 WHERE capture_id = $1")
+                .bind(capture_id)
+                .bind(status)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Some(_) => {}
+    }
+    Ok(previous)
+}
+
+async fn capture_completed(
+    conn: &mut PgConnection,
+    payload: &Value,
+    settings: ApplySettings,
+) -> Applied {
+    let resource = payload
+        .get("resource")
+        .ok_or_else(|| ApplyError("no resource".into()))?;
+    let capture_id = required(resource, &["id"])?;
+    let money = amount(resource, &["amount"])?;
+    let at = time(resource, &["create_time"]).unwrap_or_else(Utc::now);
+    let (order_id, status) = order_by_reference(conn, resource).await?;
+    let previous = upsert_payment(conn, order_id, capture_id, "COMPLETED", money, at).await?;
+    if previous
+        .as_deref()
+        .is_some_and(|p| payment_rank(p) >= payment_rank("COMPLETED"))
+    {
+        return Ok(Outcome::Ignored(format!(
+            "capture {capture_id} already {}",
+            previous.unwrap_or_default()
+        )));
+    }
+    if matches!(status.as_str(), "pending_payment" | "payment_failed") {
+        // First capture of this order: paid, stock reserved, fraud score computed.
+        sqlx::query("UPDATE orders SET status = 'paid', paid_at = $2 WHERE id = $1")
+            .bind(order_id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE products p SET stock_reserved = p.stock_reserved + i.quantity
+               FROM (SELECT product_id, sum(quantity)::int AS quantity FROM order_items WHERE order_id = $1 GROUP BY product_id) i
+              WHERE p.id = i.product_id",
+        )
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+        let score = score_order(conn, order_id, settings).await?;
+        crate::store::audit(
+            conn,
+            WORKER,
+            "paypal.capture.completed",
+            "order",
+            &order_id.to_string(),
+            serde_json::json!({ "capture_id": capture_id, "amount": money.to_major_string(), "currency": money.currency.code(), "fraud_score": score }),
+        )
+        .await?;
+    }
+    Ok(Outcome::Applied)
+}
+
+/// Gathers the order's fraud signals, stores the score with its indicators and
+/// puts the order in the fraud queue when it is high risk. Returns the score.
+pub async fn score_order(
+    conn: &mut PgConnection,
+    order_id: i64,
+    settings: ApplySettings,
+) -> Result<u8, ApplyError> {
+    #[derive(sqlx::FromRow)]
+    struct Facts {
+        ip: Option<String>,
+        ip_country: Option<String>,
+        billing_country: Option<String>,
+        shipping_country: Option<String>,
+        device_fingerprint: Option<String>,
+        paypal_payer_id: Option<String>,
+        email: String,
+        total_minor: i64,
+        customer_id: i64,
+        created_at: DateTime<Utc>,
+    }
+    let f: Facts = sqlx::query_as(
+        "SELECT host(ip) AS ip, ip_country::text, billing_country::text, shipping_country::text, device_fingerprint,
+                paypal_payer_id, email, total_minor, customer_id, created_at
+           FROM orders WHERE id = $1",
+    )
+    .bind(order_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (from_ip, other_accounts, previous, payer_disputes, failed, blocked): (i64, i64, i64, i64, i64, Option<String>) =
+        sqlx::query_as(
+            "SELECT
+               (SELECT count(*) FROM orders WHERE ip = $2::inet AND created_at > $3 - interval '10 minutes' AND created_at <= $3),
+               (SELECT count(DISTINCT customer_id) FROM orders WHERE device_fingerprint = $4 AND customer_id <> $5),
+               (SELECT count(*) FROM orders WHERE customer_id = $5 AND id <> $1 AND paid_at IS NOT NULL),
+               (SELECT count(*) FROM disputes d JOIN orders o ON o.id = d.order_id WHERE o.paypal_payer_id = $6),
+               (SELECT count(*) FROM orders WHERE (paypal_payer_id = $6 OR email = $7) AND status = 'payment_failed'
+                                              AND created_at > $3 - interval '1 hour'),
+               (SELECT kind || ' ' || value FROM blocklist WHERE removed_at IS NULL AND
+                   ((kind = 'ip' AND value = $2) OR (kind = 'email' AND value = $7) OR (kind = 'device' AND value = $4)
+                    OR (kind = 'payer' AND value = $6)) LIMIT 1)",
+        )
+        .bind(order_id)
+        .bind(f.ip.as_deref())
+        .bind(f.created_at)
+        .bind(f.device_fingerprint.as_deref())
+        .bind(f.customer_id)
+        .bind(f.paypal_payer_id.as_deref())
+        .bind(&f.email)
+        .fetch_one(&mut *conn)
+        .await?;
+    let domain = f.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+    let signals = Signals {
+        ip: f.ip.clone(),
+        orders_from_ip_10m: u32::try_from(from_ip).unwrap_or(u32::MAX),
+        device: f.device_fingerprint.clone(),
+        other_accounts_on_device: u32::try_from(other_accounts).unwrap_or(u32::MAX),
+        ip_abuse_score: None,
+        ip_is_proxy: false,
+        ip_country: f.ip_country,
+        billing_country: f.billing_country,
+        shipping_country: f.shipping_country,
+        payer_disputes: u32::try_from(payer_disputes).unwrap_or(u32::MAX),
+        previous_orders: u32::try_from(previous).unwrap_or(u32::MAX),
+        total_minor: f.total_minor,
+        high_value_minor: settings.high_value_first_order_minor,
+        email_domain_disposable: domain.as_deref().is_some_and(is_disposable_domain),
+        email_domain: domain,
+        failed_payments_1h: u32::try_from(failed).unwrap_or(u32::MAX),
+        blocklisted: blocked.and_then(|b| {
+            b.split_once(' ')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        }),
+    };
+    let hits = fraud::hits(&signals);
+    let score = fraud::score(&hits);
+    let score_id: i64 = sqlx::query_scalar(
+        "INSERT INTO fraud_scores (order_id, score, model_version) VALUES ($1, $2, 'rules-v1') RETURNING id",
+    )
+    .bind(order_id)
+    .bind(i16::from(score))
+    .fetch_one(&mut *conn)
+    .await?;
+    for hit in &hits {
+        sqlx::query("INSERT INTO fraud_indicators (score_id, indicator, points, evidence) VALUES ($1, $2, $3, $4)")
+            .bind(score_id)
+            .bind(hit.indicator.as_str())
+            .bind(i16::from(hit.points))
+            .bind(&hit.evidence)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let high = fraud::is_high_risk(score, settings.high_risk_threshold);
+    sqlx::query(
+        "UPDATE orders SET fraud_score = $2, fraud_state = $3,
+                           status = CASE WHEN $3 = 'pending' AND status = 'paid' THEN 'on_hold' ELSE status END
+          WHERE id = $1",
+    )
+    .bind(order_id)
+    .bind(i16::from(score))
+    .bind(if high { "pending" } else { "clear" })
+    .execute(&mut *conn)
+    .await?;
+    Ok(score)
+}
+
+/// Throwaway mailbox providers (a short built-in list; the fraud issue makes it a reloadable asset).
+fn is_disposable_domain(domain: &str) -> bool {
+    const DISPOSABLE: &[&str] = &[
+        "mailinator.com",
+        "guerrillamail.com",
+        "10minutemail.com",
+        "yopmail.com",
+        "tempmail.com",
+        "trashmail.com",
+        "sharklasers.com",
+        "getnada.com",
+    ];
+    DISPOSABLE.contains(&domain)
+}
+
+async fn capture_denied(conn: &mut PgConnection, payload: &Value) -> Applied {
+    let resource = payload
+        .get("resource")
+        .ok_or_else(|| ApplyError("no resource".into()))?;
+    let capture_id = required(resource, &["id"])?;
+    let money = amount(resource, &["amount"])?;
+    let at = time(resource, &["update_time"])
+        .or_else(|| time(resource, &["create_time"]))
+        .unwrap_or_else(Utc::now);
+    let (order_id, status) = order_by_reference(conn, resource).await?;
+    let previous = upsert_payment(conn, order_id, capture_id, "DENIED", money, at).await?;
+    if previous
+        .as_deref()
+        .is_some_and(|p| payment_rank(p) >= payment_rank("DENIED"))
+    {
+        return Ok(Outcome::Ignored(format!(
+            "capture {capture_id} already {}",
+            previous.unwrap_or_default()
+        )));
+    }
+    if status == "pending_payment" {
+        sqlx::query("UPDATE orders SET status = 'payment_failed' WHERE id = $1")
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    crate::store::audit(
+        conn,
+        WORKER,
+        "paypal.capture.denied",
+        "order",
+        &order_id.to_string(),
+        serde_json::json!({ "capture_id": capture_id }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+/// The capture a refund belongs to: an explicit field, or the `up` link.
+fn refund_capture_id(resource: &Value) -> Option<String> {
+    if let Some(id) = text(resource, &["capture_id"]) {
+        return Some(id.to_string());
+    }
+    let links = resource.get("links")?.as_array()?;
+    links
+        .iter()
+        .filter(|l| l.get("rel").and_then(Value::as_str) == Some("up"))
+        .filter_map(|l| l.get("href").and_then(Value::as_str))
+        .find_map(|href| {
+            href.split("/captures/")
+                .nth(1)
+                .map(|rest| rest.trim_end_matches('/').to_string())
+        })
+}
+
+async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) -> Applied {
+    let resource = payload
+        .get("resource")
+        .ok_or_else(|| ApplyError("no resource".into()))?;
+    let resource_id = required(resource, &["id"])?;
+    // REVERSED carries the capture itself; REFUNDED carries the refund (lenient: either).
+    let (capture_id, refund_id) = match refund_capture_id(resource) {
+        Some(capture) => (capture, resource_id.to_string()),
+        None => (resource_id.to_string(), format!("{kind}-{resource_id}")),
+    };
+    let money = amount(resource, &["amount"])?;
+    let payment: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, order_id, amount_minor, refunded_minor FROM payments WHERE capture_id = $1 FOR UPDATE",
+    )
+    .bind(&capture_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (payment_id, order_id, captured, refunded) =
+        payment.ok_or_else(|| ApplyError(format!("no payment with capture {capture_id}")))?;
+    let inserted = sqlx::query(
+        "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by,
+                              idempotency_key, paypal_refund_id, completed_at)
+         VALUES ($1, $2, $3, $4, 'completed', $5, 'paypal', $6, $7, now())
+         ON CONFLICT (paypal_refund_id) DO UPDATE SET status = 'completed', completed_at = COALESCE(refunds.completed_at, now())
+         RETURNING (xmax = 0)",
+    )
+    .bind(order_id)
+    .bind(payment_id)
+    .bind(money.minor)
+    .bind(money.currency.code())
+    .bind(if kind == "REVERSED" { "payment reversed at PayPal" } else { "refund completed at PayPal" })
+    .bind(format!("paypal-{refund_id}"))
+    .bind(&refund_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let fresh: bool = sqlx::Row::try_get(&inserted, 0).unwrap_or(false);
+    if !fresh {
+        return Ok(Outcome::Ignored(format!(
+            "refund {refund_id} already recorded"
+        )));
+    }
+    let total = (refunded + money.minor).min(captured);
+    let status = if kind == "REVERSED" {
+        "REVERSED"
+    } else if total >= captured {
+        "REFUNDED"
+    } else {
+        "PARTIALLY_REFUNDED"
+    };
+    sqlx::query(
+        "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(payment_id)
+    .bind(total)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    if total >= captured {
+        sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    crate::store::audit(
+        conn,
+        WORKER,
+        &format!("paypal.capture.{}", kind.to_lowercase()),
+        "order",
+        &order_id.to_string(),
+        serde_json::json!({ "capture_id": capture_id, "refund_id": refund_id, "amount": money.to_major_string() }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+// --- PayPal disputes ------------------------------------------------------
+
+/// The state a dispute should reach for PayPal's status and outcome.
+fn dispute_target(status: Option<&str>, outcome: Option<&str>) -> DisputeState {
+    match (status, outcome) {
+        (_, Some("RESOLVED_SELLER_FAVOUR" | "CANCELED_BY_BUYER" | "DENIED")) => DisputeState::Won,
+        (_, Some("RESOLVED_BUYER_FAVOUR" | "RESOLVED_WITH_PAYOUT" | "ACCEPTED")) => {
+            DisputeState::Lost
+        }
+        (Some("WAITING_FOR_SELLER_RESPONSE"), _) => DisputeState::EvidenceRequired,
+        _ => DisputeState::Open,
+    }
+}
+
+async fn dispute_event(conn: &mut PgConnection, event_type: &str, payload: &Value) -> Applied {
+    let resource = payload
+        .get("resource")
+        .ok_or_else(|| ApplyError("no resource".into()))?;
+    let dispute_id = required(resource, &["dispute_id"])?;
+    let status = text(resource, &["status"]);
+    let outcome = text(resource, &["dispute_outcome", "outcome_code"]);
+    let updated = time(resource, &["update_time"])
+        .or_else(|| time(resource, &["create_time"]))
+        .unwrap_or_else(Utc::now);
+    let due = time(resource, &["seller_response_due_date"]);
+    let stage = text(resource, &["dispute_life_cycle_stage"]);
+    let existing: Option<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT id, state, paypal_updated_at FROM disputes WHERE paypal_dispute_id = $1 FOR UPDATE",
+    )
+    .bind(dispute_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let target = dispute_target(status, outcome);
+    let (id, from) = match existing {
+        Some((id, state, last)) => {
+            if last.is_some_and(|last| updated < last) {
+                return Ok(Outcome::Ignored(format!(
+                    "dispute {dispute_id}: update from {updated} is older than the one applied"
+                )));
+            }
+            (
+                id,
+                DisputeState::parse(&state).unwrap_or(DisputeState::Open),
+            )
+        }
+        None => {
+            let money = amount(resource, &["dispute_amount"])?;
+            let opened = time(resource, &["create_time"]).unwrap_or(updated);
+            let capture = resource
+                .get("disputed_transactions")
+                .and_then(Value::as_array)
+                .and_then(|txs| txs.first())
+                .and_then(|t| text(t, &["seller_transaction_id"]));
+            let payment: Option<(i64, i64)> = match capture {
+                Some(c) => {
+                    sqlx::query_as("SELECT id, order_id FROM payments WHERE capture_id = $1")
+                        .bind(c)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                }
+                None => None,
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO disputes (paypal_dispute_id, order_id, payment_id, state, reason, paypal_status, life_cycle_stage,
+                                       amount_minor, currency, opened_at, sla_due_at, seller_response_due_at, paypal_updated_at)
+                 VALUES ($1, $2, $3, 'OPEN', $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(dispute_id)
+            .bind(payment.map(|p| p.1))
+            .bind(payment.map(|p| p.0))
+            .bind(text(resource, &["reason"]).unwrap_or("OTHER"))
+            .bind(status)
+            .bind(stage)
+            .bind(money.minor)
+            .bind(money.currency.code())
+            .bind(opened)
+            .bind(sla_due_at(opened))
+            .bind(due)
+            .bind(updated)
+            .fetch_one(&mut *conn)
+            .await?;
+            for (item, _) in EVIDENCE_ITEMS {
+                sqlx::query("INSERT INTO dispute_evidence (dispute_id, item) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(item)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            (id, DisputeState::Open)
+        }
+    };
+    // Forward only: move when the target is a legal next state; never back.
+    let next = if from == target || !from.can_move_to(target) {
+        from
+    } else {
+        target
+    };
+    sqlx::query(
+        "UPDATE disputes SET state = $2, outcome = COALESCE($3, outcome), paypal_status = COALESCE($4, paypal_status),
+                life_cycle_stage = COALESCE($5, life_cycle_stage), seller_response_due_at = COALESCE($6, seller_response_due_at),
+                resolved_at = CASE WHEN $3 IS NOT NULL THEN COALESCE(resolved_at, $7) ELSE resolved_at END,
+                paypal_updated_at = $7, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(next.as_str())
+    .bind(matches!(next, DisputeState::Won | DisputeState::Lost).then(|| next.as_str()))
+    .bind(status)
+    .bind(stage)
+    .bind(due)
+    .bind(updated)
+    .execute(&mut *conn)
+    .await?;
+    crate::store::audit(
+        conn,
+        WORKER,
+        &format!("paypal.{}", event_type.to_lowercase()),
+        "dispute",
+        &id.to_string(),
+        serde_json::json!({ "paypal_dispute_id": dispute_id, "from": from.as_str(), "to": next.as_str() }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+// --- Wise -------------------------------------------------------------------
+
+/// Payout line state for a Wise transfer state.
+pub fn payout_state_for(wise_state: &str) -> Option<&'static str> {
+    match wise_state {
+        "incoming_payment_waiting"
+        | "incoming_payment_initiated"
+        | "processing"
+        | "funds_converted" => Some("processing"),
+        "outgoing_payment_sent" => Some("sent"),
+        "bounced_back" | "cancelled" | "funds_refunded" | "charged_back" => Some("failed"),
+        _ => None,
+    }
+}
+
+async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied {
+    let data = payload
+        .get("data")
+        .ok_or_else(|| ApplyError("no data".into()))?;
+    let transfer_id = data
+        .get("resource")
+        .and_then(|r| r.get("id"))
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApplyError("payload has no data.resource.id".into()))?;
+    let current = required(data, &["current_state"])?;
+    let occurred = time(data, &["occurred_at"]).unwrap_or_else(Utc::now);
+    let Some(state) = payout_state_for(current) else {
+        return Ok(Outcome::Ignored(format!(
+            "transfer state {current} is not acted on"
+        )));
+    };
+    let row: Option<(i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT id, batch_id, wise_status_at FROM payout_items WHERE wise_transfer_id = $1 FOR UPDATE",
+    )
+    .bind(transfer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // The transfer may not be recorded yet (the executor records it after Wise answers): retry.
+    let (item_id, batch_id, last) =
+        row.ok_or_else(|| ApplyError(format!("no payout line for Wise transfer {transfer_id}")))?;
+    if last.is_some_and(|last| occurred <= last) {
+        return Ok(Outcome::Ignored(format!(
+            "transfer {transfer_id}: {current} at {occurred} is older than the state held"
+        )));
+    }
+    sqlx::query(
+        "UPDATE payout_items SET wise_status = $2, wise_status_at = $3, state = $4, updated_at = now(),
+                failure_reason = CASE WHEN $4 = 'failed' THEN 'Wise transfer ' || $2 ELSE failure_reason END
+          WHERE id = $1",
+    )
+    .bind(item_id)
+    .bind(current)
+    .bind(occurred)
+    .bind(state)
+    .execute(&mut *conn)
+    .await?;
+    // The batch follows its lines once it is being processed.
+    sqlx::query(
+        "UPDATE payout_batches b SET
+            state = CASE WHEN s.processing > 0 OR s.pending > 0 THEN 'processing'
+                         WHEN s.failed > 0 THEN 'partially_failed' ELSE 'completed' END,
+            completed_at = CASE WHEN s.processing = 0 AND s.pending = 0 AND s.failed = 0 THEN now() ELSE NULL END
+           FROM (SELECT count(*) FILTER (WHERE state = 'processing') AS processing,
+                        count(*) FILTER (WHERE state = 'pending') AS pending,
+                        count(*) FILTER (WHERE state = 'failed') AS failed
+                   FROM payout_items WHERE batch_id = $1) s
+          WHERE b.id = $1 AND b.state IN ('processing', 'completed', 'partially_failed')",
+    )
+    .bind(batch_id)
+    .execute(&mut *conn)
+    .await?;
+    crate::store::audit(
+        conn,
+        WORKER,
+        "wise.transfer.state_change",
+        "payout_item",
+        &item_id.to_string(),
+        serde_json::json!({ "transfer_id": transfer_id, "state": current, "occurred_at": occurred }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+// --- Twilio -----------------------------------------------------------------
+
+/// Rank of a show status: events never move a show backwards.
+pub fn show_rank(status: &str) -> u8 {
+    match status {
+        "scheduled" => 0,
+        "preshow" => 1,
+        "live" => 2,
+        "ended" | "failed" | "cancelled" => 3,
+        _ => 0,
+    }
+}
+
+async fn twilio_event(conn: &mut PgConnection, payload: &Value) -> Applied {
+    let event = required(payload, &["StatusCallbackEvent"])?;
+    let room_sid = required(payload, &["RoomSid"])?;
+    let room_name = text(payload, &["RoomName"]).unwrap_or("");
+    let at = time(payload, &["Timestamp"]).unwrap_or_else(Utc::now);
+    let show: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT s.id, s.status, c.handle FROM shows s JOIN creators c ON c.id = s.creator_id
+          WHERE s.twilio_room_sid = $1 OR (s.twilio_room_sid IS NULL AND s.twilio_room_name = $2)
+          ORDER BY s.twilio_room_sid IS NULL LIMIT 1 FOR UPDATE OF s",
+    )
+    .bind(room_sid)
+    .bind(room_name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (show_id, status, creator_handle) =
+        show.ok_or_else(|| ApplyError(format!("no show for room {room_sid} ({room_name})")))?;
+    let identity = text(payload, &["ParticipantIdentity"]).unwrap_or("");
+    let is_creator = identity == creator_handle || identity == format!("creator:{creator_handle}");
+    let advance = |to: &str| show_rank(to) > show_rank(&status);
+    match event {
+        "room-created" => {
+            sqlx::query(
+                "UPDATE shows SET twilio_room_sid = COALESCE(twilio_room_sid, $2),
+                                  status = CASE WHEN $3 THEN 'preshow' ELSE status END WHERE id = $1",
+            )
+            .bind(show_id)
+            .bind(room_sid)
+            .bind(advance("preshow"))
+            .execute(&mut *conn)
+            .await?;
+        }
+        "participant-connected" if is_creator => {
+            sqlx::query(
+                "UPDATE shows SET creator_connected_at = COALESCE(creator_connected_at, $2),
+                                  status = CASE WHEN $3 THEN 'live' ELSE status END,
+                                  started_at = CASE WHEN $3 THEN COALESCE(started_at, $2) ELSE started_at END
+                  WHERE id = $1",
+            )
+            .bind(show_id)
+            .bind(at)
+            .bind(advance("live"))
+            .execute(&mut *conn)
+            .await?;
+        }
+        "participant-connected" => {
+            sqlx::query(
+                "UPDATE shows SET current_viewers = current_viewers + 1, peak_viewers = GREATEST(peak_viewers, current_viewers + 1)
+                  WHERE id = $1 AND status IN ('preshow', 'live')",
+            )
+            .bind(show_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "participant-disconnected" if !is_creator => {
+            sqlx::query(
+                "UPDATE shows SET current_viewers = GREATEST(current_viewers - 1, 0) WHERE id = $1",
+            )
+            .bind(show_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        "room-ended" => {
+            sqlx::query(
+                "UPDATE shows SET status = CASE WHEN $3 THEN 'ended' ELSE status END,
+                                  ended_at = COALESCE(ended_at, $2), current_viewers = 0 WHERE id = $1",
+            )
+            .bind(show_id)
+            .bind(at)
+            .bind(advance("ended"))
+            .execute(&mut *conn)
+            .await?;
+        }
+        "recording-started" => {
+            sqlx::query("UPDATE shows SET recording_status = 'recording' WHERE id = $1 AND recording_status = 'none'")
+                .bind(show_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        "recording-completed" => {
+            sqlx::query("UPDATE shows SET recording_status = 'saved', recording_sid = COALESCE($2, recording_sid) WHERE id = $1")
+                .bind(show_id)
+                .bind(text(payload, &["RecordingSid"]))
+                .execute(&mut *conn)
+                .await?;
+        }
+        "recording-failed" => {
+            sqlx::query("UPDATE shows SET recording_status = 'failed' WHERE id = $1 AND recording_status <> 'saved'")
+                .bind(show_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        other => {
+            return Ok(Outcome::Ignored(format!(
+                "Twilio event {other} is not acted on"
+            )));
+        }
+    }
+    crate::store::audit(
+        conn,
+        WORKER,
+        &format!("twilio.{event}"),
+        "show",
+        &show_id.to_string(),
+        serde_json::json!({ "room_sid": room_sid, "identity": identity }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_never_let_an_old_event_win() {
+        assert!(payment_rank("COMPLETED") > payment_rank("PENDING"));
+        assert!(payment_rank("REFUNDED") > payment_rank("COMPLETED"));
+        assert!(payment_rank("DENIED") < payment_rank("COMPLETED"));
+        assert!(show_rank("ended") > show_rank("live"));
+        assert_eq!(payout_state_for("outgoing_payment_sent"), Some("sent"));
+        assert_eq!(payout_state_for("bounced_back"), Some("failed"));
+        assert_eq!(payout_state_for("unknown"), None);
+    }
+
+    #[test]
+    fn dispute_targets_follow_paypal_status_and_outcome() {
+        assert_eq!(
+            dispute_target(Some("WAITING_FOR_SELLER_RESPONSE"), None),
+            DisputeState::EvidenceRequired
+        );
+        assert_eq!(
+            dispute_target(Some("RESOLVED"), Some("RESOLVED_SELLER_FAVOUR")),
+            DisputeState::Won
+        );
+        assert_eq!(
+            dispute_target(Some("RESOLVED"), Some("RESOLVED_BUYER_FAVOUR")),
+            DisputeState::Lost
+        );
+        assert_eq!(dispute_target(Some("OPEN"), None), DisputeState::Open);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(2));
+        assert_eq!(backoff(3), Duration::seconds(8));
+        assert_eq!(backoff(20), Duration::seconds(600));
+    }
+
+    #[test]
+    fn refund_capture_comes_from_the_up_link() {
+        let refund = serde_json::json!({ "id": "R1", "links": [
+            { "rel": "self", "href": "https://api-m.paypal.com/v2/payments/refunds/R1" },
+            { "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP9" } ] });
+        assert_eq!(refund_capture_id(&refund).as_deref(), Some("CAP9"));
+        assert_eq!(
+            refund_capture_id(&serde_json::json!({ "id": "CAP9" })),
+            None
+        );
+    }
+}
+
+/// The applier task: applies due events until `shutdown` fires, waking on the
+/// inbox's NOTIFY and at least every `poll`. Database outages are logged and
+/// retried; an event is never lost (it stays in the inbox).
+pub async fn run(
+    pool: PgPool,
+    settings: ApplySettings,
+    poll: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut listener = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match apply_due(&pool, settings, 500).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("applier: {e}"),
+        }
+        if listener.is_none() {
+            listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut l) => match l.listen(crate::store::CHANGE_CHANNEL).await {
+                    Ok(()) => Some(l),
+                    Err(e) => {
+                        tracing::warn!("applier: LISTEN failed: {e}");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!("applier: cannot listen: {e}");
+                    None
+                }
+            };
+        }
+        let wake = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(poll) => {}
+            woke = wake => {
+                if woke.is_err() {
+                    listener = None;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The applier (inbox → domain tables) on a real PostgreSQL: each effect once,
+//! out-of-order events never moving an entity backwards, failures retried and
+//! parked, and two appliers sharing one inbox.
+
+use chrono::{Duration, Utc};
+use lsn_ops::worker::apply::{ApplySettings, MAX_ATTEMPTS, Outcome, apply_due, apply_next, replay};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+async fn event(
+    pool: &PgPool,
+    provider: &str,
+    event_id: &str,
+    event_type: &str,
+    payload: Value,
+) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO provider_events (provider, event_id, event_type, payload) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(provider)
+    .bind(event_id)
+    .bind(event_type)
+    .bind(payload)
+    .fetch_one(pool)
+    .await
+    .expect("insert event")
+}
+
+async fn status_of(pool: &PgPool, id: i64) -> (String, i32) {
+    sqlx::query_as("SELECT status, attempts FROM provider_events WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("event status")
+}
+
+/// A creator, a customer, a product with stock, and an order awaiting payment.
+async fn order_awaiting_payment(pool: &PgPool, number: &str, email: &str) -> (i64, i64) {
+    let creator: i64 = sqlx::query_scalar(
+        "INSERT INTO creators (handle, display_name, tier, commission_bps) VALUES ($1, 'C', 'gold', 2000)
+         ON CONFLICT (handle) DO UPDATE SET display_name = 'C' RETURNING id",
+    )
+    .bind("ava")
+    .fetch_one(pool)
+    .await
+    .expect("creator");
+    let customer: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (email, name, country) VALUES ($1, 'B', 'US') RETURNING id",
+    )
+    .bind(email)
+    .fetch_one(pool)
+    .await
+    .expect("customer");
+    let product: i64 = sqlx::query_scalar(
+        "INSERT INTO products (sku, name, creator_id, currency, price_minor, cost_minor, stock_on_hand)
+         VALUES ($1, 'Mug', $2, 'USD', 2500, 1000, 40) RETURNING id",
+    )
+    .bind(format!("SKU-{number}"))
+    .bind(creator)
+    .fetch_one(pool)
+    .await
+    .expect("product");
+    let order: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (order_number, customer_id, creator_id, status, currency, subtotal_minor, total_minor, email,
+                             ip, ip_country, billing_country, shipping_country)
+         VALUES ($1, $2, $3, 'pending_payment', 'USD', 5000, 5000, $4, '203.0.113.7', 'US', 'US', 'US') RETURNING id",
+    )
+    .bind(number)
+    .bind(customer)
+    .bind(creator)
+    .bind(email)
+    .fetch_one(pool)
+    .await
+    .expect("order");
+    sqlx::query("INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor) VALUES ($1, $2, 2, 2500, 1000)")
+        .bind(order)
+        .bind(product)
+        .execute(pool)
+        .await
+        .expect("item");
+    (order, product)
+}
+
+fn capture(event_type: &str, capture_id: &str, order: &str, value: &str) -> Value {
+    json!({ "id": format!("WH-{capture_id}-{event_type}"), "event_type": event_type, "resource_type": "capture",
+            "resource": { "id": capture_id, "status": "COMPLETED", "custom_id": order,
+                          "amount": { "currency_code": "USD", "value": value },
+                          "create_time": "2026-11-24T10:00:00Z", "update_time": "2026-11-24T10:00:05Z" } })
+}
+
+#[sqlx::test]
+async fn a_capture_pays_reserves_and_scores_once(pool: PgPool) {
+    let (order, product) = order_awaiting_payment(&pool, "LSN-1", "buyer@mailinator.com").await;
+    let first = event(
+        &pool,
+        "paypal",
+        "WH-1",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP1", "LSN-1", "50.00"),
+    )
+    .await;
+    // PayPal redelivers with a new transmission but the same capture: no second effect.
+    let again = event(
+        &pool,
+        "paypal",
+        "WH-1-resent",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP1", "LSN-1", "50.00"),
+    )
+    .await;
+    assert_eq!(
+        apply_due(&pool, ApplySettings::default(), 10)
+            .await
+            .expect("apply"),
+        2
+    );
+    assert_eq!(status_of(&pool, first).await.0, "applied");
+    assert_eq!(status_of(&pool, again).await.0, "ignored");
+
+    let (status, score): (String, Option<i16>) =
+        sqlx::query_as("SELECT status, fraud_score FROM orders WHERE id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .expect("order");
+    assert_eq!(status, "paid");
+    assert_eq!(score, Some(15), "disposable email domain fired");
+    let reserved: i32 = sqlx::query_scalar("SELECT stock_reserved FROM products WHERE id = $1")
+        .bind(product)
+        .fetch_one(&pool)
+        .await
+        .expect("stock");
+    assert_eq!(reserved, 2, "stock reserved once");
+    let (payments, amount): (i64, Option<i64>) =
+        sqlx::query_as("SELECT count(*), max(amount_minor) FROM payments")
+            .fetch_one(&pool)
+            .await
+            .expect("payments");
+    assert_eq!((payments, amount), (1, Some(5000)));
+    let evidence: String = sqlx::query_scalar("SELECT evidence FROM fraud_indicators")
+        .fetch_one(&pool)
+        .await
+        .expect("indicator");
+    assert_eq!(evidence, "disposable domain mailinator.com");
+    let audits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'paypal.capture.completed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(audits, 1);
+}
+
+#[sqlx::test]
+async fn a_refund_before_its_capture_waits_and_the_order_ends_refunded(pool: PgPool) {
+    let (order, _) = order_awaiting_payment(&pool, "LSN-2", "b2@example.com").await;
+    let refund = json!({ "id": "WH-R", "event_type": "PAYMENT.CAPTURE.REFUNDED",
+        "resource": { "id": "REF1", "status": "COMPLETED", "amount": { "currency_code": "USD", "value": "50.00" },
+                      "links": [{ "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP2" }] } });
+    let refund_id = event(&pool, "paypal", "WH-R", "PAYMENT.CAPTURE.REFUNDED", refund).await;
+    let (id, outcome) = apply_next(&pool, ApplySettings::default())
+        .await
+        .expect("apply")
+        .expect("one due");
+    assert_eq!(id, refund_id);
+    assert!(
+        matches!(outcome, Outcome::Failed(ref m) if m.contains("no payment with capture CAP2")),
+        "{outcome:?}"
+    );
+    assert_eq!(status_of(&pool, refund_id).await, ("failed".into(), 1));
+
+    event(
+        &pool,
+        "paypal",
+        "WH-C",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP2", "LSN-2", "50.00"),
+    )
+    .await;
+    assert_eq!(
+        apply_due(&pool, ApplySettings::default(), 10)
+            .await
+            .expect("apply"),
+        1,
+        "the refund waits for its backoff"
+    );
+    sqlx::query("UPDATE provider_events SET next_attempt_at = now() WHERE id = $1")
+        .bind(refund_id)
+        .execute(&pool)
+        .await
+        .expect("due now");
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    assert_eq!(status_of(&pool, refund_id).await.0, "applied");
+
+    // A late copy of the capture must not move the order back to paid.
+    event(
+        &pool,
+        "paypal",
+        "WH-C-late",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP2", "LSN-2", "50.00"),
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .expect("order");
+    assert_eq!(status, "refunded");
+    let (pay_status, refunded): (String, i64) =
+        sqlx::query_as("SELECT status, refunded_minor FROM payments WHERE capture_id = 'CAP2'")
+            .fetch_one(&pool)
+            .await
+            .expect("payment");
+    assert_eq!((pay_status.as_str(), refunded), ("REFUNDED", 5000));
+    let refunds: i64 = sqlx::query_scalar("SELECT count(*) FROM refunds")
+        .fetch_one(&pool)
+        .await
+        .expect("refunds");
+    assert_eq!(refunds, 1);
+}
+
+fn dispute(event_type: &str, status: &str, outcome: Option<&str>, update_time: &str) -> Value {
+    let mut resource = json!({ "dispute_id": "PP-D-1", "create_time": "2026-11-24T08:00:00Z", "update_time": update_time,
+        "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "status": status,
+        "dispute_amount": { "currency_code": "USD", "value": "19.99" },
+        "seller_response_due_date": "2026-12-04T08:00:00Z", "dispute_life_cycle_stage": "CHARGEBACK" });
+    if let Some(code) = outcome {
+        resource["dispute_outcome"] = json!({ "outcome_code": code });
+    }
+    json!({ "id": format!("WH-{event_type}-{update_time}"), "event_type": event_type, "resource": resource })
+}
+
+#[sqlx::test]
+async fn disputes_move_forward_only(pool: PgPool) {
+    event(
+        &pool,
+        "paypal",
+        "D1",
+        "CUSTOMER.DISPUTE.CREATED",
+        dispute(
+            "CUSTOMER.DISPUTE.CREATED",
+            "WAITING_FOR_SELLER_RESPONSE",
+            None,
+            "2026-11-24T08:00:00Z",
+        ),
+    )
+    .await;
+    event(
+        &pool,
+        "paypal",
+        "D2",
+        "CUSTOMER.DISPUTE.RESOLVED",
+        dispute(
+            "CUSTOMER.DISPUTE.RESOLVED",
+            "RESOLVED",
+            Some("RESOLVED_SELLER_FAVOUR"),
+            "2026-11-30T08:00:00Z",
+        ),
+    )
+    .await;
+    let stale = event(
+        &pool,
+        "paypal",
+        "D3",
+        "CUSTOMER.DISPUTE.UPDATED",
+        dispute(
+            "CUSTOMER.DISPUTE.UPDATED",
+            "WAITING_FOR_SELLER_RESPONSE",
+            None,
+            "2026-11-25T08:00:00Z",
+        ),
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let (state, outcome, amount, sla): (String, Option<String>, i64, chrono::DateTime<Utc>) =
+        sqlx::query_as("SELECT state, outcome, amount_minor, sla_due_at FROM disputes WHERE paypal_dispute_id = 'PP-D-1'")
+            .fetch_one(&pool)
+            .await
+            .expect("dispute");
+    assert_eq!(
+        (state.as_str(), outcome.as_deref(), amount),
+        ("WON", Some("WON"), 1999)
+    );
+    assert_eq!(
+        sla.to_rfc3339(),
+        "2026-11-25T08:00:00+00:00",
+        "24h after creation"
+    );
+    assert_eq!(status_of(&pool, stale).await.0, "ignored");
+    let evidence: i64 = sqlx::query_scalar("SELECT count(*) FROM dispute_evidence")
+        .fetch_one(&pool)
+        .await
+        .expect("evidence");
+    assert_eq!(evidence, 7);
+}
+
+#[sqlx::test]
+async fn wise_events_out_of_order_keep_the_newest_state(pool: PgPool) {
+    let creator: i64 = sqlx::query_scalar("INSERT INTO creators (handle, display_name, tier, commission_bps) VALUES ('w', 'W', 'gold', 2000) RETURNING id")
+        .fetch_one(&pool).await.expect("creator");
+    let now = Utc::now();
+    let batch: i64 = sqlx::query_scalar(
+        "INSERT INTO payout_batches (period_start, period_end, scheduled_for, state, currency) VALUES ($1, $2, $2, 'processing', 'USD') RETURNING id",
+    )
+    .bind(now - Duration::days(7))
+    .bind(now)
+    .fetch_one(&pool)
+    .await
+    .expect("batch");
+    sqlx::query(
+        "INSERT INTO payout_items (batch_id, creator_id, kind, currency, commission_bps, amount_minor, state, customer_transaction_id, wise_transfer_id)
+         VALUES ($1, $2, 'earnings', 'USD', 2000, 12345, 'processing', gen_random_uuid(), 49983981)",
+    )
+    .bind(batch)
+    .bind(creator)
+    .execute(&pool)
+    .await
+    .expect("item");
+    let wise = |state: &str, at: &str| {
+        json!({ "data": { "resource": { "type": "transfer", "id": 49983981, "profile_id": 1, "account_id": 2 },
+        "current_state": state, "previous_state": null, "occurred_at": at }, "event_type": "transfers#state-change", "schema_version": "2.0.0" })
+    };
+    event(
+        &pool,
+        "wise",
+        "W2",
+        "transfers#state-change",
+        wise("outgoing_payment_sent", "2026-11-24T12:00:00Z"),
+    )
+    .await;
+    let late = event(
+        &pool,
+        "wise",
+        "W1",
+        "transfers#state-change",
+        wise("processing", "2026-11-24T11:00:00Z"),
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let (state, wise_status): (String, String) =
+        sqlx::query_as("SELECT state, wise_status FROM payout_items")
+            .fetch_one(&pool)
+            .await
+            .expect("item");
+    assert_eq!(
+        (state.as_str(), wise_status.as_str()),
+        ("sent", "outgoing_payment_sent")
+    );
+    assert_eq!(status_of(&pool, late).await.0, "ignored");
+    let batch_state: String = sqlx::query_scalar("SELECT state FROM payout_batches")
+        .fetch_one(&pool)
+        .await
+        .expect("batch");
+    assert_eq!(batch_state, "completed");
+}
+
+#[sqlx::test]
+async fn failing_events_are_parked_alerted_and_replayable(pool: PgPool) {
+    let id = event(
+        &pool,
+        "paypal",
+        "WH-X",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAPX", "LSN-NOPE", "1.00"),
+    )
+    .await;
+    let unknown = event(
+        &pool,
+        "paypal",
+        "WH-U",
+        "BILLING.PLAN.CREATED",
+        json!({ "id": "WH-U" }),
+    )
+    .await;
+    for _ in 0..MAX_ATTEMPTS {
+        sqlx::query("UPDATE provider_events SET next_attempt_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("due");
+        apply_due(&pool, ApplySettings::default(), 10)
+            .await
+            .expect("apply");
+    }
+    assert_eq!(status_of(&pool, id).await, ("dead".into(), MAX_ATTEMPTS));
+    assert_eq!(
+        status_of(&pool, unknown).await.0,
+        "ignored",
+        "unknown types are kept, not applied"
+    );
+    let (alerts, severity): (i64, String) = sqlx::query_as("SELECT count(*), max(severity) FROM alerts WHERE rule_key = 'webhook_failures' AND state = 'open'")
+        .fetch_one(&pool).await.expect("alert");
+    assert_eq!((alerts, severity.as_str()), (1, "warning"));
+    assert!(replay(&pool, id, "carol").await.expect("replay"));
+    assert_eq!(status_of(&pool, id).await, ("pending".into(), 0));
+    assert!(
+        !replay(&pool, unknown, "carol")
+            .await
+            .expect("replay ignored"),
+        "only failed or dead events replay"
+    );
+}
+
+#[sqlx::test]
+async fn twilio_callbacks_drive_the_show_and_two_appliers_share_the_inbox(pool: PgPool) {
+    let creator: i64 = sqlx::query_scalar("INSERT INTO creators (handle, display_name, tier, commission_bps) VALUES ('hana', 'Hana', 'gold', 2000) RETURNING id")
+        .fetch_one(&pool).await.expect("creator");
+    let show: i64 = sqlx::query_scalar(
+        "INSERT INTO shows (creator_id, title, scheduled_start, scheduled_end, twilio_room_name) VALUES ($1, 'S', now(), now() + interval '1 hour', 'show-1') RETURNING id",
+    )
+    .bind(creator)
+    .fetch_one(&pool)
+    .await
+    .expect("show");
+    let cb = |event: &str, identity: &str, n: u32| {
+        json!({ "StatusCallbackEvent": event, "RoomSid": "RM1", "RoomName": "show-1",
+        "RoomStatus": "in-progress", "ParticipantIdentity": identity, "Timestamp": "2026-11-24T18:00:00Z", "SequenceNumber": n.to_string() })
+    };
+    event(
+        &pool,
+        "twilio",
+        "t-created",
+        "room-created",
+        cb("room-created", "", 0),
+    )
+    .await;
+    event(
+        &pool,
+        "twilio",
+        "t-creator",
+        "participant-connected",
+        cb("participant-connected", "hana", 1),
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    for n in 0..150u32 {
+        event(
+            &pool,
+            "twilio",
+            &format!("t-viewer-{n}"),
+            "participant-connected",
+            cb("participant-connected", &format!("viewer-{n}"), n + 2),
+        )
+        .await;
+    }
+    // Two appliers at once: SKIP LOCKED hands each event to exactly one of them.
+    let (a, b) = tokio::join!(
+        apply_due(&pool, ApplySettings::default(), 1_000),
+        apply_due(&pool, ApplySettings::default(), 1_000)
+    );
+    assert_eq!(a.expect("a") + b.expect("b"), 150);
+    let (status, viewers, peak, room): (String, i32, i32, Option<String>) = sqlx::query_as(
+        "SELECT status, current_viewers, peak_viewers, twilio_room_sid FROM shows WHERE id = $1",
+    )
+    .bind(show)
+    .fetch_one(&pool)
+    .await
+    .expect("show");
+    assert_eq!(
+        (status.as_str(), viewers, peak, room.as_deref()),
+        ("live", 150, 150, Some("RM1"))
+    );
+
+    event(
+        &pool,
+        "twilio",
+        "t-ended",
+        "room-ended",
+        cb("room-ended", "", 999),
+    )
+    .await;
+    event(
+        &pool,
+        "twilio",
+        "t-late",
+        "participant-connected",
+        cb("participant-connected", "hana", 3),
+    )
+    .await;
+    event(&pool, "twilio", "t-rec", "recording-completed", json!({ "StatusCallbackEvent": "recording-completed", "RoomSid": "RM1", "RecordingSid": "RT1" })).await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let (status, recording): (String, String) =
+        sqlx::query_as("SELECT status, recording_status FROM shows WHERE id = $1")
+            .bind(show)
+            .fetch_one(&pool)
+            .await
+            .expect("show");
+    assert_eq!(
+        (status.as_str(), recording.as_str()),
+        ("ended", "saved"),
+        "a late connect does not reopen an ended show"
+    );
+}
