@@ -994,58 +994,6 @@ async fn twilio_event(conn: &mut PgConnection, payload: &Value) -> Applied {
     Ok(Outcome::Applied)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranks_never_let_an_old_event_win() {
-        assert!(payment_rank("COMPLETED") > payment_rank("PENDING"));
-        assert!(payment_rank("REFUNDED") > payment_rank("COMPLETED"));
-        assert!(payment_rank("DENIED") < payment_rank("COMPLETED"));
-        assert!(show_rank("ended") > show_rank("live"));
-        assert_eq!(payout_state_for("outgoing_payment_sent"), Some("sent"));
-        assert_eq!(payout_state_for("bounced_back"), Some("failed"));
-        assert_eq!(payout_state_for("unknown"), None);
-    }
-
-    #[test]
-    fn dispute_targets_follow_paypal_status_and_outcome() {
-        assert_eq!(
-            dispute_target(Some("WAITING_FOR_SELLER_RESPONSE"), None),
-            DisputeState::EvidenceRequired
-        );
-        assert_eq!(
-            dispute_target(Some("RESOLVED"), Some("RESOLVED_SELLER_FAVOUR")),
-            DisputeState::Won
-        );
-        assert_eq!(
-            dispute_target(Some("RESOLVED"), Some("RESOLVED_BUYER_FAVOUR")),
-            DisputeState::Lost
-        );
-        assert_eq!(dispute_target(Some("OPEN"), None), DisputeState::Open);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1), Duration::seconds(2));
-        assert_eq!(backoff(3), Duration::seconds(8));
-        assert_eq!(backoff(20), Duration::seconds(600));
-    }
-
-    #[test]
-    fn refund_capture_comes_from_the_up_link() {
-        let refund = serde_json::json!({ "id": "R1", "links": [
-            { "rel": "self", "href": "https://api-m.paypal.com/v2/payments/refunds/R1" },
-            { "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP9" } ] });
-        assert_eq!(refund_capture_id(&refund).as_deref(), Some("CAP9"));
-        assert_eq!(
-            refund_capture_id(&serde_json::json!({ "id": "CAP9" })),
-            None
-        );
-    }
-}
-
 /// The applier task: applies due events until `shutdown` fires, waking on the
 /// inbox's NOTIFY and at least every `poll`. Database outages are logged and
 /// retried; an event is never lost (it stays in the inbox).
@@ -1095,5 +1043,57 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_never_let_an_old_event_win() {
+        assert!(payment_rank("COMPLETED") > payment_rank("PENDING"));
+        assert!(payment_rank("REFUNDED") > payment_rank("COMPLETED"));
+        assert!(payment_rank("DENIED") < payment_rank("COMPLETED"));
+        assert!(show_rank("ended") > show_rank("live"));
+        assert_eq!(payout_state_for("outgoing_payment_sent"), Some("sent"));
+        assert_eq!(payout_state_for("bounced_back"), Some("failed"));
+        assert_eq!(payout_state_for("unknown"), None);
+    }
+
+    #[test]
+    fn dispute_targets_follow_paypal_status_and_outcome() {
+        assert_eq!(
+            dispute_target(Some("WAITING_FOR_SELLER_RESPONSE"), None),
+            DisputeState::EvidenceRequired
+        );
+        assert_eq!(
+            dispute_target(Some("RESOLVED"), Some("RESOLVED_SELLER_FAVOUR")),
+            DisputeState::Won
+        );
+        assert_eq!(
+            dispute_target(Some("RESOLVED"), Some("RESOLVED_BUYER_FAVOUR")),
+            DisputeState::Lost
+        );
+        assert_eq!(dispute_target(Some("OPEN"), None), DisputeState::Open);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(2));
+        assert_eq!(backoff(3), Duration::seconds(8));
+        assert_eq!(backoff(20), Duration::seconds(600));
+    }
+
+    #[test]
+    fn refund_capture_comes_from_the_up_link() {
+        let refund = serde_json::json!({ "id": "R1", "links": [
+            { "rel": "self", "href": "https://api-m.paypal.com/v2/payments/refunds/R1" },
+            { "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP9" } ] });
+        assert_eq!(refund_capture_id(&refund).as_deref(), Some("CAP9"));
+        assert_eq!(
+            refund_capture_id(&serde_json::json!({ "id": "CAP9" })),
+            None
+        );
     }
 }
