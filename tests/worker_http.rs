@@ -940,3 +940,101 @@ async fn paypal_api_mode_answers_503_when_paypal_cannot_answer(pool: PgPool) {
     assert!(!text.contains("secret-1"), "{text}");
     assert_eq!(rows(&pool, "paypal").await, 0);
 }
+
+// ------------------------------------------------------------------ shutdown and timeouts
+
+/// Sends the head of a Wise delivery and half its body over a raw socket,
+/// returning the socket and the rest of the body.
+async fn half_sent(base: &str, body: &[u8]) -> (TcpStream, Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    let addr = base.trim_start_matches("http://");
+    let mut socket = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /webhooks/wise HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Signature-SHA256: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        rsa_sign(body),
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.expect("head");
+    let half = body.len() / 2;
+    socket.write_all(&body[..half]).await.expect("half");
+    socket.flush().await.expect("flush");
+    (socket, body[half..].to_vec())
+}
+
+async fn read_all(mut socket: TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let _ = socket.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[sqlx::test]
+async fn shutdown_finishes_the_request_in_flight(pool: PgPool) {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut config = Config::default();
+    config.worker.public_base_url = base.clone();
+    config.wise.webhook_public_key = String::from_utf8(fixture("test-keys/pub.pem")).expect("pem");
+    let settings = Settings::from_config(&config).expect("settings");
+    let state = Arc::new(AppState::new(pool.clone(), settings, Arc::new(now)));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(lsn_ops::worker::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    let body = wise_body(9, "funds_converted");
+    let (mut socket, rest) = half_sent(&base, &body).await;
+    // Wait until the server has the request (the counter moves before the body is read).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while state
+        .metrics
+        .get(lsn_ops::worker::metrics::RECEIVED, &[("provider", "wise")])
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never saw the request"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Shut down while the delivery is half received...
+    let _ = stop.send(());
+    tokio::task::yield_now().await;
+    assert!(
+        !server.is_finished(),
+        "the server waits for the request in flight"
+    );
+    // ...then the rest arrives: it is verified, stored and answered.
+    socket.write_all(&rest).await.expect("rest");
+    let answer = read_all(socket).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("stored wise event"), "{answer}");
+    server.await.expect("join").expect("served");
+    assert_eq!(rows(&pool, "wise").await, 1);
+    // And nothing listens any more.
+    assert!(
+        TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .is_err()
+    );
+}
+
+#[sqlx::test]
+async fn a_delivery_that_never_finishes_times_out_with_408(pool: PgPool) {
+    let w = Worker::start_with(pool.clone(), |s| {
+        s.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let body = wise_body(10, "processing");
+    let (socket, _rest) = half_sent(&w.base, &body).await;
+    // The rest never comes: the server gives up and says so.
+    let answer = read_all(socket).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(rows(&pool, "wise").await, 0);
+    let (_, metrics) = w.get("/metrics").await;
+    assert!(
+        metrics.contains("lsn_ops_webhooks_rejected_total{provider=\"wise\",reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
+}
