@@ -1038,3 +1038,43 @@ async fn a_delivery_that_never_finishes_times_out_with_408(pool: PgPool) {
         "{metrics}"
     );
 }
+
+#[sqlx::test]
+async fn paypal_certificate_missing_is_401_and_its_host_down_is_503(pool: PgPool) {
+    let w = Worker::start(pool.clone()).await;
+    let body = paypal_body("WH-CERT");
+    let with_cert_url = |url: String| {
+        let mut headers = w.paypal_headers(&body, "2027-01-15T12:00:00Z");
+        for (k, v) in headers.iter_mut() {
+            if *k == "paypal-cert-url" {
+                *v = url.clone();
+            }
+        }
+        headers
+    };
+    // The allowed host answers 404: the delivery names a certificate that does not exist.
+    let missing = w.cert_url.replace("CERT-TEST", "CERT-NOPE");
+    let (status, text) = w
+        .post("/webhooks/paypal", &with_cert_url(missing), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    assert!(text.contains("certificate"), "{text}");
+
+    // The allowed host does not answer at all: PayPal should retry later.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let dead_host = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let w2 = Worker::start_with(pool.clone(), |s| {
+        s.paypal.extra_cert_host = Some(dead_host.clone())
+    })
+    .await;
+    let mut headers = w2.paypal_headers(&body, "2027-01-15T12:00:00Z");
+    for (k, v) in headers.iter_mut() {
+        if *k == "paypal-cert-url" {
+            *v = format!("http://{dead_host}/v1/notifications/certs/CERT-TEST");
+        }
+    }
+    let (status, text) = w2.post("/webhooks/paypal", &headers, body.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert_eq!(rows(&pool, "paypal").await, 0);
+}

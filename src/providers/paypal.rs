@@ -251,6 +251,12 @@ impl CertCache {
             .map(|(_, pem)| pem.clone())
     }
 
+    /// How long ago `url`'s certificate was fetched, if it is cached.
+    pub fn age(&self, url: &str) -> Option<Duration> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(url).map(|(at, _)| at.elapsed())
+    }
+
     pub fn put(&self, url: &str, pem: Vec<u8>) -> Arc<Vec<u8>> {
         let pem = Arc::new(pem);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -29,6 +29,10 @@ use crate::store::inbox::NewEvent;
 
 use super::server::AppState;
 
+/// A cached PayPal certificate that fails a signature is fetched again only
+/// when it is at least this old.
+const CERT_REFETCH_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// Why a delivery is not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
@@ -119,17 +123,23 @@ pub async fn paypal(
                 None => {
                     let pem = super::paypal::fetch_cert(&state.http, t.cert_url)
                         .await
-                        .map_err(Reject::Unavailable)?;
+                        .map_err(cert_fetch_reject)?;
                     (state.certs.put(t.cert_url, pem), false)
                 }
             };
             let mut result = pp::verify_offline(body, &t, &s.webhook_id, &cert, now, &s.policy);
-            if result == Err(VerifyError::Mismatch) && cached {
-                // PayPal may have rotated the certificate behind the same URL.
+            // PayPal may have rotated the certificate behind the same URL: fetch it
+            // again, but at most every few minutes, so bad signatures cannot make
+            // us hammer PayPal with one download each.
+            let stale = state
+                .certs
+                .age(t.cert_url)
+                .is_some_and(|age| age > CERT_REFETCH_AFTER);
+            if result == Err(VerifyError::Mismatch) && cached && stale {
                 state.certs.forget(t.cert_url);
                 let pem = super::paypal::fetch_cert(&state.http, t.cert_url)
                     .await
-                    .map_err(Reject::Unavailable)?;
+                    .map_err(cert_fetch_reject)?;
                 let cert = state.certs.put(t.cert_url, pem);
                 result = pp::verify_offline(body, &t, &s.webhook_id, &cert, now, &s.policy);
             }
@@ -149,6 +159,15 @@ pub async fn paypal(
         }
     };
     paypal_event(event, headers)
+}
+
+fn cert_fetch_reject(e: super::paypal::FetchError) -> Reject {
+    match e {
+        super::paypal::FetchError::Refused(why) => {
+            Reject::Unauthorized(VerifyError::Certificate(why))
+        }
+        super::paypal::FetchError::Unavailable(why) => Reject::Unavailable(why),
+    }
 }
 
 fn paypal_event(event: Value, headers: &HeaderMap) -> Result<NewEvent, Reject> {

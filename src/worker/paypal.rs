@@ -18,33 +18,47 @@ use super::PaypalSettings;
 /// Largest certificate (chain) we accept; PayPal's is about 3 KB.
 const MAX_CERT_BYTES: usize = 64 * 1024;
 
+/// Why a certificate could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// The host answered that there is no such certificate (4xx) or sent
+    /// something unusable: the delivery's `PAYPAL-CERT-URL` is bad (401).
+    Refused(String),
+    /// The host could not be reached or failed (5xx): try again later (503).
+    Unavailable(String),
+}
+
 /// Downloads a certificate PEM. The URL must already have passed
 /// [`crate::providers::paypal::cert_url_allowed`].
-pub async fn fetch_cert(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+pub async fn fetch_cert(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, FetchError> {
+    use FetchError::{Refused, Unavailable};
     let response = client
         .get(url)
         .timeout(Duration::from_secs(4))
         .send()
         .await
-        .map_err(|e| format!("fetching the certificate: {}", e.without_url()))?;
-    if !response.status().is_success() {
-        return Err(format!(
-            "fetching the certificate: HTTP {}",
-            response.status()
-        ));
+        .map_err(|e| Unavailable(format!("fetching the certificate: {}", e.without_url())))?;
+    let status = response.status();
+    if status.is_client_error() {
+        return Err(Refused(format!("fetching the certificate: HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(Unavailable(format!(
+            "fetching the certificate: HTTP {status}"
+        )));
     }
     if response
         .content_length()
         .is_some_and(|n| n > MAX_CERT_BYTES as u64)
     {
-        return Err("the certificate is too large".into());
+        return Err(Refused("the certificate is too large".into()));
     }
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| format!("reading the certificate: {}", e.without_url()))?;
+        .map_err(|e| Unavailable(format!("reading the certificate: {}", e.without_url())))?;
     if bytes.len() > MAX_CERT_BYTES {
-        return Err("the certificate is too large".into());
+        return Err(Refused("the certificate is too large".into()));
     }
     Ok(bytes.to_vec())
 }
