@@ -18,6 +18,7 @@
 //! - [`twilio`]: `X-Twilio-Signature`, HMAC-SHA1 of the public URL plus the sorted
 //!   form parameters, compared in constant time.
 
+pub mod api;
 pub mod paypal;
 pub mod twilio;
 pub mod wise;
