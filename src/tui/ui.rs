@@ -2,10 +2,11 @@
 //! waits on I/O; only the visible rows of each pane are formatted.
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{Action, App, Input};
 use super::keymap::{self, COMMANDS, Group};
@@ -333,44 +334,70 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
         offset.min(p.selected)
     };
     let cols = id.columns();
-    let highlight = theme.sym.select.chars().count() as u16;
-    let keep = fit_columns(cols, inner.width.saturating_sub(highlight));
-    let rows: Vec<Row> = p
-        .view
-        .iter()
-        .skip(offset)
-        .take(rows_fit)
-        .map(|&i| {
-            let (mut cells, style) = id.row(&c, i);
-            let cells: Vec<_> = keep
-                .iter()
-                .filter_map(|&k| cells.get_mut(k).map(std::mem::take))
-                .collect();
-            Row::new(cells).style(style)
-        })
-        .collect();
-    let header = Row::new(keep.iter().map(|&k| {
-        let col = &cols[k];
-        let line = Line::styled(col.name, theme.muted.add_modifier(Modifier::BOLD));
-        if col.right {
-            line.alignment(Alignment::Right)
-        } else {
-            line
-        }
-    }));
+    let hl = (theme.sym.select.chars().count() as u16).min(inner.width);
+    let keep = fit_columns(cols, inner.width - hl);
     let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
-    let mut table = Table::new(rows, widths)
-        .header(header)
-        .column_spacing(1)
-        .highlight_spacing(HighlightSpacing::Always)
-        .highlight_symbol(theme.sym.select);
+    // Column positions as ratatui's Table lays them out (start-aligned, one
+    // space apart), after the selection marker; rows are then written straight
+    // into the buffer: only the visible rows, each string measured once.
+    let rects = Layout::horizontal(widths).spacing(1).split(Rect::new(
+        inner.x + hl,
+        inner.y,
+        inner.width - hl,
+        1,
+    ));
+    let buf = f.buffer_mut();
+    let head = theme.muted.add_modifier(Modifier::BOLD);
+    for (j, &k) in keep.iter().enumerate() {
+        put(buf, rects[j], inner.y, cols[k].name, head, cols[k].right);
+    }
     // The wall is read-only: no selection to show.
     let selecting = focused && !app.wall;
-    if selecting {
-        table = table.row_highlight_style(theme.selected);
+    for (line, &i) in p.view.iter().skip(offset).take(rows_fit).enumerate() {
+        let y = inner.y + 1 + line as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        let row_area = Rect::new(inner.x, y, inner.width, 1);
+        let (cells, style) = id.row(&c, i);
+        if style != Style::default() {
+            buf.set_style(row_area, style);
+        }
+        for (j, &k) in keep.iter().enumerate() {
+            if let Some(cell) = cells.get(k) {
+                put(buf, rects[j], y, &cell.text, cell.style, cell.right);
+            }
+        }
+        if selecting && offset + line == p.selected {
+            buf.set_stringn(
+                inner.x,
+                y,
+                theme.sym.select,
+                usize::from(hl),
+                Style::default(),
+            );
+            buf.set_style(row_area, theme.selected);
+        }
     }
-    let mut state = TableState::default().with_selected(selecting.then_some(p.selected - offset));
-    f.render_stateful_widget(table, inner, &mut state);
+}
+
+/// Writes `text` in the column `col` on row `y`, cut to the column's width;
+/// right-aligned text that does not fit is shown from its start.
+fn put(buf: &mut Buffer, col: Rect, y: u16, text: &str, style: Style, right: bool) {
+    if col.width == 0 {
+        return;
+    }
+    let width = if text.is_ascii() {
+        text.len()
+    } else {
+        Span::raw(text).width()
+    };
+    let pad = if right {
+        usize::from(col.width).saturating_sub(width) as u16
+    } else {
+        0
+    };
+    buf.set_stringn(col.x + pad, y, text, usize::from(col.width - pad), style);
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

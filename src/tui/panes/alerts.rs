@@ -5,9 +5,8 @@ use std::cmp::Ordering;
 
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Cell;
 
-use super::{Column, Ctx, ago, cell, col, field, fill, right, styled_field};
+use super::{Column, Ctx, TextCell, ago, cell, col, field, fill, right, styled_field};
 use crate::domain::incidents::format_time_left;
 use crate::store::snapshot::{AlertRow, IncidentRow, Snapshot};
 
@@ -115,7 +114,7 @@ pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
     .then(a.cmp(&b))
 }
 
-pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
     let t = c.theme;
     match item(c.snap, i) {
         Some(Item::Alert(a)) => {

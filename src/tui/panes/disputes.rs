@@ -6,9 +6,8 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Utc};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Cell;
 
-use super::{Column, Ctx, ago, cell, col, field, fill, right, styled_field};
+use super::{Column, Ctx, TextCell, ago, cell, col, field, fill, right, styled_field};
 use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, may_auto_submit, urgency};
 use crate::domain::incidents::format_time_left;
 use crate::store::snapshot::Snapshot;
@@ -79,7 +78,7 @@ fn reason_label(reason: &str) -> String {
     })
 }
 
-pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
     let t = c.theme;
     let Some(d) = c.snap.disputes.get(i) else {
         return (Vec::new(), Style::new());

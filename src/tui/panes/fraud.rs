@@ -5,9 +5,8 @@ use std::cmp::Ordering;
 
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Cell;
 
-use super::{Column, Ctx, ago, cell, col, field, fill, right, styled_field};
+use super::{Column, Ctx, TextCell, ago, cell, col, field, fill, right, styled_field};
 use crate::domain::fraud::{Band, Indicator, band};
 use crate::store::snapshot::Snapshot;
 
@@ -62,7 +61,7 @@ fn score_u8(score: i16) -> u8 {
     u8::try_from(score.clamp(0, 100)).unwrap_or(0)
 }
 
-pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
     let t = c.theme;
     let Some(f) = c.snap.fraud.get(i) else {
         return (Vec::new(), Style::new());

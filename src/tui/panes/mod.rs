@@ -11,10 +11,9 @@ pub mod shows;
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use ratatui::layout::{Alignment, Constraint};
+use ratatui::layout::Constraint;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Cell;
 
 use super::theme::Theme;
 use crate::domain::disputes::Urgency;
@@ -183,7 +182,7 @@ impl PaneId {
     }
 
     /// The cells of row `i`, plus a style for the whole row (P0 rows shout).
-    pub fn row(self, c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+    pub fn row(self, c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
         match self {
             Self::Alerts => alerts::row(c, i),
             Self::Shows => shows::row(c, i),
@@ -303,12 +302,28 @@ impl Ctx<'_> {
     }
 }
 
-pub fn cell(text: impl Into<String>, style: Style) -> Cell<'static> {
-    Cell::from(Span::styled(text.into(), style))
+/// One table cell: text, style and alignment; drawn by `ui` straight into the buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextCell {
+    pub text: String,
+    pub style: Style,
+    pub right: bool,
 }
 
-pub fn right(text: impl Into<String>, style: Style) -> Cell<'static> {
-    Cell::from(Line::from(Span::styled(text.into(), style)).alignment(Alignment::Right))
+pub fn cell(text: impl Into<String>, style: Style) -> TextCell {
+    TextCell {
+        text: text.into(),
+        style,
+        right: false,
+    }
+}
+
+pub fn right(text: impl Into<String>, style: Style) -> TextCell {
+    TextCell {
+        text: text.into(),
+        style,
+        right: true,
+    }
 }
 
 /// "1,234,567".

@@ -5,9 +5,8 @@ use std::cmp::Ordering;
 
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Cell;
 
-use super::{Column, Ctx, cell, col, field, fill, grouped, right, styled_field};
+use super::{Column, Ctx, TextCell, cell, col, field, fill, grouped, right, styled_field};
 use crate::domain::money::{Money, format_bps};
 use crate::store::snapshot::Snapshot;
 
@@ -69,7 +68,7 @@ fn net(p: &crate::store::snapshot::PayoutItemRow) -> Money {
     )
 }
 
-pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
     let t = c.theme;
     let Some(p) = c.snap.payout_items.get(i) else {
         return (Vec::new(), Style::new());

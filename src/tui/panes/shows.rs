@@ -6,9 +6,8 @@ use std::cmp::Ordering;
 
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Cell;
 
-use super::{Column, Ctx, cell, col, field, fill, grouped, right, styled_field};
+use super::{Column, Ctx, TextCell, cell, col, field, fill, grouped, right, styled_field};
 use crate::domain::shows::{PRESHOW_CHECKLIST, Phase};
 use crate::store::snapshot::Snapshot;
 
@@ -42,7 +41,7 @@ pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
     .then(x.id.cmp(&y.id))
 }
 
-pub fn row(c: &Ctx, i: usize) -> (Vec<Cell<'static>>, Style) {
+pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
     let t = c.theme;
     let Some(r) = c.snap.shows.get(i) else {
         return (Vec::new(), Style::new());
