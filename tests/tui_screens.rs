@@ -245,6 +245,13 @@ fn no_panic_at_any_size() {
                 a.update(Action::Open);
                 let t = render(&a, &theme);
                 assert_eq!(t.backend().buffer().area.width, w);
+                a.update(Action::ToggleHelp);
+                a.update(Action::StartFilter);
+                for c in "a very long filter that does not fit anywhere".chars() {
+                    a.update(Action::Type(c));
+                }
+                let t = render(&a, &theme);
+                assert_eq!(t.backend().buffer().area.height, h);
                 rendered += 1;
             }
         }

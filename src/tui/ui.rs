@@ -494,12 +494,20 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(right), r);
 }
 
+/// The input cursor after `text`, kept on screen.
+fn cursor_x(area: Rect, text: &str) -> u16 {
+    let len = u16::try_from(text.chars().count()).unwrap_or(u16::MAX);
+    area.x
+        .saturating_add(len)
+        .min(area.right().saturating_sub(1))
+}
+
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = match app.input {
         Input::Filter => {
             let text = format!("/{}", app.pane(app.focus).filter);
             if !app.wall {
-                f.set_cursor_position((area.x + text.chars().count() as u16, area.y));
+                f.set_cursor_position((cursor_x(area, &text), area.y));
             }
             Line::from(vec![
                 Span::styled(text, theme.warning),
@@ -509,7 +517,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Input::Command => {
             let text = format!(":{}", app.command_line);
             if !app.wall {
-                f.set_cursor_position((area.x + text.chars().count() as u16, area.y));
+                f.set_cursor_position((cursor_x(area, &text), area.y));
             }
             Line::from(vec![
                 Span::styled(text, theme.accent),
