@@ -7,6 +7,7 @@
 
 pub mod inbox;
 pub mod operators;
+pub mod outbox;
 pub mod seed;
 pub mod snapshot;
 pub mod status;

@@ -25,6 +25,7 @@
 //! simulators for `lsn-ops demo`.
 
 pub mod apply;
+pub mod commands;
 pub mod ingest;
 pub mod metrics;
 pub mod paypal;

@@ -1,0 +1,895 @@
+//! The command executor: outbox rows (`commands`) → provider API calls, with
+//! the command's idempotency key, so money moves exactly once.
+//!
+//! One command at a time is **claimed** in a short transaction (`FOR UPDATE
+//! SKIP LOCKED`, due by `next_attempt_at`): it becomes `in_flight`, its
+//! attempt is counted, and `next_attempt_at` becomes the end of its lease.
+//! The provider is then called with **no transaction open**. The outcome is
+//! **recorded** in a second transaction together with its domain effect
+//! (`refunds.paypal_refund_id/status`, `payout_items.wise_transfer_id/state`,
+//! ...) and an audit row, fenced on the attempt number, so an executor whose
+//! lease was taken over cannot record twice.
+//!
+//! Safe to kill at any instant: a command left `in_flight` past its lease is
+//! claimed again and **re-sent with the same idempotency key**
+//! (`PayPal-Request-Id` = `commands.idempotency_key`; Wise
+//! `customerTransactionId` = `payout_items.customer_transaction_id`), and the
+//! provider answers the refund or transfer it already made. A Wise transfer
+//! already funded is not funded again (its status says so).
+//!
+//! Failures: [`ApiError::Retryable`] → `failed`, due again after a jittered
+//! exponential backoff (or the provider's `Retry-After`);
+//! [`ApiError::Permanent`] or [`ExecOptions::max_attempts`] reached → `dead`
+//! with the error, the domain row marked failed where there is one, and a P1
+//! alert. `crate::store::outbox::retry_dead` revives a dead command.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use rand::Rng as _;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+
+use crate::config::Config;
+use crate::domain::money::{Currency, Money};
+use crate::providers::api::paypal::{PaypalApiConfig, PaypalClient, Refund};
+use crate::providers::api::twilio::{Room, TwilioApiConfig, TwilioClient};
+use crate::providers::api::wise::{Funding, Transfer, WiseApiConfig, WiseClient};
+use crate::providers::api::{ApiError, HttpPolicy};
+use crate::store::outbox::{COMMANDS_CHANNEL, CommandKind};
+use crate::worker::apply::{WORKER, raise_alert};
+
+/// The provider clients the executor calls.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub paypal: Arc<PaypalClient>,
+    pub wise: Arc<WiseClient>,
+    pub twilio: Arc<TwilioClient>,
+}
+
+impl Clients {
+    /// Builds the three clients from `[paypal]`, `[wise]` and `[twilio]`.
+    pub fn from_config(config: &Config, policy: HttpPolicy) -> Result<Self, ApiError> {
+        Ok(Self {
+            paypal: Arc::new(PaypalClient::new(
+                PaypalApiConfig::from_config(&config.paypal),
+                policy,
+            )?),
+            wise: Arc::new(WiseClient::new(
+                WiseApiConfig::from_config(&config.wise),
+                policy,
+            )?),
+            twilio: Arc::new(TwilioClient::new(
+                TwilioApiConfig::from_config(&config.twilio),
+                policy,
+            )?),
+        })
+    }
+}
+
+/// How the executor schedules and gives up.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// How long a claimed command may stay `in_flight` before another executor
+    /// re-sends it (longer than the slowest provider call with its retries).
+    pub lease: Duration,
+    /// Attempts (claims) before a command is parked as dead.
+    pub max_attempts: i32,
+    /// First retry delay; doubled per attempt, jittered, at most `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Test hook: after the provider answered and before the outcome is
+    /// recorded, send the command id here and never return (the test then
+    /// aborts the task, as a crash would).
+    #[doc(hidden)]
+    pub crash_after_call: Option<tokio::sync::mpsc::UnboundedSender<i64>>,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::minutes(2),
+            max_attempts: 8,
+            base_backoff: Duration::seconds(2),
+            max_backoff: Duration::minutes(10),
+            crash_after_call: None,
+        }
+    }
+}
+
+impl ExecOptions {
+    /// The wait before the next attempt after `attempts` attempts.
+    pub fn backoff(&self, attempts: i32, hint: Option<std::time::Duration>) -> Duration {
+        let exp = attempts.clamp(1, 20) as u32 - 1;
+        let base_ms = self.base_backoff.num_milliseconds().max(0);
+        let cap = base_ms
+            .saturating_mul(1i64 << exp.min(30))
+            .min(self.max_backoff.num_milliseconds().max(0));
+        let jittered = if cap > 1 {
+            rand::rng().random_range(cap / 2..=cap)
+        } else {
+            cap
+        };
+        let hint_ms = hint
+            .and_then(|h| i64::try_from(h.as_millis()).ok())
+            .unwrap_or(0);
+        Duration::milliseconds(jittered.max(hint_ms))
+    }
+}
+
+/// What happened to one claimed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// Will be sent again (same idempotency key) after a backoff.
+    Retrying(String),
+    /// Parked: a permanent refusal or too many attempts.
+    Dead(String),
+    /// Another executor took the command over (our lease ran out); nothing recorded.
+    LostLease,
+}
+
+#[derive(Debug)]
+struct Claimed {
+    id: i64,
+    kind: String,
+    key: String,
+    payload: Value,
+    attempts: i32,
+}
+
+/// What a provider call produced, to be recorded with its domain effect.
+#[derive(Debug)]
+enum Effect {
+    Refund {
+        refund_id: i64,
+        refund: Refund,
+    },
+    Transfer {
+        item_id: i64,
+        transfer: Transfer,
+        funding: Option<Result<Funding, ApiError>>,
+    },
+    Evidence {
+        dispute_id: i64,
+        answer: Value,
+    },
+    AcceptClaim {
+        dispute_id: i64,
+        answer: Value,
+    },
+    Capture {
+        answer: Value,
+    },
+    TransferStatus {
+        item_id: i64,
+        transfer: Transfer,
+    },
+    Room {
+        show_id: i64,
+        room: Room,
+    },
+}
+
+/// A failure with what the domain row should say about it.
+#[derive(Debug)]
+struct Failure {
+    error: ApiError,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self { error }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Self {
+            error: ApiError::retryable(format!("database: {e}")),
+        }
+    }
+}
+
+fn bad_payload(what: &str) -> Failure {
+    Failure {
+        error: ApiError::permanent(format!("bad command payload: {what}")),
+    }
+}
+
+fn payload_i64(payload: &Value, key: &str) -> Result<i64, Failure> {
+    payload
+        .get(key)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| bad_payload(&format!("no integer \"{key}\"")))
+}
+
+/// Claims one due command (pending/failed due now, or in_flight past its lease).
+async fn claim(pool: &PgPool, lease: Duration) -> Result<Option<Claimed>, sqlx::Error> {
+    for due in [
+        "state IN ('pending', 'failed') AND next_attempt_at <= now()",
+        "state = 'in_flight' AND next_attempt_at <= now()",
+    ] {
+        let sql = format!(
+            "WITH next AS (
+                SELECT id FROM commands WHERE {due}
+                 ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             UPDATE commands c
+                SET state = 'in_flight', attempts = c.attempts + 1, started_at = now(),
+                    next_attempt_at = now() + $1
+               FROM next WHERE c.id = next.id
+             RETURNING c.id, c.kind, c.idempotency_key, c.payload, c.attempts"
+        );
+        let row: Option<(i64, String, String, Value, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(lease)
+                .fetch_optional(pool)
+                .await?;
+        if let Some((id, kind, key, payload, attempts)) = row {
+            if due.starts_with("state = 'in_flight'") {
+                tracing::warn!(
+                    command = id,
+                    kind,
+                    attempts,
+                    "command was in flight past its lease: sending again with the same idempotency key"
+                );
+            }
+            return Ok(Some(Claimed {
+                id,
+                kind,
+                key,
+                payload,
+                attempts,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Claims, sends and records at most one due command. `None` when nothing is due.
+pub async fn execute_next(
+    pool: &PgPool,
+    clients: &Clients,
+    options: &ExecOptions,
+) -> Result<Option<(i64, Outcome)>, sqlx::Error> {
+    let Some(command) = claim(pool, options.lease).await? else {
+        return Ok(None);
+    };
+    let result = if command.attempts > options.max_attempts {
+        Err(Failure {
+            error: ApiError::permanent(format!("gave up after {} attempts", options.max_attempts)),
+        })
+    } else {
+        call(pool, clients, &command).await
+    };
+    if let Some(hook) = &options.crash_after_call {
+        let _ = hook.send(command.id);
+        std::future::pending::<()>().await;
+    }
+    let outcome = record(pool, options, &command, result).await?;
+    Ok(Some((command.id, outcome)))
+}
+
+/// Executes due commands until none is due or `max` were handled, with the
+/// default [`ExecOptions`].
+pub async fn execute_due(
+    pool: &PgPool,
+    clients: &Clients,
+    max: usize,
+) -> Result<usize, sqlx::Error> {
+    execute_due_with(pool, clients, &ExecOptions::default(), max).await
+}
+
+/// [`execute_due`] with explicit options.
+pub async fn execute_due_with(
+    pool: &PgPool,
+    clients: &Clients,
+    options: &ExecOptions,
+    max: usize,
+) -> Result<usize, sqlx::Error> {
+    let mut handled = 0;
+    while handled < max {
+        match execute_next(pool, clients, options).await? {
+            Some(_) => handled += 1,
+            None => break,
+        }
+    }
+    Ok(handled)
+}
+
+/// The provider call for one command; reads what it needs first.
+async fn call(pool: &PgPool, clients: &Clients, command: &Claimed) -> Result<Effect, Failure> {
+    let p = &command.payload;
+    let kind = CommandKind::parse(&command.kind)
+        .ok_or_else(|| bad_payload(&format!("unknown kind {}", command.kind)))?;
+    match kind {
+        CommandKind::PaypalRefund => {
+            let refund_id = payload_i64(p, "refund_id")?;
+            let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT r.amount_minor, r.currency, r.status, p.capture_id
+                   FROM refunds r LEFT JOIN payments p ON p.id = r.payment_id
+                  WHERE r.id = $1",
+            )
+            .bind(refund_id)
+            .fetch_optional(pool)
+            .await?;
+            let (minor, currency, status, capture) =
+                row.ok_or_else(|| bad_payload(&format!("no refund #{refund_id}")))?;
+            if status == "cancelled" {
+                return Err(
+                    ApiError::permanent(format!("refund #{refund_id} was cancelled")).into(),
+                );
+            }
+            let capture = capture.ok_or_else(|| {
+                ApiError::permanent(format!("refund #{refund_id} has no PayPal payment"))
+            })?;
+            let currency = Currency::parse(currency.trim()).ok_or_else(|| {
+                ApiError::permanent(format!("refund #{refund_id}: unknown currency {currency}"))
+            })?;
+            let note = p.get("note_to_payer").and_then(Value::as_str);
+            let refund = clients
+                .paypal
+                .refund(
+                    &capture,
+                    Some(Money::new(minor, currency)),
+                    &command.key,
+                    note,
+                )
+                .await?;
+            Ok(Effect::Refund { refund_id, refund })
+        }
+        CommandKind::WiseTransfer => {
+            let item_id = payload_i64(p, "payout_item_id")?;
+            wise_transfer(pool, clients, item_id).await
+        }
+        CommandKind::PaypalProvideEvidence => {
+            let dispute_id = payload_i64(p, "dispute_id")?;
+            let input = p
+                .get("input")
+                .filter(|v| v.is_object())
+                .ok_or_else(|| bad_payload("no \"input\" object"))?;
+            let paypal_id = paypal_dispute_id(pool, dispute_id).await?;
+            let answer = clients
+                .paypal
+                .provide_evidence(&paypal_id, input, &[], &command.key)
+                .await?;
+            Ok(Effect::Evidence { dispute_id, answer })
+        }
+        CommandKind::PaypalAcceptClaim => {
+            let dispute_id = payload_i64(p, "dispute_id")?;
+            let paypal_id = paypal_dispute_id(pool, dispute_id).await?;
+            let body = json!({
+                "note": p.get("note").and_then(Value::as_str).unwrap_or("Claim accepted."),
+                "accept_claim_type": p.get("accept_claim_type").and_then(Value::as_str).unwrap_or("REFUND"),
+            });
+            let answer = clients
+                .paypal
+                .accept_claim(&paypal_id, &body, &command.key)
+                .await?;
+            Ok(Effect::AcceptClaim { dispute_id, answer })
+        }
+        CommandKind::PaypalSyncCapture => {
+            let capture_id = p
+                .get("capture_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad_payload("no \"capture_id\""))?;
+            let capture = clients.paypal.get_capture(capture_id).await?;
+            Ok(Effect::Capture {
+                answer: capture.raw,
+            })
+        }
+        CommandKind::WiseSyncTransfer => {
+            let item_id = payload_i64(p, "payout_item_id")?;
+            let transfer_id: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT wise_transfer_id FROM payout_items WHERE id = $1")
+                    .bind(item_id)
+                    .fetch_optional(pool)
+                    .await?;
+            let transfer_id = transfer_id.flatten().ok_or_else(|| {
+                ApiError::permanent(format!("payout line #{item_id} has no Wise transfer"))
+            })?;
+            let transfer = clients.wise.get_transfer(transfer_id).await?;
+            Ok(Effect::TransferStatus { item_id, transfer })
+        }
+        CommandKind::TwilioRoomLookup => {
+            let show_id = payload_i64(p, "show_id")?;
+            let row: Option<(Option<String>, Option<String>)> =
+                sqlx::query_as("SELECT twilio_room_sid, twilio_room_name FROM shows WHERE id = $1")
+                    .bind(show_id)
+                    .fetch_optional(pool)
+                    .await?;
+            let (sid, name) = row.ok_or_else(|| bad_payload(&format!("no show #{show_id}")))?;
+            let key = sid
+                .or(name)
+                .ok_or_else(|| ApiError::permanent(format!("show #{show_id} has no room")))?;
+            let room = clients.twilio.get_room(&key).await?.ok_or_else(|| {
+                ApiError::permanent(format!("Twilio has no room {key} (show #{show_id})"))
+            })?;
+            Ok(Effect::Room { show_id, room })
+        }
+    }
+}
+
+async fn paypal_dispute_id(pool: &PgPool, dispute_id: i64) -> Result<String, Failure> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT paypal_dispute_id FROM disputes WHERE id = $1")
+            .bind(dispute_id)
+            .fetch_optional(pool)
+            .await?;
+    id.ok_or_else(|| bad_payload(&format!("no dispute #{dispute_id}")))
+}
+
+/// Quote → transfer (customerTransactionId) → fund, skipping what is done.
+async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result<Effect, Failure> {
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        String,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT pi.amount_minor, pi.currency, pi.state, pi.customer_transaction_id::text,
+                pi.wise_transfer_id, c.wise_recipient_id, c.recipient_status, pi.batch_id
+           FROM payout_items pi JOIN creators c ON c.id = pi.creator_id
+          WHERE pi.id = $1",
+    )
+    .bind(item_id)
+    .fetch_optional(pool)
+    .await?;
+    let (minor, currency, state, ctid, transfer_id, recipient, recipient_status, batch_id) =
+        row.ok_or_else(|| bad_payload(&format!("no payout line #{item_id}")))?;
+    let transfer = match transfer_id {
+        Some(id) => clients.wise.get_transfer(id).await?,
+        None => {
+            if matches!(state.as_str(), "held" | "cancelled") {
+                return Err(
+                    ApiError::permanent(format!("payout line #{item_id} is {state}")).into(),
+                );
+            }
+            if recipient_status != "verified" {
+                return Err(ApiError::permanent(format!(
+                    "payout line #{item_id}: the creator's bank details are {recipient_status}, not verified"
+                ))
+                .into());
+            }
+            let recipient = recipient.ok_or_else(|| {
+                ApiError::permanent(format!("payout line #{item_id}: no Wise recipient"))
+            })?;
+            if minor <= 0 {
+                return Err(ApiError::permanent(format!(
+                    "payout line #{item_id}: nothing to pay ({minor})"
+                ))
+                .into());
+            }
+            let currency = Currency::parse(currency.trim()).ok_or_else(|| {
+                ApiError::permanent(format!(
+                    "payout line #{item_id}: unknown currency {currency}"
+                ))
+            })?;
+            let target = Money::new(minor, currency);
+            let quote = clients
+                .wise
+                .create_quote(currency, target, Some(recipient))
+                .await?;
+            clients
+                .wise
+                .create_transfer(
+                    recipient,
+                    &quote.id,
+                    &ctid,
+                    &format!("LSN B{batch_id} L{item_id}"),
+                )
+                .await?
+        }
+    };
+    if let Some(echoed) = &transfer.customer_transaction_id
+        && !echoed.eq_ignore_ascii_case(&ctid)
+    {
+        return Err(ApiError::permanent(format!(
+            "Wise transfer {} belongs to another customerTransactionId",
+            transfer.id
+        ))
+        .into());
+    }
+    // Only a transfer still waiting for its money is funded: a repeat after a
+    // crash finds it already processing and does not fund it twice.
+    let funding = if transfer.status == "incoming_payment_waiting" {
+        Some(clients.wise.fund_transfer(transfer.id).await)
+    } else {
+        None
+    };
+    if let Some(Err(e)) = &funding
+        && e.is_retryable()
+    {
+        // Nothing moved for sure: record nothing yet, send again later.
+        return Err(e.clone().into());
+    }
+    Ok(Effect::Transfer {
+        item_id,
+        transfer,
+        funding,
+    })
+}
+
+/// Records the outcome and its domain effect in one transaction.
+async fn record(
+    pool: &PgPool,
+    options: &ExecOptions,
+    command: &Claimed,
+    result: Result<Effect, Failure>,
+) -> Result<Outcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Fence: still ours (same attempt, still in flight)?
+    let ours: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM commands WHERE id = $1 AND state = 'in_flight' AND attempts = $2 FOR UPDATE",
+    )
+    .bind(command.id)
+    .bind(command.attempts)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if ours.is_none() {
+        tracing::warn!(
+            command = command.id,
+            "lease lost before recording: another executor owns this command"
+        );
+        return Ok(Outcome::LostLease);
+    }
+    let error = match result {
+        Ok(effect) => match effect_outcome(&mut tx, command, effect).await? {
+            None => {
+                tx.commit().await?;
+                return Ok(Outcome::Succeeded);
+            }
+            Some(error) => error,
+        },
+        Err(Failure { error }) => error,
+    };
+    let message = error.message().to_string();
+    let dead = !error.is_retryable() || command.attempts >= options.max_attempts;
+    if dead {
+        sqlx::query(
+            "UPDATE commands SET state = 'dead', last_error = $2, completed_at = now() WHERE id = $1",
+        )
+        .bind(command.id)
+        .bind(&message)
+        .execute(&mut *tx)
+        .await?;
+        mark_domain_failed(&mut tx, command, &message).await?;
+        raise_alert(
+            &mut tx,
+            "command_failures",
+            &format!("command:dead:{}", command.kind),
+            "warning",
+            "P1",
+            &format!("{} commands parked as dead", command.kind),
+            &format!(
+                "command #{} failed after {} attempt(s): {message}",
+                command.id, command.attempts
+            ),
+        )
+        .await?;
+        tracing::warn!(
+            command = command.id,
+            kind = command.kind,
+            "command dead: {message}"
+        );
+        tx.commit().await?;
+        Ok(Outcome::Dead(message))
+    } else {
+        let wait = options.backoff(command.attempts, error.retry_after());
+        sqlx::query(
+            "UPDATE commands SET state = 'failed', last_error = $2, next_attempt_at = now() + $3 WHERE id = $1",
+        )
+        .bind(command.id)
+        .bind(&message)
+        .bind(wait)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(
+            command = command.id,
+            kind = command.kind,
+            "command will retry: {message}"
+        );
+        tx.commit().await?;
+        Ok(Outcome::Retrying(message))
+    }
+}
+
+async fn succeed(
+    conn: &mut PgConnection,
+    command: &Claimed,
+    result: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE commands SET state = 'succeeded', result = $2, last_error = NULL, completed_at = now() WHERE id = $1",
+    )
+    .bind(command.id)
+    .bind(result)
+    .execute(&mut *conn)
+    .await?;
+    crate::store::audit(
+        conn,
+        WORKER,
+        &format!("command.{}", command.kind),
+        "command",
+        &command.id.to_string(),
+        json!({ "idempotency_key": command.key }),
+    )
+    .await
+}
+
+/// Applies a successful call's domain effect. `Some(error)` when the call
+/// "succeeded" but its answer is a permanent failure (a rejected funding).
+async fn effect_outcome(
+    conn: &mut PgConnection,
+    command: &Claimed,
+    effect: Effect,
+) -> Result<Option<ApiError>, sqlx::Error> {
+    match effect {
+        Effect::Refund { refund_id, refund } => {
+            record_refund(conn, refund_id, &refund).await?;
+            succeed(conn, command, &refund.raw).await?;
+        }
+        Effect::Transfer {
+            item_id,
+            transfer,
+            funding,
+        } => {
+            sqlx::query(
+                "UPDATE payout_items
+                    SET wise_transfer_id = $2,
+                        wise_status = CASE WHEN wise_status_at IS NULL THEN $3 ELSE wise_status END,
+                        state = CASE WHEN state = 'pending' THEN 'processing' ELSE state END,
+                        attempts = attempts + 1, updated_at = now()
+                  WHERE id = $1",
+            )
+            .bind(item_id)
+            .bind(transfer.id)
+            .bind(&transfer.status)
+            .execute(&mut *conn)
+            .await?;
+            if let Some(Err(e)) = funding {
+                // The transfer exists but was not funded: the command fails
+                // permanently (recorded by the caller) with the id kept.
+                return Ok(Some(e));
+            }
+            let result = json!({
+                "transfer": transfer.raw,
+                "funding": funding.and_then(Result::ok).map(|f| f.raw),
+            });
+            succeed(conn, command, &result).await?;
+        }
+        Effect::Evidence { dispute_id, answer } => {
+            sqlx::query(
+                "UPDATE disputes SET state = 'SUBMITTED', submitted_at = COALESCE(submitted_at, now())
+                  WHERE id = $1 AND state = 'EVIDENCE_READY'",
+            )
+            .bind(dispute_id)
+            .execute(&mut *conn)
+            .await?;
+            succeed(conn, command, &answer).await?;
+        }
+        Effect::AcceptClaim { dispute_id, answer } => {
+            succeed(
+                conn,
+                command,
+                &json!({ "dispute_id": dispute_id, "answer": answer }),
+            )
+            .await?;
+        }
+        Effect::Capture { answer } => {
+            succeed(conn, command, &answer).await?;
+        }
+        Effect::TransferStatus { item_id, transfer } => {
+            sqlx::query(
+                "UPDATE payout_items SET wise_status = $2, updated_at = now()
+                  WHERE id = $1 AND wise_status_at IS NULL",
+            )
+            .bind(item_id)
+            .bind(&transfer.status)
+            .execute(&mut *conn)
+            .await?;
+            succeed(conn, command, &transfer.raw).await?;
+        }
+        Effect::Room { show_id, room } => {
+            sqlx::query(
+                "UPDATE shows SET twilio_room_sid = COALESCE(twilio_room_sid, $2) WHERE id = $1",
+            )
+            .bind(show_id)
+            .bind(&room.sid)
+            .execute(&mut *conn)
+            .await?;
+            succeed(conn, command, &room.raw).await?;
+        }
+    }
+    Ok(None)
+}
+
+/// Our refund row gets PayPal's id and status. If the applier already
+/// recorded this PayPal refund from its webhook (a row of its own), that row
+/// is folded into ours and the payment is not counted twice.
+async fn record_refund(
+    conn: &mut PgConnection,
+    refund_id: i64,
+    refund: &Refund,
+) -> Result<(), sqlx::Error> {
+    let status = match refund.status.as_str() {
+        "COMPLETED" => "completed",
+        "FAILED" => "failed",
+        "CANCELLED" => "cancelled",
+        _ => "pending",
+    };
+    let ours: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT status, amount_minor, payment_id FROM refunds WHERE id = $1 FOR UPDATE",
+    )
+    .bind(refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((previous, amount, payment_id)) = ours else {
+        return Ok(());
+    };
+    let from_webhook: Option<i64> = sqlx::query_scalar(
+        "DELETE FROM refunds WHERE paypal_refund_id = $1 AND id <> $2 RETURNING id",
+    )
+    .bind(&refund.id)
+    .bind(refund_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE refunds SET paypal_refund_id = $2, status = $3,
+                completed_at = CASE WHEN $3 = 'completed' THEN COALESCE(completed_at, now()) ELSE completed_at END
+          WHERE id = $1",
+    )
+    .bind(refund_id)
+    .bind(&refund.id)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    let newly_completed = status == "completed" && previous != "completed";
+    if newly_completed
+        && from_webhook.is_none()
+        && let Some(payment_id) = payment_id
+    {
+        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT order_id, amount_minor, refunded_minor, status FROM payments WHERE id = $1 FOR UPDATE",
+        )
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((order_id, captured, refunded, pay_status)) = row {
+            let total = (refunded + amount).min(captured);
+            let new_status = if pay_status == "REVERSED" {
+                "REVERSED"
+            } else if total >= captured {
+                "REFUNDED"
+            } else {
+                "PARTIALLY_REFUNDED"
+            };
+            sqlx::query(
+                "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
+            )
+            .bind(payment_id)
+            .bind(total)
+            .bind(new_status)
+            .execute(&mut *conn)
+            .await?;
+            if total >= captured {
+                sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
+                    .bind(order_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A dead command's domain row says it failed, where there is one.
+async fn mark_domain_failed(
+    conn: &mut PgConnection,
+    command: &Claimed,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    match CommandKind::parse(&command.kind) {
+        Some(CommandKind::PaypalRefund) => {
+            if let Some(id) = command.payload.get("refund_id").and_then(Value::as_i64) {
+                sqlx::query(
+                    "UPDATE refunds SET status = 'failed' WHERE id = $1 AND status IN ('requested', 'pending')",
+                )
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Some(CommandKind::WiseTransfer) => {
+            if let Some(id) = command
+                .payload
+                .get("payout_item_id")
+                .and_then(Value::as_i64)
+            {
+                sqlx::query(
+                    "UPDATE payout_items SET state = 'failed', failure_reason = $2, updated_at = now()
+                      WHERE id = $1 AND state IN ('pending', 'processing')",
+                )
+                .bind(id)
+                .bind(message)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Runs the executor until `shutdown` turns true: executes due commands, then
+/// waits for a NOTIFY on [`COMMANDS_CHANNEL`] or `poll`, whichever is first.
+pub async fn run(
+    pool: PgPool,
+    clients: Clients,
+    options: ExecOptions,
+    poll: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut listener = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match execute_due_with(&pool, &clients, &options, 100).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("command executor: {e}"),
+        }
+        if listener.is_none() {
+            listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut l) => match l.listen(COMMANDS_CHANNEL).await {
+                    Ok(()) => Some(l),
+                    Err(e) => {
+                        tracing::warn!("command executor: LISTEN failed: {e}");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!("command executor: cannot listen: {e}");
+                    None
+                }
+            };
+        }
+        let wake = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(poll) => {}
+            woke = wake => {
+                if woke.is_err() {
+                    listener = None;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let o = ExecOptions::default();
+        let first = o.backoff(1, None);
+        assert!(first >= Duration::seconds(1) && first <= Duration::seconds(2));
+        let late = o.backoff(30, None);
+        assert!(late >= Duration::minutes(5) && late <= Duration::minutes(10));
+        let hinted = o.backoff(1, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(hinted, Duration::seconds(30));
+    }
+}
