@@ -10,6 +10,7 @@
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
 //! - [`providers`]: PayPal, Wise and Twilio webhook signature checks; pure, no I/O.
 //! - [`worker`]: the worker's HTTP side: webhooks verified into the inbox, health, metrics.
+//! - [`simulators`]: local PayPal, Wise and Twilio servers for the demo and tests.
 
 pub mod cli;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod providers;
 pub mod seed;
+pub mod simulators;
 pub mod store;
 pub mod telemetry;
 pub mod tui;
