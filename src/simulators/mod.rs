@@ -157,6 +157,14 @@ impl Fault {
             after: true,
         }
     }
+    /// No fault: lets one request through (to aim a later fault at a later request).
+    pub fn pass() -> Self {
+        Self {
+            status: 0,
+            retry_after: None,
+            after: false,
+        }
+    }
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
             status: 429,
@@ -214,7 +222,7 @@ pub(crate) async fn faults(
             }
         })
     });
-    let Some(fault) = fault else {
+    let Some(fault) = fault.filter(|f| f.status != 0) else {
         return next.run(req).await;
     };
     lock(&shared.stats).injected_faults += 1;

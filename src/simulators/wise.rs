@@ -432,11 +432,10 @@ async fn create_transfer(State(inner): S, headers: HeaderMap, body: axum::body::
                 "Unknown quote",
             );
         };
-        if !s.recipients.contains_key(&target) {
-            // Creators seeded outside the simulator: accept their account ids.
-            let r = recipient_json(target, "USD", "Seeded Recipient");
-            s.recipients.insert(target, r);
-        }
+        // Creators seeded outside the simulator: accept their account ids.
+        s.recipients
+            .entry(target)
+            .or_insert_with(|| recipient_json(target, "USD", "Seeded Recipient"));
         s.seq += 1;
         let transfer = SimTransfer {
             id: 50_000_000 + s.seq,
