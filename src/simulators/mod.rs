@@ -179,6 +179,11 @@ impl Fault {
 pub struct CommonStats {
     pub api_requests: u64,
     pub injected_faults: u64,
+    /// Webhooks handed to the deliverer, and those it has finished with
+    /// (delivered, duplicate included, or given up on).
+    pub webhooks_queued: u64,
+    pub webhooks_settled: u64,
+    /// Successful deliveries (a duplicate counts twice).
     pub webhooks_sent: u64,
     pub webhooks_duplicated: u64,
     pub webhooks_reordered: u64,
@@ -252,6 +257,18 @@ pub(crate) struct Delivery {
     pub body: Vec<u8>,
 }
 
+/// Hands a webhook to the deliverer (counted, so callers can wait for it).
+pub(crate) fn queue(
+    shared: &Shared,
+    tx: &tokio::sync::mpsc::UnboundedSender<Delivery>,
+    delivery: Delivery,
+) {
+    lock(&shared.stats).webhooks_queued += 1;
+    if tx.send(delivery).is_err() {
+        lock(&shared.stats).webhooks_settled += 1;
+    }
+}
+
 /// Sends deliveries in order, applying the duplicate/out-of-order knobs and
 /// retrying non-2xx answers a few times (as providers do, much faster).
 pub(crate) fn spawn_deliverer(
@@ -270,9 +287,10 @@ pub(crate) fn spawn_deliverer(
                 return;
             }
         };
-        let mut held: Option<Delivery> = None;
+        // A held-back delivery (and whether to send it twice) goes out after
+        // the next one, or when nothing else comes within 200 ms.
+        let mut held: Option<(Delivery, bool)> = None;
         loop {
-            // A held-back delivery goes out after the next one, or when idle.
             let next = match &held {
                 Some(_) => tokio::time::timeout(Duration::from_millis(200), rx.recv())
                     .await
@@ -280,14 +298,11 @@ pub(crate) fn spawn_deliverer(
                 None => rx.recv().await,
             };
             let Some(delivery) = next else {
-                if let Some(h) = held.take() {
-                    deliver(&client, &shared, &target, &h).await;
+                if let Some((h, dup)) = held.take() {
+                    deliver_settled(&client, &shared, &target, &h, dup).await;
                     continue;
                 }
-                if rx.is_closed() {
-                    return;
-                }
-                continue;
+                return;
             };
             let knobs = *lock(&shared.knobs);
             let (reorder, duplicate) = {
@@ -301,19 +316,31 @@ pub(crate) fn spawn_deliverer(
             };
             if reorder && held.is_none() {
                 lock(&shared.stats).webhooks_reordered += 1;
-                held = Some(delivery);
+                held = Some((delivery, duplicate));
                 continue;
             }
-            deliver(&client, &shared, &target, &delivery).await;
-            if duplicate {
-                lock(&shared.stats).webhooks_duplicated += 1;
-                deliver(&client, &shared, &target, &delivery).await;
-            }
-            if let Some(h) = held.take() {
-                deliver(&client, &shared, &target, &h).await;
+            deliver_settled(&client, &shared, &target, &delivery, duplicate).await;
+            if let Some((h, dup)) = held.take() {
+                deliver_settled(&client, &shared, &target, &h, dup).await;
             }
         }
     })
+}
+
+/// Delivers once (twice when `duplicate`) and counts the webhook as settled.
+async fn deliver_settled(
+    client: &reqwest::Client,
+    shared: &Shared,
+    target: &WebhookTarget,
+    d: &Delivery,
+    duplicate: bool,
+) {
+    deliver(client, shared, target, d).await;
+    if duplicate {
+        lock(&shared.stats).webhooks_duplicated += 1;
+        deliver(client, shared, target, d).await;
+    }
+    lock(&shared.stats).webhooks_settled += 1;
 }
 
 async fn deliver(client: &reqwest::Client, shared: &Shared, target: &WebhookTarget, d: &Delivery) {

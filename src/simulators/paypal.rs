@@ -335,18 +335,22 @@ impl Inner {
                 return;
             }
         };
-        let _ = tx.send(Delivery {
-            path: "/webhooks/paypal",
-            content_type: "application/json",
-            headers: vec![
-                (pp::TRANSMISSION_ID.into(), transmission_id),
-                (pp::TRANSMISSION_TIME.into(), time),
-                (pp::TRANSMISSION_SIG.into(), signature),
-                (pp::CERT_URL.into(), format!("{}{CERT_PATH}", self.base_url)),
-                (pp::AUTH_ALGO.into(), pp::SHA256_WITH_RSA.into()),
-            ],
-            body,
-        });
+        super::queue(
+            &self.shared,
+            tx,
+            Delivery {
+                path: "/webhooks/paypal",
+                content_type: "application/json",
+                headers: vec![
+                    (pp::TRANSMISSION_ID.into(), transmission_id),
+                    (pp::TRANSMISSION_TIME.into(), time),
+                    (pp::TRANSMISSION_SIG.into(), signature),
+                    (pp::CERT_URL.into(), format!("{}{CERT_PATH}", self.base_url)),
+                    (pp::AUTH_ALGO.into(), pp::SHA256_WITH_RSA.into()),
+                ],
+                body,
+            },
+        );
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {

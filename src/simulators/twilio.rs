@@ -210,12 +210,16 @@ impl Inner {
             .extend_pairs(params.iter())
             .finish()
             .into_bytes();
-        let _ = tx.send(Delivery {
-            path: "/webhooks/twilio",
-            content_type: "application/x-www-form-urlencoded",
-            headers: vec![(tw::SIGNATURE_HEADER.into(), signature)],
-            body,
-        });
+        super::queue(
+            &self.shared,
+            tx,
+            Delivery {
+                path: "/webhooks/twilio",
+                content_type: "application/x-www-form-urlencoded",
+                headers: vec![(tw::SIGNATURE_HEADER.into(), signature)],
+                body,
+            },
+        );
     }
 }
 

@@ -238,18 +238,22 @@ impl Inner {
                 return;
             }
         };
-        let _ = tx.send(Delivery {
-            path: "/webhooks/wise",
-            content_type: "application/json",
-            headers: vec![
-                (ws::SIGNATURE_HEADER.into(), signature),
-                (
-                    ws::DELIVERY_ID_HEADER.into(),
-                    uuid::Uuid::new_v4().to_string(),
-                ),
-            ],
-            body,
-        });
+        super::queue(
+            &self.shared,
+            tx,
+            Delivery {
+                path: "/webhooks/wise",
+                content_type: "application/json",
+                headers: vec![
+                    (ws::SIGNATURE_HEADER.into(), signature),
+                    (
+                        ws::DELIVERY_ID_HEADER.into(),
+                        uuid::Uuid::new_v4().to_string(),
+                    ),
+                ],
+                body,
+            },
+        );
     }
 }
 

@@ -1,0 +1,285 @@
+//! The simulators against the real worker: their webhooks pass the worker's
+//! signature checks (PayPal offline with the simulator's certificate, Wise
+//! with the simulator's key, Twilio HMAC over `public_base_url`), land in the
+//! inbox once each even when delivered twice or out of order, and the
+//! applier turns them into the domain effects; the executor's calls and the
+//! webhooks they cause meet in the same rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lsn_ops::config::Config;
+use lsn_ops::providers::api::HttpPolicy;
+use lsn_ops::simulators::{Knobs, SimConfig, Simulators, WebhookTarget};
+use lsn_ops::store::outbox::{CommandKind, enqueue};
+use lsn_ops::worker::apply::{ApplySettings, apply_due};
+use lsn_ops::worker::commands::{Clients, ExecOptions, execute_due_with};
+use lsn_ops::worker::{AppState, Settings, system_clock};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+struct Running {
+    sims: Simulators,
+    clients: Clients,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The worker's webhook server on loopback and the simulators delivering to it.
+async fn start(pool: &PgPool, knobs: Knobs) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let sims = Simulators::start(SimConfig {
+        knobs,
+        webhooks: Some(WebhookTarget::local(&base)),
+    })
+    .await
+    .expect("simulators");
+    let mut config = Config::default();
+    sims.apply_to(&mut config);
+    config.worker.public_base_url = base;
+    let settings = Settings::from_config(&config).expect("settings");
+    let state = Arc::new(AppState::new(pool.clone(), settings, system_clock()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(lsn_ops::worker::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let clients = Clients::from_config(&config, HttpPolicy::fast()).expect("clients");
+    Running {
+        sims,
+        clients,
+        stop: Some(stop),
+    }
+}
+
+impl Running {
+    /// Waits (bounded) until the simulators have emitted `n` webhooks and
+    /// finished delivering all of them.
+    async fn delivered(&self, n: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let stats = [
+                self.sims.paypal.stats().common,
+                self.sims.wise.stats().common,
+                self.sims.twilio.stats().common,
+            ];
+            let queued: u64 = stats.iter().map(|c| c.webhooks_queued).sum();
+            let done: u64 = stats.iter().map(|c| c.webhooks_settled).sum();
+            if queued >= n && done >= queued {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {done} of {n} webhooks delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn failed(&self) -> u64 {
+        self.sims.paypal.stats().common.webhooks_failed
+            + self.sims.wise.stats().common.webhooks_failed
+            + self.sims.twilio.stats().common.webhooks_failed
+    }
+
+    async fn stop(mut self) {
+        self.sims.shutdown().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A creator with verified bank details at the Wise simulator, an order
+/// awaiting payment, today's show with its room name, and a payout line.
+async fn domain(pool: &PgPool, recipient: i64) -> (i64, String) {
+    let creator: i64 = sqlx::query_scalar(
+        "INSERT INTO creators (handle, display_name, tier, commission_bps, wise_recipient_id, recipient_status)
+         VALUES ('ava', 'Ava', 'gold', 2000, $1, 'verified') RETURNING id",
+    )
+    .bind(recipient)
+    .fetch_one(pool)
+    .await
+    .expect("creator");
+    let customer: i64 = sqlx::query_scalar(
+        "INSERT INTO customers (email, name, country) VALUES ('b@example.com', 'B', 'US') RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("customer");
+    let product: i64 = sqlx::query_scalar(
+        "INSERT INTO products (sku, name, creator_id, currency, price_minor, cost_minor, stock_on_hand)
+         VALUES ('SKU-1', 'Mug', $1, 'USD', 2500, 1000, 40) RETURNING id",
+    )
+    .bind(creator)
+    .fetch_one(pool)
+    .await
+    .expect("product");
+    let order: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (order_number, customer_id, creator_id, status, currency, subtotal_minor, total_minor, email,
+                             ip, ip_country, billing_country, shipping_country)
+         VALUES ('ORD-1', $1, $2, 'pending_payment', 'USD', 5000, 5000, 'b@example.com', '203.0.113.7', 'US', 'US', 'US')
+         RETURNING id",
+    )
+    .bind(customer)
+    .bind(creator)
+    .fetch_one(pool)
+    .await
+    .expect("order");
+    sqlx::query("INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor) VALUES ($1, $2, 2, 2500, 1000)")
+        .bind(order)
+        .bind(product)
+        .execute(pool)
+        .await
+        .expect("order item");
+    sqlx::query(
+        "INSERT INTO shows (creator_id, title, scheduled_start, scheduled_end, status, twilio_room_name)
+         VALUES ($1, 'Mugs live', now() - interval '5 minutes', now() + interval '1 hour', 'preshow', 'show-1')",
+    )
+    .bind(creator)
+    .execute(pool)
+    .await
+    .expect("show");
+    let batch: i64 = sqlx::query_scalar(
+        "INSERT INTO payout_batches (period_start, period_end, scheduled_for, state, currency)
+         VALUES (now() - interval '7 days', now(), now(), 'processing', 'USD') RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("batch");
+    let ctid = uuid::Uuid::new_v4().to_string();
+    let item: i64 = sqlx::query_scalar(
+        "INSERT INTO payout_items (batch_id, creator_id, kind, currency, commission_bps, amount_minor, customer_transaction_id)
+         VALUES ($1, $2, 'earnings', 'USD', 2000, 12345, $3::uuid) RETURNING id",
+    )
+    .bind(batch)
+    .bind(creator)
+    .bind(&ctid)
+    .fetch_one(pool)
+    .await
+    .expect("payout item");
+    (item, ctid)
+}
+
+async fn inbox(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT provider, count(*) FROM provider_events GROUP BY provider ORDER BY provider",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("inbox")
+}
+
+async fn traffic(pool: &PgPool, knobs: Knobs) {
+    let run = start(pool, knobs).await;
+    let recipient = run.sims.wise.add_recipient("USD", "Ava Creator");
+    let (item, ctid) = domain(pool, recipient).await;
+
+    // PayPal: a capture (1 webhook). Twilio: a room, the creator joins, it ends (3).
+    let capture = run.sims.paypal.create_capture("ORD-1", 5000, "USD");
+    let room = run.sims.twilio.create_room("show-1");
+    assert!(run.sims.twilio.connect(&room, "ava"));
+    // Wise: the executor pays the payout line (4 state changes).
+    let mut tx = pool.begin().await.expect("begin");
+    enqueue(
+        &mut tx,
+        CommandKind::WiseTransfer,
+        &format!("payout-item:{item}"),
+        &json!({ "payout_item_id": item }),
+        "finance",
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let handled = execute_due_with(pool, &run.clients, &ExecOptions::default(), 10)
+        .await
+        .expect("execute");
+    assert_eq!(handled, 1);
+    run.delivered(7).await;
+    assert!(run.sims.twilio.end_room(&room));
+    run.delivered(8).await;
+    assert_eq!(run.failed(), 0, "every webhook was accepted");
+    let duplicated: u64 = [
+        run.sims.paypal.stats().common,
+        run.sims.wise.stats().common,
+        run.sims.twilio.stats().common,
+    ]
+    .iter()
+    .map(|c| c.webhooks_duplicated)
+    .sum();
+    if knobs.duplicate_rate >= 1.0 {
+        assert_eq!(duplicated, 8, "every webhook was delivered twice");
+    } else {
+        assert_eq!(duplicated, 0);
+    }
+    if knobs.out_of_order_rate >= 1.0 {
+        // Every other Wise state change was held back behind the next one.
+        assert!(run.sims.wise.stats().common.webhooks_reordered >= 2);
+    }
+
+    // One inbox row per event, however often it was delivered.
+    assert_eq!(
+        inbox(pool).await,
+        vec![
+            ("paypal".to_string(), 1),
+            ("twilio".to_string(), 3),
+            ("wise".to_string(), 4),
+        ]
+    );
+    apply_due(pool, ApplySettings::default(), 100)
+        .await
+        .expect("apply");
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM provider_events WHERE status IN ('applied', 'ignored')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("applied");
+    assert_eq!(applied, 8);
+
+    let (pay_status, order_status): (String, String) = sqlx::query_as(
+        "SELECT p.status, o.status FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.capture_id = $1",
+    )
+    .bind(&capture)
+    .fetch_one(pool)
+    .await
+    .expect("payment from the webhook");
+    assert_eq!(pay_status, "COMPLETED");
+    assert_ne!(order_status, "pending_payment");
+    let (state, wise_status): (String, Option<String>) =
+        sqlx::query_as("SELECT state, wise_status FROM payout_items WHERE id = $1")
+            .bind(item)
+            .fetch_one(pool)
+            .await
+            .expect("payout item");
+    assert_eq!(
+        (state.as_str(), wise_status.as_deref()),
+        ("sent", Some("outgoing_payment_sent")),
+        "the newest Wise state wins whatever the delivery order"
+    );
+    assert_eq!(run.sims.wise.transfers_for(&ctid).len(), 1);
+    let (room_sid, show_status): (Option<String>, String) = sqlx::query_as(
+        "SELECT twilio_room_sid, status FROM shows WHERE twilio_room_name = 'show-1'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("show");
+    assert_eq!(room_sid.as_deref(), Some(room.as_str()));
+    assert_eq!(show_status, "ended");
+    run.stop().await;
+}
+
+#[sqlx::test]
+async fn signed_webhooks_reach_the_inbox_and_apply(pool: PgPool) {
+    traffic(&pool, Knobs::default()).await;
+}
+
+#[sqlx::test]
+async fn duplicated_and_reordered_deliveries_change_nothing(pool: PgPool) {
+    let knobs = Knobs {
+        duplicate_rate: 1.0,
+        out_of_order_rate: 1.0,
+        ..Knobs::default()
+    };
+    traffic(&pool, knobs).await;
+}
