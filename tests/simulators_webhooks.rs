@@ -283,3 +283,143 @@ async fn duplicated_and_reordered_deliveries_change_nothing(pool: PgPool) {
     };
     traffic(&pool, knobs).await;
 }
+
+/// A paid order (its capture's webhook applied) with a requested refund of
+/// 20.00 and its command enqueued. Returns (refund row id, capture id).
+async fn refund_requested(pool: &PgPool, run: &Running) -> (i64, String) {
+    let recipient = run.sims.wise.add_recipient("USD", "Ava Creator");
+    domain(pool, recipient).await;
+    let capture = run.sims.paypal.create_capture("ORD-1", 5000, "USD");
+    run.delivered(1).await;
+    apply_due(pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let (order, payment): (i64, i64) =
+        sqlx::query_as("SELECT order_id, id FROM payments WHERE capture_id = $1")
+            .bind(&capture)
+            .fetch_one(pool)
+            .await
+            .expect("payment from the capture webhook");
+    let mut tx = pool.begin().await.expect("begin");
+    let refund: i64 = sqlx::query_scalar(
+        "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, reason, requested_by, idempotency_key)
+         VALUES ($1, $2, 2000, 'USD', 'damaged', 'alice', 'refund:ORD-1:1') RETURNING id",
+    )
+    .bind(order)
+    .bind(payment)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("refund");
+    enqueue(
+        &mut tx,
+        CommandKind::PaypalRefund,
+        "refund:ORD-1:1",
+        &json!({ "refund_id": refund }),
+        "alice",
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+    (refund, capture)
+}
+
+/// Refund rows of the order and what the payment counts as refunded.
+async fn refund_books(pool: &PgPool, capture: &str) -> (i64, i64, String) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM refunds r WHERE r.payment_id = p.id), p.refunded_minor, p.status
+           FROM payments p WHERE p.capture_id = $1",
+    )
+    .bind(capture)
+    .fetch_one(pool)
+    .await
+    .expect("books")
+}
+
+#[sqlx::test]
+async fn refund_recorded_before_its_webhook_is_counted_once(pool: PgPool) {
+    let run = start(&pool, Knobs::default()).await;
+    let (refund, capture) = refund_requested(&pool, &run).await;
+    let handled = execute_due_with(&pool, &run.clients, &ExecOptions::default(), 10)
+        .await
+        .expect("execute");
+    assert_eq!(handled, 1);
+    run.delivered(2).await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    assert_eq!(
+        refund_books(&pool, &capture).await,
+        (1, 2000, "PARTIALLY_REFUNDED".to_string())
+    );
+    let (status, paypal_id): (String, Option<String>) =
+        sqlx::query_as("SELECT status, paypal_refund_id FROM refunds WHERE id = $1")
+            .bind(refund)
+            .fetch_one(&pool)
+            .await
+            .expect("refund");
+    assert_eq!(status, "completed");
+    let made = run.sims.paypal.refunds_for_request_id("refund:ORD-1:1");
+    assert_eq!(made.len(), 1);
+    assert_eq!(paypal_id.as_deref(), Some(made[0].id.as_str()));
+    run.stop().await;
+}
+
+#[sqlx::test]
+async fn refund_webhook_applied_while_the_executor_was_down_is_folded_in(pool: PgPool) {
+    let run = start(&pool, Knobs::default()).await;
+    let (refund, capture) = refund_requested(&pool, &run).await;
+    // The executor dies right after PayPal made the refund...
+    let (hook, mut called) = tokio::sync::mpsc::unbounded_channel();
+    let options = ExecOptions {
+        crash_after_call: Some(hook),
+        ..ExecOptions::default()
+    };
+    let task = {
+        let pool = pool.clone();
+        let clients = run.clients.clone();
+        tokio::spawn(async move {
+            lsn_ops::worker::commands::execute_next(&pool, &clients, &options).await
+        })
+    };
+    called.recv().await.expect("the refund was sent");
+    task.abort();
+    let _ = task.await;
+    // ...PayPal's REFUNDED webhook arrives and is applied meanwhile...
+    run.delivered(2).await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    assert_eq!(
+        refund_books(&pool, &capture).await,
+        (2, 2000, "PARTIALLY_REFUNDED".to_string()),
+        "the applier recorded PayPal's refund on a row of its own"
+    );
+    // ...and the restarted executor re-sends with the same key and folds it in.
+    sqlx::query("UPDATE commands SET next_attempt_at = now() - interval '1 second' WHERE state = 'in_flight'")
+        .execute(&pool)
+        .await
+        .expect("lease over");
+    let handled = execute_due_with(&pool, &run.clients, &ExecOptions::default(), 10)
+        .await
+        .expect("execute");
+    assert_eq!(handled, 1);
+    assert_eq!(
+        refund_books(&pool, &capture).await,
+        (1, 2000, "PARTIALLY_REFUNDED".to_string()),
+        "one refund row, counted once"
+    );
+    let (status, paypal_id): (String, Option<String>) =
+        sqlx::query_as("SELECT status, paypal_refund_id FROM refunds WHERE id = $1")
+            .bind(refund)
+            .fetch_one(&pool)
+            .await
+            .expect("refund");
+    let made = run.sims.paypal.refunds_for_request_id("refund:ORD-1:1");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].requests, 2);
+    assert_eq!(
+        (status.as_str(), paypal_id.as_deref()),
+        ("completed", Some(made[0].id.as_str()))
+    );
+    run.stop().await;
+}
