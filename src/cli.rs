@@ -34,7 +34,10 @@ pub enum Command {
     /// The dashboard (the default command)
     Tui(TuiArgs),
     /// Webhook receiver, inbox applier, command executor, schedulers and probes
-    Worker,
+    Worker {
+        #[command(subcommand)]
+        action: Option<WorkerAction>,
+    },
     /// Everything at once: create and migrate the database, seed if empty, run the worker, open the dashboard
     Demo(TuiArgs),
     /// Apply the database migrations embedded in this binary
@@ -107,6 +110,15 @@ pub struct StatusArgs {
 pub enum StatusFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerAction {
+    /// Put a dead (or failed) inbox event back in the queue
+    Replay {
+        /// The event's id (provider_events.id)
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,7 +244,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     let loaded = config::load(cli.config.as_deref())?;
     let command = cli.command.unwrap_or(Command::Tui(TuiArgs::default()));
     let log_name = match &command {
-        Command::Worker => "worker.log",
+        Command::Worker { .. } => "worker.log",
         Command::Tui(_) | Command::Demo(_) => "tui.log",
         _ => "cli.log",
     };

@@ -21,5 +21,6 @@ pub mod seed;
 pub mod simulators;
 pub mod store;
 pub mod telemetry;
+pub mod traffic;
 pub mod tui;
 pub mod worker;

@@ -1,7 +1,8 @@
 //! `lsn-ops demo`: one command to see it all. Creates the database if it is
 //! missing, migrates, registers the current user as admin, seeds demo data if
 //! the database is empty, and opens the dashboard.
-//! (The provider simulators' live traffic joins with the worker, issue 4.)
+//! The worker runs in-process against the built-in provider simulators, with a
+//! traffic generator ([`crate::traffic`]) keeping the screen alive.
 
 use crate::cli::{Failure, TuiArgs};
 use crate::config::Loaded;
@@ -32,5 +33,65 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
     if seeded {
         eprintln!("lsn-ops demo: seeded {DEMO_ORDERS} orders");
     }
-    super::tui::run_with_pool(loaded, args, pool).await
+    // The worker runs in-process against the built-in simulators, and demo
+    // traffic flows through them: signed webhooks, verified, stored, applied.
+    let live = start_live_traffic(loaded, &pool)
+        .await
+        .map_err(|message| Failure { code: 1, message })?;
+    eprintln!(
+        "lsn-ops demo: worker on {} with simulated PayPal, Wise and Twilio",
+        live.worker.base_url
+    );
+    let result = super::tui::run_with_pool(loaded, args, pool).await;
+    live.stop().await;
+    result
+}
+
+/// The in-process worker, the simulators and the traffic generator.
+struct LiveTraffic {
+    worker: crate::worker::process::Running,
+    sims: std::sync::Arc<crate::simulators::Simulators>,
+    stop: tokio::sync::watch::Sender<bool>,
+    traffic: tokio::task::JoinHandle<()>,
+}
+
+impl LiveTraffic {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.traffic.await;
+        if let Err(e) = self.worker.shutdown().await {
+            tracing::warn!("demo worker: {e}");
+        }
+        self.sims.shutdown().await;
+    }
+}
+
+async fn start_live_traffic(loaded: &Loaded, pool: &sqlx::PgPool) -> Result<LiveTraffic, String> {
+    use crate::simulators::{SimConfig, Simulators, WebhookTarget};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("demo worker: cannot listen on 127.0.0.1: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("demo worker: {e}"))?;
+    let base = format!("http://{addr}");
+    let sims = Simulators::start(SimConfig {
+        webhooks: Some(WebhookTarget::local(&base)),
+        ..SimConfig::default()
+    })
+    .await
+    .map_err(|e| format!("simulators: {e}"))?;
+    let sims = std::sync::Arc::new(sims);
+    let mut config = loaded.config.clone();
+    sims.apply_to(&mut config);
+    config.worker.public_base_url = base;
+    let worker = crate::worker::process::start(pool.clone(), &config, listener).await?;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let traffic = tokio::spawn(crate::traffic::run(pool.clone(), sims.clone(), stop_rx));
+    Ok(LiveTraffic {
+        worker,
+        sims,
+        stop,
+        traffic,
+    })
 }

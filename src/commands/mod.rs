@@ -8,7 +8,7 @@ pub mod status;
 pub mod tui;
 pub mod worker;
 
-use crate::cli::{Command, Failure};
+use crate::cli::{Command, Failure, WorkerAction};
 use crate::config::Loaded;
 
 pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
@@ -19,7 +19,10 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Operators { action } => operators::run(&loaded, action).await,
         Command::Tui(args) => tui::run(&loaded, args).await,
         Command::Demo(args) => demo::run(&loaded, args).await,
-        Command::Worker => worker::run(&loaded).await,
+        Command::Worker { action: None } => worker::run(&loaded).await,
+        Command::Worker {
+            action: Some(WorkerAction::Replay { id }),
+        } => worker::replay(&loaded, id).await,
         Command::Payouts { .. } => not_yet("payouts", 0),
         Command::Report { .. } => not_yet("reports", 0),
         Command::Maintenance { .. } => not_yet("maintenance", 0),

@@ -5,7 +5,6 @@
 //! `/healthz` says so until it is back, and providers retry), but not against
 //! a database whose schema is missing or older than this binary.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
@@ -14,7 +13,28 @@ use sqlx::{ConnectOptions, Connection};
 use crate::cli::Failure;
 use crate::config::Loaded;
 use crate::store::StoreError;
-use crate::worker::{AppState, Settings, system_clock};
+use crate::worker::Settings;
+
+/// `lsn-ops worker replay ID`: puts a dead or failed inbox event back in the queue.
+pub async fn replay(loaded: &Loaded, id: i64) -> Result<u8, Failure> {
+    let pool = crate::store::connect_migrated(&loaded.config.database).await?;
+    let operator = crate::store::operators::current_user();
+    let replayed = crate::worker::apply::replay(&pool, id, &operator)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("replay: {e}"),
+        })?;
+    if replayed {
+        println!("event #{id} is pending again; a running worker applies it within a second");
+        Ok(0)
+    } else {
+        Err(Failure {
+            code: 1,
+            message: format!("event #{id} does not exist or is not failed/dead"),
+        })
+    }
+}
 
 pub async fn run(loaded: &Loaded) -> Result<u8, Failure> {
     let config = &loaded.config;
@@ -71,8 +91,11 @@ pub async fn run(loaded: &Loaded) -> Result<u8, Failure> {
         settings.public_base_url
     );
     tracing::info!(%local, "worker listening");
-    let state = Arc::new(AppState::new(pool.clone(), settings, system_clock()));
-    crate::worker::serve(listener, state, shutdown_signal())
+    let running = crate::worker::process::start(pool.clone(), config, listener)
+        .await
+        .map_err(|message| Failure { code: 2, message })?;
+    running
+        .run_until(shutdown_signal())
         .await
         .map_err(|e| Failure {
             code: 1,

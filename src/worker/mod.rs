@@ -18,6 +18,7 @@
 //!
 //! [`apply`] is the applier: it claims `pending` inbox rows with `FOR UPDATE
 //! SKIP LOCKED` and applies each to the domain tables in one transaction.
+//! [`commands`] executes the outbox; [`process`] runs all of it in one process.
 //!
 //! What comes next (issue 4, second half), not here yet: the provider API
 //! clients and the outbox executor (`commands` rows → PayPal/Wise/Twilio calls
@@ -29,6 +30,7 @@ pub mod commands;
 pub mod ingest;
 pub mod metrics;
 pub mod paypal;
+pub mod process;
 pub mod server;
 
 use std::sync::Arc;

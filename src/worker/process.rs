@@ -1,0 +1,100 @@
+//! The whole worker as tasks of one process: the webhook server, the applier
+//! (inbox → domain tables) and the command executor (outbox → providers).
+//! `lsn-ops worker` runs it until a signal; `lsn-ops demo` runs it beside the
+//! dashboard against the built-in simulators.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::apply::{self, ApplySettings};
+use super::commands::{self, Clients, ExecOptions};
+use super::{AppState, Settings, system_clock};
+use crate::config::Config;
+use crate::providers::api::HttpPolicy;
+
+/// How often the applier and the executor look for due work without a NOTIFY.
+const POLL: Duration = Duration::from_secs(1);
+
+/// A running worker; [`Running::shutdown`] stops it gracefully.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+    /// `http://ADDR` the server listens on.
+    pub base_url: String,
+}
+
+/// Starts the server on `listener` plus the applier and the executor.
+pub async fn start(
+    pool: PgPool,
+    config: &Config,
+    listener: TcpListener,
+) -> Result<Running, String> {
+    let settings = Settings::from_config(config)?;
+    let clients = Clients::from_config(config, HttpPolicy::default())
+        .map_err(|e| format!("provider clients: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("listener: {e}"))?;
+    let (stop, stop_rx) = watch::channel(false);
+    let state = Arc::new(AppState::new(pool.clone(), settings, system_clock()));
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(super::serve(listener, state, async move {
+        let _ = server_stop.changed().await;
+    }));
+    let apply_settings = ApplySettings {
+        high_risk_threshold: config.fraud.high_risk_threshold,
+        ..ApplySettings::default()
+    };
+    let background = vec![
+        tokio::spawn(apply::run(
+            pool.clone(),
+            apply_settings,
+            POLL,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(commands::run(
+            pool,
+            clients,
+            ExecOptions::default(),
+            POLL,
+            stop_rx,
+        )),
+    ];
+    Ok(Running {
+        stop,
+        server,
+        background,
+        base_url: format!("http://{addr}"),
+    })
+}
+
+impl Running {
+    /// Stops accepting webhooks, lets requests in flight finish, and stops the
+    /// applier and the executor between two events (work is transactional, so
+    /// nothing is half done).
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.background {
+            let _ = task.await;
+        }
+        match self.server.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+
+    /// Waits for `signal`, then shuts down.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}
