@@ -31,6 +31,7 @@
 //! - `latency`: added before every API answer.
 //! - `error_rate`: share of API requests answered 503 or (`rate_limit_share`
 //!   of those) 429 with `Retry-After: 0`, before doing anything.
+//! - `lost_response_rate`: share of API requests processed, then answered 500.
 //! - `duplicate_rate`: share of webhooks delivered twice.
 //! - `out_of_order_rate`: share of webhooks held back and delivered after the
 //!   next one.
@@ -84,6 +85,9 @@ pub struct Knobs {
     pub latency: Duration,
     pub error_rate: f64,
     pub rate_limit_share: f64,
+    /// Share of API requests processed and then answered 500 (the answer is
+    /// "lost": the caller must retry with the same idempotency key).
+    pub lost_response_rate: f64,
     pub duplicate_rate: f64,
     pub out_of_order_rate: f64,
 }
@@ -94,6 +98,7 @@ impl Default for Knobs {
             latency: Duration::ZERO,
             error_rate: 0.0,
             rate_limit_share: 0.5,
+            lost_response_rate: 0.0,
             duplicate_rate: 0.0,
             out_of_order_rate: 0.0,
         }
@@ -219,13 +224,20 @@ pub(crate) async fn faults(
     let forced = lock(&shared.faults).pop_front();
     let fault = forced.or_else(|| {
         let mut rng = rand::rng();
-        (knobs.error_rate > 0.0 && rng.random_bool(knobs.error_rate.clamp(0.0, 1.0))).then(|| {
-            if rng.random_bool(knobs.rate_limit_share.clamp(0.0, 1.0)) {
+        let error = knobs.error_rate > 0.0 && rng.random_bool(knobs.error_rate.clamp(0.0, 1.0));
+        let lost = knobs.lost_response_rate > 0.0
+            && rng.random_bool(knobs.lost_response_rate.clamp(0.0, 1.0));
+        if error {
+            Some(if rng.random_bool(knobs.rate_limit_share.clamp(0.0, 1.0)) {
                 Fault::rate_limited(0)
             } else {
                 Fault::before(503)
-            }
-        })
+            })
+        } else if lost {
+            Some(Fault::after(500))
+        } else {
+            None
+        }
     });
     let Some(fault) = fault.filter(|f| f.status != 0) else {
         return next.run(req).await;

@@ -497,8 +497,22 @@ async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result
     }
     // Only a transfer still waiting for its money is funded: a repeat after a
     // crash finds it already processing and does not fund it twice.
+    let mut transfer = transfer;
     let funding = if transfer.status == "incoming_payment_waiting" {
-        Some(clients.wise.fund_transfer(transfer.id).await)
+        match clients.wise.fund_transfer(transfer.id).await {
+            Ok(f) => Some(Ok(f)),
+            Err(e) => {
+                // The answer may have been lost after Wise took the money (a
+                // retry then sees "already funded"): look before concluding.
+                match clients.wise.get_transfer(transfer.id).await {
+                    Ok(now) if now.status != "incoming_payment_waiting" => {
+                        transfer = now;
+                        None
+                    }
+                    _ => Some(Err(e)),
+                }
+            }
+        }
     } else {
         None
     };
