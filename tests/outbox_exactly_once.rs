@@ -497,3 +497,66 @@ async fn repeated_transient_failures_end_dead_after_max_attempts(pool: PgPool) {
     assert_eq!(f.sims.paypal.refunds_for_request_id(&f.refund_key).len(), 1);
     f.sims.shutdown().await;
 }
+
+#[sqlx::test]
+async fn the_run_loop_executes_enqueued_commands_and_stops_on_shutdown(pool: PgPool) {
+    let f = fixture(&pool).await;
+    let (shutdown, stopped) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(lsn_ops::worker::commands::run(
+        pool.clone(),
+        f.clients.clone(),
+        fast_options(),
+        std::time::Duration::from_millis(100),
+        stopped,
+    ));
+    // Enqueued while the loop runs (woken by NOTIFY or the poll).
+    let (refund_cmd, transfer_cmd) = enqueue_both(&pool, &f).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM commands WHERE state = 'succeeded' AND id IN ($1, $2)",
+        )
+        .bind(refund_cmd)
+        .bind(transfer_cmd)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        if done == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the loop did not execute them"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shutdown.send(true).expect("signal");
+    runner.await.expect("the loop ends on shutdown");
+    assert_eq!(f.sims.paypal.refunds_for_request_id(&f.refund_key).len(), 1);
+    assert_eq!(f.sims.wise.transfers_for(&f.ctid).len(), 1);
+    f.sims.shutdown().await;
+}
+
+#[sqlx::test]
+async fn seeded_captures_can_be_refunded_at_the_simulator(pool: PgPool) {
+    let f = fixture(&pool).await;
+    // A payment seeded outside the simulator, registered with it afterwards.
+    f.sims
+        .paypal
+        .register_capture("SEEDED-CAP-1", "ORD-1", 5000, "USD");
+    sqlx::query("UPDATE payments SET capture_id = 'SEEDED-CAP-1' WHERE capture_id = $1")
+        .bind(&f.capture_id)
+        .execute(&pool)
+        .await
+        .expect("reseed");
+    let (refund_cmd, _) = enqueue_both(&pool, &f).await;
+    let handled = execute_due_with(&pool, &f.clients, &fast_options(), 10)
+        .await
+        .expect("execute");
+    assert_eq!(handled, 2);
+    assert_eq!(command(&pool, refund_cmd).await.0, "succeeded");
+    let made = f.sims.paypal.refunds_for_request_id(&f.refund_key);
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].capture_id, "SEEDED-CAP-1");
+    f.sims.shutdown().await;
+}

@@ -239,6 +239,32 @@ impl PaypalSim {
         id
     }
 
+    /// Registers a capture that exists outside the simulator (seeded data)
+    /// without emitting a webhook, so refunds of it can be made. An unknown
+    /// currency code is treated as USD.
+    pub fn register_capture(
+        &self,
+        capture_id: &str,
+        custom_id: &str,
+        amount_minor: i64,
+        currency: &str,
+    ) {
+        let currency = Currency::parse(currency)
+            .or_else(|| Currency::parse("USD"))
+            .unwrap_or_else(|| unreachable!("USD is a known currency"));
+        lock(&self.inner.state).captures.insert(
+            capture_id.to_string(),
+            Capture {
+                id: capture_id.to_string(),
+                amount: Money::new(amount_minor, currency),
+                refunded_minor: 0,
+                status: "COMPLETED".into(),
+                custom_id: custom_id.to_string(),
+                create_time: now(),
+            },
+        );
+    }
+
     /// Opens a dispute on a capture (status `WAITING_FOR_SELLER_RESPONSE`,
     /// seller response due in `due_in_days`) and emits
     /// `CUSTOMER.DISPUTE.CREATED`. `None` for an unknown capture.
