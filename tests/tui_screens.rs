@@ -258,3 +258,33 @@ fn no_panic_at_any_size() {
     }
     assert!(rendered > 1000);
 }
+
+#[test]
+fn a_database_without_the_schema_says_what_to_do() {
+    let mut a = App::new(
+        Settings {
+            wall: false,
+            operator: "maria".into(),
+            tz: tz(),
+            threshold: 70,
+            wall_cycle: Duration::seconds(15),
+        },
+        now(),
+        (120, 40),
+    );
+    a.set_data(DataState {
+        down_since: Some(now() - Duration::seconds(3)),
+        error: Some("no schema, run `lsn-ops migrate`".into()),
+        query_failed: true,
+        ..Default::default()
+    });
+    let s = text(&render(&a, &theme()));
+    assert!(
+        s.contains("db error: no schema, run `lsn-ops migrate` (since 09:29)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("No data: the database answered with an error"),
+        "{s}"
+    );
+}

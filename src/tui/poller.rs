@@ -31,6 +31,8 @@ pub struct DataState {
     pub role: Option<Role>,
     /// LISTEN is active (changes arrive at once, not at the next poll).
     pub listening: bool,
+    /// The server answered but the snapshot query failed (e.g. no schema).
+    pub query_failed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +85,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 state.last_success = Some(now);
                 state.down_since = None;
                 state.error = None;
+                state.query_failed = false;
                 backoff = MIN_BACKOFF;
                 // LISTEN once the database answers (again), then read once more at
                 // once, so a change made before the LISTEN began is not left to the
@@ -97,10 +100,20 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 tx.send_replace(state.clone());
             }
             failure => {
-                let reason = match failure {
-                    Ok(Err(e)) => crate::store::short_reason(&e),
-                    _ => "timed out".into(),
+                // The server answered but the query failed (no schema, no rights):
+                // say so, since reconnecting will not fix it.
+                let (reason, answered) = match failure {
+                    Ok(Err(sqlx::Error::Database(db))) => {
+                        if db.code().as_deref() == Some("42P01") {
+                            ("no schema, run `lsn-ops migrate`".to_string(), true)
+                        } else {
+                            (db.message().to_string(), true)
+                        }
+                    }
+                    Ok(Err(e)) => (crate::store::short_reason(&e), false),
+                    _ => ("timed out".into(), false),
                 };
+                state.query_failed = answered;
                 tracing::warn!(%reason, "dashboard snapshot failed");
                 state.connected = false;
                 state.down_since.get_or_insert(now);

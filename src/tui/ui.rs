@@ -89,13 +89,20 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Some(n) => format!("data {n} s old"),
             None => "no data yet".into(),
         };
-        Span::styled(
+        let what = if d.query_failed {
             format!(
-                " {} database unreachable since {since}, {data} ",
-                theme.sym.dot
-            ),
-            theme.alarm,
-        )
+                "db error: {} (since {since})",
+                d.error.as_deref().unwrap_or("query failed")
+            )
+        } else {
+            format!("database unreachable since {since}")
+        };
+        let text = if d.query_failed && d.last_success.is_none() {
+            format!(" {} {what} ", theme.sym.dot)
+        } else {
+            format!(" {} {what}, {data} ", theme.sym.dot)
+        };
+        Span::styled(text, theme.alarm)
     } else {
         Span::styled(
             format!("{} connecting to the database...", theme.sym.dot),
@@ -305,7 +312,9 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(s) = app.snapshot() else {
-        let msg = if app.data.down_since.is_some() {
+        let msg = if app.data.query_failed {
+            "No data: the database answered with an error (see the header)."
+        } else if app.data.down_since.is_some() {
             "No data: the database is unreachable."
         } else {
             "Loading..."
