@@ -71,7 +71,10 @@ impl Clients {
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
     /// How long a claimed command may stay `in_flight` before another executor
-    /// re-sends it (longer than the slowest provider call with its retries).
+    /// re-sends it: longer than the slowest command with the default
+    /// [`HttpPolicy`] (a Wise payout is up to five requests of at most ~55 s
+    /// each). Overrunning it is safe (the re-send carries the same key and the
+    /// slower executor's record is fenced off), only wasteful.
     pub lease: Duration,
     /// Attempts (claims) before a command is parked as dead.
     pub max_attempts: i32,
@@ -88,7 +91,7 @@ pub struct ExecOptions {
 impl Default for ExecOptions {
     fn default() -> Self {
         Self {
-            lease: Duration::minutes(2),
+            lease: Duration::minutes(5),
             max_attempts: 8,
             base_backoff: Duration::seconds(2),
             max_backoff: Duration::minutes(10),

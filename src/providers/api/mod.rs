@@ -97,11 +97,11 @@ impl Default for HttpPolicy {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(20),
-            max_retries: 3,
-            base_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-            max_retry_after: Duration::from_secs(10),
+            timeout: Duration::from_secs(15),
+            max_retries: 2,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(5),
         }
     }
 }
