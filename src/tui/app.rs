@@ -188,7 +188,6 @@ impl App {
     }
 
     fn rebuild(&mut self, id: PaneId, keep: Option<i64>) {
-        let now = self.now;
         let rows = self.rows_of(id);
         let Some(snap) = self.data.snapshot.clone() else {
             self.panes[id.index()].view.clear();
@@ -200,7 +199,7 @@ impl App {
             .filter(|&i| needle.is_empty() || id.haystack(&snap, i).contains(&needle))
             .collect();
         let key = p.sort;
-        view.sort_by(|&a, &b| id.compare(&snap, now, key, a, b));
+        view.sort_by(|&a, &b| id.compare(&snap, key, a, b));
         if p.reverse {
             view.reverse();
         }

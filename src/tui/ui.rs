@@ -197,22 +197,25 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn draw_banner(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(s) = app.snapshot() else { return };
+    // The most urgent thing first: a P0 alert, else a critical one, else a P0
+    // incident; a P0 incident's time left is always shown.
     let first = s
         .alerts
         .iter()
         .find(|a| a.priority.as_deref() == Some("P0"))
         .or_else(|| s.alerts.iter().find(|a| a.severity == "critical"))
         .map(|a| a.title.clone())
-        .or_else(|| {
-            s.incidents
-                .iter()
-                .find(|i| i.priority == "P0")
-                .map(|i| i.title.clone())
-        })
         .unwrap_or_default();
-    let more = s.facts.alerts.critical + s.facts.incidents.p0;
+    let incident = s.incidents.iter().find(|i| i.priority == "P0").map(|i| {
+        format!(
+            "   P0 incident: {} ({})",
+            i.title,
+            crate::domain::incidents::format_time_left(i.due_at, app.now)
+        )
+    });
     let text = format!(
-        " {flag} P0 / CRITICAL {flag}  {first}   ({more} open: {} critical alert(s), {} P0 incident(s)) ",
+        " {flag} P0 / CRITICAL {flag}  {first}{}   [{} critical alert(s), {} P0 incident(s)] ",
+        incident.unwrap_or_default(),
         s.facts.alerts.critical,
         s.facts.incidents.p0,
         flag = theme.sym.flag

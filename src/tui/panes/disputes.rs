@@ -3,7 +3,6 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, Utc};
 use ratatui::style::Style;
 use ratatui::text::Line;
 
@@ -37,8 +36,7 @@ pub fn haystack(s: &Snapshot, i: usize) -> String {
     })
 }
 
-pub fn compare(s: &Snapshot, now: DateTime<Utc>, key: usize, a: usize, b: usize) -> Ordering {
-    let _ = now;
+pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
     let (Some(x), Some(y)) = (s.disputes.get(a), s.disputes.get(b)) else {
         return a.cmp(&b);
     };

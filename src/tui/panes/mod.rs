@@ -164,18 +164,11 @@ impl PaneId {
         text.to_lowercase()
     }
 
-    pub fn compare(
-        self,
-        s: &Snapshot,
-        now: DateTime<Utc>,
-        key: usize,
-        a: usize,
-        b: usize,
-    ) -> Ordering {
+    pub fn compare(self, s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
         match self {
             Self::Alerts => alerts::compare(s, key, a, b),
             Self::Shows => shows::compare(s, key, a, b),
-            Self::Disputes => disputes::compare(s, now, key, a, b),
+            Self::Disputes => disputes::compare(s, key, a, b),
             Self::Payouts => payouts::compare(s, key, a, b),
             Self::Fraud => fraud::compare(s, key, a, b),
         }
