@@ -5,6 +5,7 @@
 //! checked at run time against the migrated schema by the test suite, which runs
 //! on a real PostgreSQL.
 
+pub mod fraud;
 pub mod inbox;
 pub mod operators;
 pub mod outbox;
