@@ -169,21 +169,31 @@ pub async fn decide(
         )));
     }
     // The row lock serialises deciders: the second one sees the first one's decision.
-    let order: Option<(
-        String,
-        Option<DateTime<Utc>>,
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
-        "SELECT fraud_state, fraud_hold_until, host(ip), email, device_fingerprint, paypal_payer_id
-               FROM orders WHERE id = $1 FOR UPDATE",
+    #[derive(sqlx::FromRow)]
+    struct OrderRow {
+        fraud_state: String,
+        fraud_hold_until: Option<DateTime<Utc>>,
+        ip: Option<String>,
+        email: String,
+        device_fingerprint: Option<String>,
+        paypal_payer_id: Option<String>,
+    }
+    let order: Option<OrderRow> = sqlx::query_as(
+        "SELECT fraud_state, fraud_hold_until, host(ip) AS ip, email, device_fingerprint, paypal_payer_id
+           FROM orders WHERE id = $1 FOR UPDATE",
     )
     .bind(request.order_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((state, hold_until, ip, email, device, payer)) = order else {
+    let Some(OrderRow {
+        fraud_state: state,
+        fraud_hold_until: hold_until,
+        ip,
+        email,
+        device_fingerprint: device,
+        paypal_payer_id: payer,
+    }) = order
+    else {
         return Err(DecideError::NotInQueue(request.order_id));
     };
     let in_queue =
@@ -365,7 +375,8 @@ impl From<sqlx::Error> for UndoError {
 /// are withdrawn. Returns the order id.
 pub async fn undo_last(pool: &PgPool, operator: &str) -> Result<i64, UndoError> {
     let mut tx = pool.begin().await?;
-    let last: Option<(i64, i64, Option<String>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    type LastDecision = (i64, i64, Option<String>, Option<i64>, Option<i64>);
+    let last: Option<LastDecision> = sqlx::query_as(
         "SELECT id, order_id, previous_state, refund_id, command_id FROM fraud_decisions
           WHERE operator = $1 AND undone_at IS NULL ORDER BY decided_at DESC, id DESC LIMIT 1 FOR UPDATE",
     )
