@@ -58,11 +58,8 @@ impl Running {
     async fn delivered(&self, n: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let stats = [
-                self.sims.paypal.stats().common,
-                self.sims.wise.stats().common,
-                self.sims.twilio.stats().common,
-            ];
+            let all = self.sims.stats();
+            let stats = [all.paypal.common, all.wise.common, all.twilio.common];
             let queued: u64 = stats.iter().map(|c| c.webhooks_queued).sum();
             let done: u64 = stats.iter().map(|c| c.webhooks_settled).sum();
             if queued >= n && done >= queued {

@@ -513,6 +513,14 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Counters of the three simulators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub paypal: paypal::PaypalStats,
+    pub wise: wise::WiseStats,
+    pub twilio: twilio::TwilioStats,
+}
+
 /// The three simulators together.
 #[derive(Debug)]
 pub struct Simulators {
@@ -548,6 +556,15 @@ impl Simulators {
         config.twilio.api_key_sid = TWILIO_API_KEY_SID.into();
         config.twilio.api_key_secret = Secret::new(TWILIO_API_KEY_SECRET);
         config.twilio.auth_token = Secret::new(TWILIO_AUTH_TOKEN);
+    }
+
+    /// All three simulators' counters.
+    pub fn stats(&self) -> SimStats {
+        SimStats {
+            paypal: self.paypal.stats(),
+            wise: self.wise.stats(),
+            twilio: self.twilio.stats(),
+        }
     }
 
     pub fn set_knobs(&self, knobs: Knobs) {

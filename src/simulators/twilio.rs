@@ -156,6 +156,24 @@ impl TwilioSim {
         true
     }
 
+    /// A participant leaves (`participant-disconnected`).
+    pub fn disconnect(&self, room_sid: &str, identity: &str) -> bool {
+        let Some(room) = lock(&self.inner.state).rooms.get(room_sid).cloned() else {
+            return false;
+        };
+        let participant = format!("PA{}", uuid::Uuid::new_v4().simple());
+        self.inner.callback(
+            &room,
+            "participant-disconnected",
+            &[
+                ("ParticipantSid", participant.as_str()),
+                ("ParticipantIdentity", identity),
+                ("ParticipantStatus", "disconnected"),
+            ],
+        );
+        true
+    }
+
     /// Ends the room (`room-ended` with `RoomDuration`).
     pub fn end_room(&self, room_sid: &str) -> bool {
         let room = {
