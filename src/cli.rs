@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         task: MaintenanceTask,
     },
+    /// Fraud model feedback and the blocklist
+    Fraud {
+        #[command(subcommand)]
+        action: FraudAction,
+    },
     /// Who may do what: roles viewer, agent, finance, admin
     Operators {
         #[command(subcommand)]
@@ -110,6 +115,34 @@ pub struct StatusArgs {
 pub enum StatusFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FraudAction {
+    /// Decisions by outcome, false-positive rate and each indicator's precision
+    Report {
+        /// Look back this many days
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        days: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Add a blocklist entry (agent or admin), with a reason
+    Block {
+        #[arg(value_parser = ["ip", "email", "device", "payer"])]
+        kind: String,
+        value: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove a blocklist entry, with a reason
+    Unblock {
+        #[arg(value_parser = ["ip", "email", "device", "payer"])]
+        kind: String,
+        value: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

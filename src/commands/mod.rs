@@ -3,6 +3,7 @@
 //! the domain and the long-running parts (worker, dashboard).
 
 pub mod demo;
+pub mod fraud;
 pub mod operators;
 pub mod status;
 pub mod tui;
@@ -16,6 +17,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Migrate => migrate(&loaded).await,
         Command::Seed(args) => crate::seed::run(&loaded, args.orders, args.seed).await,
         Command::Status(args) => status::run(&loaded, args.format).await,
+        Command::Fraud { action } => fraud::run(&loaded, action).await,
         Command::Operators { action } => operators::run(&loaded, action).await,
         Command::Tui(args) => tui::run(&loaded, args).await,
         Command::Demo(args) => demo::run(&loaded, args).await,
