@@ -1078,3 +1078,75 @@ async fn paypal_certificate_missing_is_401_and_its_host_down_is_503(pool: PgPool
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert_eq!(rows(&pool, "paypal").await, 0);
 }
+
+#[sqlx::test]
+async fn a_stored_event_notifies_dashboards_and_a_duplicate_does_not(pool: PgPool) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    listener.listen("lsn_ops_changes").await.expect("listen");
+    let w = Worker::start(pool.clone()).await;
+    let body = wise_body(11, "processing");
+    let headers = Worker::wise_headers(&body);
+    assert_eq!(
+        w.post("/webhooks/wise", &headers, body.clone()).await.0,
+        StatusCode::OK
+    );
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a notification")
+        .expect("recv");
+    assert_eq!(note.payload(), "provider_events");
+    // The redelivery changes nothing, so it notifies nothing: after it, the next
+    // notification is a marker we send ourselves (notifications arrive in commit order).
+    assert_eq!(
+        w.post("/webhooks/wise", &headers, body).await.0,
+        StatusCode::OK
+    );
+    sqlx::query("SELECT pg_notify('lsn_ops_changes', 'marker')")
+        .execute(&pool)
+        .await
+        .expect("marker");
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a notification")
+        .expect("recv");
+    assert_eq!(
+        note.payload(),
+        "marker",
+        "the duplicate sent no notification"
+    );
+}
+
+#[sqlx::test]
+async fn twilio_json_body_is_checked_with_body_sha256(pool: PgPool) {
+    use sha2::Digest;
+    let w = Worker::start(pool.clone()).await;
+    let body = json!({
+        "RoomSid": "RM0002", "StatusCallbackEvent": "room-ended", "SequenceNumber": 9,
+        "Timestamp": "2027-01-15T11:00:00Z", "RoomDuration": 3600
+    })
+    .to_string()
+    .into_bytes();
+    let path = format!(
+        "/webhooks/twilio?bodySHA256={}",
+        hex::encode(sha2::Sha256::digest(&body))
+    );
+    let sig = twilio::sign(TWILIO_TOKEN, &format!("{}{path}", w.base), &[]);
+    let headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("x-twilio-signature", sig),
+    ];
+    let (status, text) = w.post(&path, &headers, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("RM0002:room-ended:9"), "{text}");
+    // Same URL and signature, another body: the hash no longer matches.
+    let mut other = body.clone();
+    let i = other.len() - 3;
+    other[i] = b'7';
+    assert_eq!(
+        w.post(&path, &headers, other).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(rows(&pool, "twilio").await, 1);
+}
