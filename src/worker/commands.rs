@@ -857,10 +857,23 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        match execute_due_with(&pool, &clients, &options, 100).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!("command executor: {e}"),
+        // One command at a time, checking for shutdown between two, so a stop
+        // never waits for a long backlog (and never cuts a call in half).
+        let mut handled = 0;
+        let mut failed = false;
+        while handled < 100 && !*shutdown.borrow() {
+            match execute_next(&pool, &clients, &options).await {
+                Ok(Some(_)) => handled += 1,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("command executor: {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if handled > 0 && !failed {
+            continue;
         }
         if listener.is_none() {
             listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
