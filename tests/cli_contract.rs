@@ -165,11 +165,21 @@ fn migrate_seed_and_status_json_on_a_fresh_database() {
             .is_some_and(|s| !s.is_empty())
     );
 
-    let out = lsn_ops(&["fraud", "report", "--days", "120", "--format", "json"], &env);
+    let out = lsn_ops(
+        &["fraud", "report", "--days", "120", "--format", "json"],
+        &env,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("fraud report is JSON");
-    assert!(report["approved"].as_i64().unwrap_or(0) + report["declined"].as_i64().unwrap_or(0) > 0);
-    assert!(report["indicators"].as_array().is_some_and(|i| !i.is_empty()));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("fraud report is JSON");
+    assert!(
+        report["approved"].as_i64().unwrap_or(0) + report["declined"].as_i64().unwrap_or(0) > 0
+    );
+    assert!(
+        report["indicators"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+    );
 
     let text = lsn_ops(&["status"], &env);
     assert!(String::from_utf8_lossy(&text.stdout).contains("disputes"));
