@@ -15,7 +15,7 @@ pub mod poller;
 pub mod theme;
 pub mod ui;
 
-use std::io::{self, Stdout};
+use std::io::{self, BufWriter, Stdout, Write};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -43,7 +43,9 @@ pub struct Options {
     pub theme: Theme,
 }
 
-type Term = Terminal<CrosstermBackend<Stdout>>;
+/// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
+/// slow SSH link or tmux never shows half a frame.
+type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
 
 /// Puts the terminal back: cooked mode, main screen, no mouse capture, cursor shown.
 /// Safe to call more than once.
@@ -77,8 +79,11 @@ fn init_terminal() -> color_eyre::Result<(Term, Restore)> {
     let guard = Restore;
     execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
         .wrap_err("cannot enter the alternate screen")?;
-    let terminal =
-        Terminal::new(CrosstermBackend::new(io::stdout())).wrap_err("cannot open the terminal")?;
+    let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        256 * 1024,
+        io::stdout(),
+    )))
+    .wrap_err("cannot open the terminal")?;
     Ok((terminal, guard))
 }
 
@@ -114,9 +119,19 @@ async fn ui_loop(
     let mut dirty = true;
     loop {
         if dirty {
+            // Synchronized output where the terminal knows it (ignored elsewhere).
+            let _ = crossterm::queue!(
+                terminal.backend_mut(),
+                crossterm::terminal::BeginSynchronizedUpdate
+            );
             terminal
                 .draw(|f| ui::draw(f, &app, theme))
                 .wrap_err("cannot draw")?;
+            let _ = crossterm::queue!(
+                terminal.backend_mut(),
+                crossterm::terminal::EndSynchronizedUpdate
+            );
+            terminal.backend_mut().flush().wrap_err("cannot draw")?;
             dirty = false;
         }
         if app.quit {
