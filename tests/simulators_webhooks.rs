@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lsn_ops::config::Config;
+use lsn_ops::config::{Config, PaypalVerify};
 use lsn_ops::providers::api::HttpPolicy;
 use lsn_ops::simulators::{Knobs, SimConfig, Simulators, WebhookTarget};
 use lsn_ops::store::outbox::{CommandKind, enqueue};
@@ -20,6 +20,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 struct Running {
+    worker_url: String,
     sims: Simulators,
     clients: Clients,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -27,6 +28,10 @@ struct Running {
 
 /// The worker's webhook server on loopback and the simulators delivering to it.
 async fn start(pool: &PgPool, knobs: Knobs) -> Running {
+    start_with(pool, knobs, PaypalVerify::Offline).await
+}
+
+async fn start_with(pool: &PgPool, knobs: Knobs, verify: PaypalVerify) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let sims = Simulators::start(SimConfig {
@@ -37,7 +42,8 @@ async fn start(pool: &PgPool, knobs: Knobs) -> Running {
     .expect("simulators");
     let mut config = Config::default();
     sims.apply_to(&mut config);
-    config.worker.public_base_url = base;
+    config.paypal.verify = verify;
+    config.worker.public_base_url = base.clone();
     let settings = Settings::from_config(&config).expect("settings");
     let state = Arc::new(AppState::new(pool.clone(), settings, system_clock()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -46,6 +52,7 @@ async fn start(pool: &PgPool, knobs: Knobs) -> Running {
     }));
     let clients = Clients::from_config(&config, HttpPolicy::fast()).expect("clients");
     Running {
+        worker_url: base,
         sims,
         clients,
         stop: Some(stop),
@@ -418,5 +425,38 @@ async fn refund_webhook_applied_while_the_executor_was_down_is_folded_in(pool: P
         (status.as_str(), paypal_id.as_deref()),
         ("completed", Some(made[0].id.as_str()))
     );
+    run.stop().await;
+}
+
+#[sqlx::test]
+async fn paypal_webhooks_verify_through_the_simulated_verify_api(pool: PgPool) {
+    let run = start_with(&pool, Knobs::default(), PaypalVerify::Api).await;
+    run.sims.paypal.create_capture("ORD-404", 100, "USD");
+    run.delivered(1).await;
+    assert_eq!(run.failed(), 0);
+    assert_eq!(inbox(&pool).await, vec![("paypal".to_string(), 1)]);
+    assert_eq!(run.sims.paypal.stats().verifications, 1);
+
+    // A delivery the simulator never sent is refused.
+    let forged = json!({ "id": "WH-FORGED", "event_type": "PAYMENT.CAPTURE.COMPLETED",
+                         "create_time": "2026-11-24T10:00:00Z", "resource": {} });
+    let answer = reqwest::Client::new()
+        .post(format!("{}/webhooks/paypal", run.worker_url))
+        .header("content-type", "application/json")
+        .header("PAYPAL-TRANSMISSION-ID", uuid::Uuid::new_v4().to_string())
+        .header(
+            "PAYPAL-TRANSMISSION-TIME",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .header("PAYPAL-TRANSMISSION-SIG", "Zm9yZ2Vk")
+        .header("PAYPAL-CERT-URL", run.sims.paypal.cert_url())
+        .header("PAYPAL-AUTH-ALGO", "SHA256withRSA")
+        .body(forged.to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status().as_u16(), 401);
+    assert_eq!(run.sims.paypal.stats().verifications, 2);
+    assert_eq!(inbox(&pool).await, vec![("paypal".to_string(), 1)]);
     run.stop().await;
 }

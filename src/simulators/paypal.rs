@@ -1,6 +1,7 @@
 //! PayPal simulator: OAuth, captures, refunds (deduplicated by
 //! `PayPal-Request-Id`), disputes (list, show, provide-evidence multipart,
-//! accept-claim), the webhook certificate, and signed webhooks
+//! accept-claim), the webhook certificate, the verify-webhook-signature API
+//! (SUCCESS for what it sent, for `[paypal] verify = "api"`), and signed webhooks
 //! (`PAYMENT.CAPTURE.COMPLETED/REFUNDED`, `CUSTOMER.DISPUTE.*`) in the shapes
 //! [`crate::worker::apply`] reads.
 
@@ -46,6 +47,8 @@ pub struct PaypalStats {
     pub refunds: usize,
     pub evidence_submissions: usize,
     pub claims_accepted: usize,
+    /// Calls to `POST /v1/notifications/verify-webhook-signature`.
+    pub verifications: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,10 @@ struct State_ {
     actions: HashMap<String, Value>,
     tokens: Vec<String>,
     tokens_issued: u64,
+    /// Transmissions sent: id → (signature, webhook id, event id), for the
+    /// verify-webhook-signature API.
+    transmissions: HashMap<String, (String, String, String)>,
+    verifications: u64,
     evidence_submissions: usize,
     claims_accepted: usize,
     seq: u64,
@@ -142,6 +149,10 @@ impl PaypalSim {
                 "/v1/customer/disputes/{id}/accept-claim",
                 post(accept_claim),
             )
+            .route(
+                "/v1/notifications/verify-webhook-signature",
+                post(verify_webhook_signature),
+            )
             .layer(axum::middleware::from_fn_with_state(shared, super::faults));
         let router = Router::new()
             .route(CERT_PATH, get(cert))
@@ -188,6 +199,7 @@ impl PaypalSim {
             refunds: s.refunds.len(),
             evidence_submissions: s.evidence_submissions,
             claims_accepted: s.claims_accepted,
+            verifications: s.verifications,
         }
     }
 
@@ -361,6 +373,15 @@ impl Inner {
                 return;
             }
         };
+        let event_id = event
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        lock(&self.state).transmissions.insert(
+            transmission_id.clone(),
+            (signature.clone(), webhook_id.clone(), event_id),
+        );
         super::queue(
             &self.shared,
             tx,
@@ -833,4 +854,59 @@ async fn accept_claim(
     };
     inner.emit("CUSTOMER.DISPUTE.RESOLVED", "dispute", updated);
     axum::Json(answer).into_response()
+}
+
+/// `POST /v1/notifications/verify-webhook-signature`: SUCCESS for a
+/// transmission this simulator sent, unchanged (signature, webhook id, event id).
+async fn verify_webhook_signature(State(inner): S, headers: HeaderMap, body: Bytes) -> Response {
+    if !inner.authorized(&headers) {
+        return unauthorized();
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return paypal_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "MALFORMED_REQUEST_JSON",
+        );
+    };
+    let field = |k: &str| request.get(k).and_then(Value::as_str).unwrap_or_default();
+    for required in [
+        "auth_algo",
+        "cert_url",
+        "transmission_id",
+        "transmission_sig",
+        "transmission_time",
+        "webhook_id",
+    ] {
+        if field(required).is_empty() {
+            return paypal_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "MISSING_REQUIRED_PARAMETER",
+            );
+        }
+    }
+    let Some(event_id) = request
+        .get("webhook_event")
+        .and_then(|e| e.get("id"))
+        .and_then(Value::as_str)
+    else {
+        return paypal_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "MISSING_REQUIRED_PARAMETER",
+        );
+    };
+    let mut s = lock(&inner.state);
+    s.verifications += 1;
+    let genuine =
+        s.transmissions
+            .get(field("transmission_id"))
+            .is_some_and(|(sig, webhook_id, id)| {
+                sig == field("transmission_sig")
+                    && webhook_id == field("webhook_id")
+                    && id == event_id
+            });
+    axum::Json(json!({ "verification_status": if genuine { "SUCCESS" } else { "FAILURE" } }))
+        .into_response()
 }
