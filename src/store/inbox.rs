@@ -41,12 +41,15 @@ pub enum Inserted {
 /// Stores `event` unless it is already there, and on a new row notifies
 /// dashboards (`NOTIFY lsn_ops_changes, 'provider_events'`), in one transaction.
 pub async fn insert_event(pool: &PgPool, event: &NewEvent) -> Result<Inserted, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // One statement, one round trip: the insert and its NOTIFY commit together
+    // (a statement is its own transaction), and a duplicate notifies nobody.
     let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO provider_events (provider, event_id, event_type, occurred_at, headers, payload)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (provider, event_id) DO NOTHING
-         RETURNING id",
+        "WITH stored AS (
+           INSERT INTO provider_events (provider, event_id, event_type, occurred_at, headers, payload)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (provider, event_id) DO NOTHING
+           RETURNING id)
+         SELECT id FROM stored, LATERAL (SELECT pg_notify($7, 'provider_events')) notified",
     )
     .bind(event.provider)
     .bind(&event.event_id)
@@ -54,18 +57,10 @@ pub async fn insert_event(pool: &PgPool, event: &NewEvent) -> Result<Inserted, s
     .bind(event.occurred_at)
     .bind(&event.headers)
     .bind(&event.payload)
-    .fetch_optional(&mut *tx)
+    .bind(CHANGE_CHANNEL)
+    .fetch_optional(pool)
     .await?;
-    let Some(id) = id else {
-        tx.rollback().await?;
-        return Ok(Inserted::Duplicate);
-    };
-    sqlx::query("SELECT pg_notify($1, 'provider_events')")
-        .bind(CHANGE_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Inserted::New(id))
+    Ok(id.map_or(Inserted::Duplicate, Inserted::New))
 }
 
 /// `SELECT 1`: does the database answer?
