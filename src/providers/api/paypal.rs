@@ -456,6 +456,17 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn multipart_parsing_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+                                          boundary in "[a-zA-Z0-9]{1,12}") {
+            let _ = multipart_parts(&format!("multipart/form-data; boundary={boundary}"), &body);
+            let mut framed = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"input\"\r\n\r\n").into_bytes();
+            framed.extend_from_slice(&body);
+            let _ = multipart_parts(&format!("multipart/form-data; boundary={boundary}"), &framed);
+        }
+    }
+
     #[test]
     fn amounts_are_exact() {
         let m = parse_amount(&json!({ "currency_code": "USD", "value": "10.05" }));
