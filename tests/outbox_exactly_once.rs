@@ -480,6 +480,21 @@ async fn repeated_transient_failures_end_dead_after_max_attempts(pool: PgPool) {
     let (state, attempts, _) = command(&pool, refund_cmd).await;
     assert_eq!((state.as_str(), attempts), ("dead", 2));
     assert!(f.sims.paypal.refunds().is_empty());
+    // Giving up on transient errors is not a refusal: the refund is not
+    // marked failed (it may have happened behind a lost answer).
+    let refund_status: String = sqlx::query_scalar("SELECT status FROM refunds WHERE id = $1")
+        .bind(f.refund_id)
+        .fetch_one(&pool)
+        .await
+        .expect("refund");
+    assert_eq!(refund_status, "requested");
+    let details: String = sqlx::query_scalar(
+        "SELECT details FROM alerts WHERE dedup_key = 'command:dead:paypal_refund'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("alert");
+    assert!(details.contains("unknown"), "{details}");
 
     // An operator revives it once PayPal is back: same key, one refund.
     let mut conn = pool.acquire().await.expect("conn");

@@ -575,7 +575,24 @@ async fn record(
         .bind(&message)
         .execute(&mut *tx)
         .await?;
-        mark_domain_failed(&mut tx, command, &message).await?;
+        // A provider's refusal is definitive: the refund or payout failed. Giving
+        // up on transient errors is not: the money may have moved behind a lost
+        // answer, so the domain row is left as it is and the alert says so.
+        let definitive = !error.is_retryable() && command.attempts <= options.max_attempts;
+        if definitive {
+            mark_domain_failed(&mut tx, command, &message).await?;
+        }
+        let details = if definitive {
+            format!(
+                "command #{} refused after {} attempt(s): {message}",
+                command.id, command.attempts
+            )
+        } else {
+            format!(
+                "command #{} gave up after {} attempt(s): {message}; the outcome at the provider is unknown: check it, then revive the command (same idempotency key, so it is not repeated)",
+                command.id, command.attempts
+            )
+        };
         raise_alert(
             &mut tx,
             "command_failures",
@@ -583,10 +600,7 @@ async fn record(
             "warning",
             "P1",
             &format!("{} commands parked as dead", command.kind),
-            &format!(
-                "command #{} failed after {} attempt(s): {message}",
-                command.id, command.attempts
-            ),
+            &details,
         )
         .await?;
         tracing::warn!(
