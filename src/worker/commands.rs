@@ -19,9 +19,12 @@
 //!
 //! Failures: [`ApiError::Retryable`] → `failed`, due again after a jittered
 //! exponential backoff (or the provider's `Retry-After`);
-//! [`ApiError::Permanent`] or [`ExecOptions::max_attempts`] reached → `dead`
-//! with the error, the domain row marked failed where there is one, and a P1
-//! alert. `crate::store::outbox::retry_dead` revives a dead command.
+//! [`ApiError::Permanent`] (the provider refused) → `dead`, the domain row
+//! marked failed (`refunds.status`, `payout_items.state` + `failure_reason`),
+//! and a P1 alert; [`ExecOptions::max_attempts`] reached on transient errors →
+//! `dead` and the alert, but the domain row is left alone (the money may have
+//! moved behind a lost answer). `crate::store::outbox::retry_dead` revives a
+//! dead command with the same idempotency key.
 
 use std::sync::Arc;
 
