@@ -69,6 +69,7 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
             operator,
         },
         theme,
+        agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
     })
 }
 

@@ -2,14 +2,19 @@
 //! mouse event, clock tick and new snapshot becomes an [`Action`] or a
 //! [`DataState`] applied here. Pure: no I/O, no terminal; unit-tested.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, Utc};
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::keymap;
 use super::layout::{self, Screen};
 use super::panes::PaneId;
 use super::poller::DataState;
-use crate::domain::operators::Role;
+use super::triage::{Dialog, DialogResult, Kind, Outcome, Request, Target};
+use crate::domain::operators::{Permission, Role};
+use crate::store::fraud::{Claim, DecideError, Decision};
 use crate::store::snapshot::Snapshot;
 
 /// What the user (or the clock) asks for.
@@ -44,6 +49,14 @@ pub enum Action {
     ScrollAt(u16, u16, i8),
     Click(u16, u16),
     Tick(DateTime<Utc>),
+    /// `a`, `r`, `d` in the Fraud pane: open the reason dialog.
+    Decide(Kind),
+    /// `u`: undo my last fraud decision.
+    Undo,
+    /// Space: mark the order for a bulk decision (or unmark it).
+    Mark,
+    /// A key while the reason dialog is open.
+    DialogKey(KeyEvent),
 }
 
 /// What the keyboard is typing into.
@@ -97,6 +110,20 @@ pub struct App {
     pub panes: [PaneState; 5],
     pub data: DataState,
     pub quit: bool,
+    /// The reason dialog of a fraud decision, while open.
+    pub dialog: Option<Dialog>,
+    /// Orders marked with Space for a bulk decision.
+    pub marked: BTreeSet<i64>,
+    /// Orders decided here and not yet gone from the snapshot: hidden from the queue.
+    pub decided: BTreeSet<i64>,
+    /// The last triage answer (kept until the next one): "already decided by ...".
+    pub status: Option<String>,
+    /// Someone else holds the open order: (order id, "being reviewed by NAME").
+    pub claimed: Option<(i64, String)>,
+    /// Requests for the triage task; the UI loop drains it after each update.
+    pub outbox: Vec<Request>,
+    /// The Fraud order this dashboard holds a claim on.
+    pub open_order: Option<i64>,
     wall_cycle: Duration,
     wall_next: DateTime<Utc>,
 }
@@ -119,6 +146,13 @@ impl App {
             panes: Default::default(),
             data: DataState::default(),
             quit: false,
+            dialog: None,
+            marked: BTreeSet::new(),
+            decided: BTreeSet::new(),
+            status: None,
+            claimed: None,
+            outbox: Vec::new(),
+            open_order: None,
             wall_cycle: settings.wall_cycle.max(Duration::seconds(1)),
             wall_next: now + settings.wall_cycle.max(Duration::seconds(1)),
         }
@@ -182,6 +216,12 @@ impl App {
             })
             .collect();
         self.data = data;
+        // A decided order gone from the queue no longer needs hiding.
+        if let Some(s) = self.data.snapshot.as_deref() {
+            let listed: BTreeSet<i64> = s.fraud.iter().map(|f| f.order_id).collect();
+            self.decided.retain(|id| listed.contains(id));
+            self.marked.retain(|id| listed.contains(id));
+        }
         for id in PaneId::ALL {
             self.rebuild(id, keep[id.index()]);
         }
@@ -195,8 +235,16 @@ impl App {
         };
         let p = &mut self.panes[id.index()];
         let needle = p.filter.to_lowercase();
+        let decided = &self.decided;
         let mut view: Vec<usize> = (0..id.len(&snap))
             .filter(|&i| needle.is_empty() || id.haystack(&snap, i).contains(&needle))
+            .filter(|&i| {
+                id != PaneId::Fraud
+                    || snap
+                        .fraud
+                        .get(i)
+                        .is_none_or(|f| !decided.contains(&f.order_id))
+            })
             .collect();
         let key = p.sort;
         view.sort_by(|&a, &b| id.compare(&snap, key, a, b));
@@ -232,6 +280,234 @@ impl App {
         clamp_offset(&mut self.panes[id.index()], rows);
     }
 
+    /// This operator may decide fraud here: not the wall, and a deciding role.
+    pub fn may_decide(&self) -> bool {
+        !self.wall && self.role().allows(Permission::DecideFraud)
+    }
+
+    /// The order under the Fraud pane's selection.
+    pub fn selected_order(&self) -> Option<i64> {
+        let s = self.snapshot()?;
+        let row = self.selected_row(PaneId::Fraud)?;
+        s.fraud.get(row).map(|f| f.order_id)
+    }
+
+    fn target(&self, order_id: i64) -> Option<Target> {
+        let f = self
+            .snapshot()?
+            .fraud
+            .iter()
+            .find(|f| f.order_id == order_id)?;
+        Some(Target {
+            order_id,
+            order_number: f.order_number.clone(),
+            score: u8::try_from(f.score.clamp(0, 100)).unwrap_or(0),
+        })
+    }
+
+    fn release_open(&mut self) {
+        if let Some(order_id) = self.open_order.take() {
+            self.outbox.push(Request::Release { order_id });
+        }
+        self.claimed = None;
+    }
+
+    /// Claims the selected Fraud order (releasing the previous one).
+    fn claim_selected(&mut self) {
+        let selected = self.selected_order();
+        if selected == self.open_order {
+            return;
+        }
+        self.release_open();
+        if let Some(order_id) = selected
+            && self.may_decide()
+        {
+            self.open_order = Some(order_id);
+            self.outbox.push(Request::Claim { order_id });
+        }
+    }
+
+    /// In the Fraud detail, the claim follows the selection.
+    fn follow_claim(&mut self, id: PaneId) {
+        if id == PaneId::Fraud && self.pane(id).detail {
+            self.claim_selected();
+        }
+    }
+
+    fn open_dialog(&mut self, kind: Kind) {
+        if !self.may_decide() {
+            self.message = Some("read-only: your role cannot decide fraud".into());
+            return;
+        }
+        if self.focus != PaneId::Fraud {
+            self.message = Some("fraud decisions are made in the Fraud pane (5)".into());
+            return;
+        }
+        let targets: Vec<Target> = if self.marked.is_empty() {
+            self.selected_order()
+                .and_then(|id| self.target(id))
+                .into_iter()
+                .collect()
+        } else {
+            self.marked
+                .iter()
+                .filter_map(|&id| self.target(id))
+                .collect()
+        };
+        if targets.is_empty() {
+            return;
+        }
+        if targets.len() == 1
+            && let Some((id, note)) = &self.claimed
+            && *id == targets[0].order_id
+        {
+            self.status = Some(note.clone());
+            return;
+        }
+        self.dialog = Some(Dialog::new(kind, targets));
+    }
+
+    fn dialog_key(&mut self, k: KeyEvent) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        match dialog.key(k) {
+            DialogResult::Open => {}
+            DialogResult::Cancelled => self.dialog = None,
+            DialogResult::Confirmed {
+                targets,
+                decision,
+                reason,
+            } => {
+                self.dialog = None;
+                let bulk = !self.marked.is_empty();
+                self.marked.clear();
+                let n = targets.len();
+                self.status = Some(format!(
+                    "{} {n} order{}...",
+                    match decision {
+                        Decision::Approve => "approving",
+                        Decision::Review { .. } => "holding for review",
+                        Decision::Decline { .. } => "declining",
+                    },
+                    if n == 1 { "" } else { "s" }
+                ));
+                let id = PaneId::Fraud;
+                // The order after the decided one opens at once.
+                let next = {
+                    let p = self.pane(id);
+                    let s = self.snapshot();
+                    let ids: BTreeSet<i64> = targets.iter().map(|t| t.order_id).collect();
+                    p.view[p.selected.min(p.view.len())..]
+                        .iter()
+                        .chain(p.view[..p.selected.min(p.view.len())].iter().rev())
+                        .filter_map(|&row| s.and_then(|s| s.fraud.get(row)))
+                        .map(|f| f.order_id)
+                        .find(|o| !ids.contains(o))
+                };
+                for t in &targets {
+                    self.decided.insert(t.order_id);
+                }
+                if self.open_order.is_some_and(|o| self.decided.contains(&o)) {
+                    // The decision ends the claim in the store.
+                    self.open_order = None;
+                    self.claimed = None;
+                }
+                self.outbox.push(Request::Decide {
+                    targets,
+                    decision,
+                    reason,
+                });
+                self.rebuild(id, next);
+                if !bulk && next.is_some() {
+                    self.panes[id.index()].detail = true;
+                    self.claim_selected();
+                } else if self.pane(id).view.is_empty() {
+                    self.panes[id.index()].detail = false;
+                }
+            }
+        }
+    }
+
+    /// An answer from the triage task.
+    pub fn on_outcome(&mut self, out: Outcome) {
+        let hhmm = |t: DateTime<Utc>| t.with_timezone(&self.tz).format("%H:%M").to_string();
+        match out {
+            Outcome::Claimed { order_id, claim } => match claim {
+                Claim::Mine { .. } => {
+                    if self.claimed.as_ref().is_some_and(|(o, _)| *o == order_id) {
+                        self.claimed = None;
+                    }
+                }
+                Claim::Theirs { by, until } => {
+                    if self.open_order == Some(order_id) {
+                        self.open_order = None;
+                    }
+                    let note = format!("being reviewed by {by} (until {})", hhmm(until));
+                    self.status = Some(note.clone());
+                    self.claimed = Some((order_id, note));
+                }
+            },
+            Outcome::Decided {
+                decision,
+                done,
+                refused,
+            } => {
+                let verb = match decision {
+                    Decision::Approve => "approved",
+                    Decision::Review { .. } => "held for review",
+                    Decision::Decline { .. } => "declined",
+                };
+                let mut text = if done.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{verb} {} order{}",
+                        done.len(),
+                        if done.len() == 1 { "" } else { "s" }
+                    )
+                };
+                for (order_id, _) in &refused {
+                    self.decided.remove(order_id);
+                }
+                if let Some((order_id, e)) = refused.first() {
+                    let number = self
+                        .target(*order_id)
+                        .map_or_else(|| format!("#{order_id}"), |t| t.order_number);
+                    let why = match e {
+                        DecideError::AlreadyDecided { by, at } => {
+                            format!("already decided by {by} at {}", hhmm(*at))
+                        }
+                        DecideError::ClaimedBy { by, until } => {
+                            format!("being reviewed by {by} (until {})", hhmm(*until))
+                        }
+                        other => other.to_string(),
+                    };
+                    if !text.is_empty() {
+                        text.push_str("; ");
+                    }
+                    text.push_str(&format!("{number}: {why}"));
+                    if refused.len() > 1 {
+                        text.push_str(&format!(" (and {} more refused)", refused.len() - 1));
+                    }
+                }
+                let keep = self.keep_key(PaneId::Fraud);
+                self.rebuild(PaneId::Fraud, keep);
+                self.status = Some(text);
+            }
+            Outcome::Undone(Ok(order_id)) => {
+                self.decided.remove(&order_id);
+                let number = self
+                    .target(order_id)
+                    .map_or_else(|| format!("#{order_id}"), |t| t.order_number);
+                self.status = Some(format!("undone: {number} is back in the queue"));
+                let keep = self.keep_key(PaneId::Fraud);
+                self.rebuild(PaneId::Fraud, keep);
+            }
+            Outcome::Undone(Err(msg)) | Outcome::Failed(msg) => self.status = Some(msg),
+        }
+    }
+
     pub fn update(&mut self, action: Action) {
         let focus = self.focus;
         if !matches!(action, Action::Tick(_)) {
@@ -247,8 +523,14 @@ impl App {
             }
             Action::NextPane => self.set_focus(focus.next()),
             Action::PrevPane => self.set_focus(focus.prev()),
-            Action::Down => self.move_by(focus, 1),
-            Action::Up => self.move_by(focus, -1),
+            Action::Down => {
+                self.move_by(focus, 1);
+                self.follow_claim(focus);
+            }
+            Action::Up => {
+                self.move_by(focus, -1);
+                self.follow_claim(focus);
+            }
             Action::PageDown => {
                 let rows = self.rows_of(focus) as isize;
                 self.move_by(focus, rows);
@@ -263,12 +545,23 @@ impl App {
                 let p = &mut self.panes[focus.index()];
                 if !p.view.is_empty() {
                     p.detail = !p.detail;
+                    let open = p.detail;
+                    if focus == PaneId::Fraud {
+                        if open {
+                            self.claim_selected();
+                        } else {
+                            self.release_open();
+                        }
+                    }
                 }
             }
             Action::Back => {
                 let p = &mut self.panes[focus.index()];
                 if p.detail {
                     p.detail = false;
+                    if focus == PaneId::Fraud {
+                        self.release_open();
+                    }
                 } else if !p.filter.is_empty() {
                     p.filter.clear();
                     let keep = self.keep_key(focus);
@@ -392,6 +685,24 @@ impl App {
                     }
                 }
             }
+            Action::Decide(kind) => self.open_dialog(kind),
+            Action::Undo => {
+                if self.may_decide() {
+                    self.outbox.push(Request::Undo);
+                    self.status = Some("undoing your last decision...".into());
+                }
+            }
+            Action::Mark => {
+                if focus == PaneId::Fraud && self.may_decide() {
+                    if let Some(id) = self.selected_order() {
+                        if !self.marked.remove(&id) {
+                            self.marked.insert(id);
+                        }
+                        self.move_by(focus, 1);
+                    }
+                }
+            }
+            Action::DialogKey(k) => self.dialog_key(k),
             Action::Tick(now) => {
                 self.now = now;
                 if self.wall && now >= self.wall_next {

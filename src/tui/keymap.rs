@@ -7,6 +7,7 @@ use crossterm::event::{
 
 use super::app::{Action, App, Input};
 use super::panes::PaneId;
+use super::triage::Kind;
 
 /// A key as written in the keymap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub enum Group {
     Panes,
     Move,
     View,
+    Fraud,
     App,
 }
 
@@ -63,6 +65,7 @@ impl Group {
             Group::Panes => "Panes",
             Group::Move => "Move",
             Group::View => "View",
+            Group::Fraud => "Fraud triage (pane 5)",
             Group::App => "General",
         }
     }
@@ -95,6 +98,23 @@ const fn b(
         group,
         footer,
         changes_data: false,
+    }
+}
+
+/// A binding that changes data: hidden and inert on the wall and for viewers.
+const fn w(
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+    footer: Option<&'static str>,
+) -> Binding {
+    Binding {
+        keys,
+        action,
+        help,
+        group: Group::Fraud,
+        footer,
+        changes_data: true,
     }
 }
 
@@ -234,6 +254,36 @@ pub const KEYMAP: &[Binding] = &[
         Group::View,
         Some("z zoom"),
     ),
+    w(
+        &[Char('a')],
+        Action::Decide(Kind::Approve),
+        "approve (reason dialog)",
+        Some("a approve"),
+    ),
+    w(
+        &[Char('r')],
+        Action::Decide(Kind::Review),
+        "review: hold 24h/48h (Tab)",
+        Some("r review"),
+    ),
+    w(
+        &[Char('d')],
+        Action::Decide(Kind::Decline),
+        "decline + refund (Alt-i/e/d/p block)",
+        Some("d decline"),
+    ),
+    w(
+        &[Char(' ')],
+        Action::Mark,
+        "mark for a bulk decision",
+        Some("Space mark"),
+    ),
+    w(
+        &[Char('u')],
+        Action::Undo,
+        "undo my last decision",
+        Some("u undo"),
+    ),
     b(
         &[Char(':')],
         Action::StartCommand,
@@ -344,6 +394,9 @@ fn translate_key(app: &App, k: &KeyEvent) -> Option<Action> {
     if ctrl && k.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
+    if app.dialog.is_some() {
+        return Some(Action::DialogKey(*k));
+    }
     if app.input != Input::None {
         return match k.code {
             KeyCode::Esc => Some(Action::Cancel),
@@ -360,7 +413,9 @@ fn translate_key(app: &App, k: &KeyEvent) -> Option<Action> {
             _ => Some(Action::ToggleHelp),
         };
     }
+    let may_decide = app.may_decide();
     active(app.wall)
+        .filter(|b| may_decide || !b.changes_data)
         .find(|b| b.keys.iter().any(|key| key.matches(k)))
         .map(|b| b.action)
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod panes;
 pub mod poller;
 pub mod theme;
+pub mod triage;
 pub mod ui;
 
 use std::io::{self, BufWriter, Stdout, Write};
@@ -29,7 +30,7 @@ use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use app::{Action, App, Settings};
 use poller::{DataState, PollerConfig};
@@ -41,6 +42,8 @@ pub struct Options {
     pub settings: Settings,
     pub poller: PollerConfig,
     pub theme: Theme,
+    /// Largest refund an agent may issue (`[ops] agent_refund_limit_minor`).
+    pub agent_refund_limit_minor: i64,
 }
 
 /// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
@@ -90,11 +93,22 @@ fn init_terminal() -> color_eyre::Result<(Term, Restore)> {
 /// Runs the dashboard until the operator quits.
 pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let (tx, rx) = watch::channel(DataState::default());
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let triage = tokio::spawn(triage::run(
+        pool.clone(),
+        options.settings.operator.clone(),
+        options.agent_refund_limit_minor,
+        req_rx,
+        out_tx,
+    ));
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
     let (mut terminal, guard) = init_terminal()?;
-    let result = ui_loop(&mut terminal, &options, rx, &poller).await;
+    let result = ui_loop(&mut terminal, &options, rx, &poller, req_tx, out_rx).await;
     drop(guard);
     poller.abort();
+    // A decision already sent finishes (the task ends when the channel closes).
+    let _ = tokio::time::timeout(Duration::from_secs(5), triage).await;
     result
 }
 
@@ -103,6 +117,8 @@ async fn ui_loop(
     options: &Options,
     mut rx: watch::Receiver<DataState>,
     poller: &tokio::task::JoinHandle<()>,
+    requests: mpsc::UnboundedSender<triage::Request>,
+    mut outcomes: mpsc::UnboundedReceiver<triage::Outcome>,
 ) -> color_eyre::Result<()> {
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut app = App::new(
@@ -118,6 +134,12 @@ async fn ui_loop(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
     let mut dirty = true;
     loop {
+        // Requests go to the triage task; the loop never waits for them.
+        for req in app.outbox.drain(..) {
+            if requests.send(req).is_err() {
+                app.status = Some("the decision task stopped (see the log)".into());
+            }
+        }
         if dirty {
             // Synchronized output where the terminal knows it (ignored elsewhere).
             let _ = crossterm::queue!(
@@ -155,6 +177,10 @@ async fn ui_loop(
                 let data = rx.borrow_and_update().clone();
                 app.now = Utc::now();
                 app.set_data(data);
+                dirty = true;
+            }
+            Some(out) = outcomes.recv() => {
+                app.on_outcome(out);
                 dirty = true;
             }
             _ = tick.tick() => {

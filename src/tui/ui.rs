@@ -39,8 +39,102 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if p.detail {
         draw_detail(f, screen.body, app, theme);
     }
+    if let Some(d) = &app.dialog {
+        draw_dialog(f, screen.body, d, theme);
+    }
     if app.help {
         draw_help(f, area, app, theme);
+    }
+}
+
+/// The reason dialog of a fraud decision.
+fn draw_dialog(f: &mut Frame, body: Rect, d: &crate::tui::triage::Dialog, theme: &Theme) {
+    use crate::tui::triage::Kind;
+    let templates = d.kind.templates();
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let orders: Vec<String> = d
+        .targets
+        .iter()
+        .take(4)
+        .map(|t| format!("{} ({})", t.order_number, t.score))
+        .collect();
+    let more = d.targets.len().saturating_sub(4);
+    lines.push(Line::from(vec![
+        Span::styled(
+            if d.targets.len() == 1 {
+                " Order  ".to_string()
+            } else {
+                format!(" {} orders  ", d.targets.len())
+            },
+            theme.muted,
+        ),
+        Span::styled(
+            if more > 0 {
+                format!("{} +{more}", orders.join(", "))
+            } else {
+                orders.join(", ")
+            },
+            theme.text,
+        ),
+    ]));
+    let on = |b: bool, label: &str| {
+        Span::styled(
+            format!("[{}] {label}  ", if b { "x" } else { " " }),
+            if b { theme.critical } else { theme.text },
+        )
+    };
+    match d.kind {
+        Kind::Review => lines.push(Line::from(vec![
+            Span::styled(" Hold   ", theme.muted),
+            on(d.hold_hours == 24, "24h"),
+            on(d.hold_hours == 48, "48h"),
+            Span::styled("(Tab switches)", theme.muted),
+        ])),
+        Kind::Decline => lines.push(Line::from(vec![
+            Span::styled(" Block  ", theme.muted),
+            on(d.block.ip, "IP Alt-i"),
+            on(d.block.email, "email Alt-e"),
+            on(d.block.device, "device Alt-d"),
+            on(d.block.payer, "payer Alt-p"),
+        ])),
+        Kind::Approve => {}
+    }
+    lines.push(Line::styled(" Reason (required):", theme.title));
+    for (i, t) in templates.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {} ", i + 1), theme.accent),
+            Span::styled(t.to_string(), theme.text),
+        ]));
+    }
+    let height = lines.len() as u16 + 2 + 3 + 1;
+    let area = centered(body, 78, height);
+    let block = Block::bordered()
+        .border_set(theme.sym.focus_border)
+        .border_style(theme.border_focus)
+        .title(Line::styled(format!(" {} ", d.kind.title()), theme.title))
+        .title_bottom(Line::styled(
+            " Enter confirm  Esc cancel  1-9 template ",
+            theme.muted,
+        ));
+    let inner = block.inner(area);
+    f.render_widget(Clear, area);
+    f.render_widget(block, area);
+    let [top, input, err] = Layout::vertical([
+        Constraint::Length(lines.len() as u16),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(lines), top);
+    let mut ta = d.reason.clone();
+    ta.set_block(Block::bordered().border_style(theme.border_focus));
+    ta.set_cursor_line_style(Style::default());
+    f.render_widget(&ta, input);
+    if let Some(e) = &d.error {
+        f.render_widget(
+            Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
+            err,
+        );
     }
 }
 
@@ -467,7 +561,7 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
         }
         out
     };
-    let left = group_lines(&[Group::Panes, Group::Move]);
+    let left = group_lines(&[Group::Panes, Group::Move, Group::Fraud]);
     let mut right = group_lines(&[Group::View, Group::App]);
     right.push(Line::styled("Commands (Enter runs)", theme.title));
     for (names, _, help) in COMMANDS {
@@ -546,8 +640,13 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(" read-only, cycling panes ", theme.muted));
                 }
                 // The wall shows only what works there without a keyboard habit.
+                let fraud = app.focus == PaneId::Fraud && app.may_decide();
+                if let Some(st) = app.status.as_ref().filter(|_| fraud) {
+                    spans.push(Span::styled(format!(" {st} "), theme.warning));
+                }
                 let mut hints: Vec<&str> = keymap::active(app.wall)
                     .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
+                    .filter(|b| fraud || !b.changes_data)
                     .filter_map(|b| b.footer)
                     .collect();
                 let used: usize = spans.iter().map(|s| s.width()).sum();
