@@ -693,13 +693,14 @@ impl App {
                 }
             }
             Action::Mark => {
-                if focus == PaneId::Fraud && self.may_decide() {
-                    if let Some(id) = self.selected_order() {
-                        if !self.marked.remove(&id) {
-                            self.marked.insert(id);
-                        }
-                        self.move_by(focus, 1);
+                if focus == PaneId::Fraud
+                    && self.may_decide()
+                    && let Some(id) = self.selected_order()
+                {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
                     }
+                    self.move_by(focus, 1);
                 }
             }
             Action::DialogKey(k) => self.dialog_key(k),
