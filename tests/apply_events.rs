@@ -505,3 +505,66 @@ async fn twilio_callbacks_drive_the_show_and_two_appliers_share_the_inbox(pool: 
         "a late connect does not reopen an ended show"
     );
 }
+
+#[sqlx::test]
+async fn a_refund_paypal_answered_pending_is_counted_when_its_webhook_completes_it(pool: PgPool) {
+    let (order, _) = order_awaiting_payment(&pool, "LSN-9", "b9@example.com").await;
+    event(
+        &pool,
+        "paypal",
+        "WH-C9",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP9", "LSN-9", "50.00"),
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    // The executor recorded PayPal's answer: refund REF9, still PENDING.
+    sqlx::query(
+        "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by, idempotency_key, paypal_refund_id)
+         SELECT $1, id, 2000, 'USD', 'pending', 'partial', 'alice', 'k-9', 'REF9' FROM payments WHERE capture_id = 'CAP9'",
+    )
+    .bind(order)
+    .execute(&pool)
+    .await
+    .expect("pending refund");
+    let refund = json!({ "id": "WH-R9", "event_type": "PAYMENT.CAPTURE.REFUNDED",
+        "resource": { "id": "REF9", "status": "COMPLETED", "amount": { "currency_code": "USD", "value": "20.00" },
+                      "links": [{ "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP9" }] } });
+    let id = event(
+        &pool,
+        "paypal",
+        "WH-R9",
+        "PAYMENT.CAPTURE.REFUNDED",
+        refund.clone(),
+    )
+    .await;
+    event(
+        &pool,
+        "paypal",
+        "WH-R9-again",
+        "PAYMENT.CAPTURE.REFUNDED",
+        refund,
+    )
+    .await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    assert_eq!(status_of(&pool, id).await.0, "applied");
+    let (refunded, status): (i64, String) =
+        sqlx::query_as("SELECT refunded_minor, status FROM payments WHERE capture_id = 'CAP9'")
+            .fetch_one(&pool)
+            .await
+            .expect("payment");
+    assert_eq!(
+        (refunded, status.as_str()),
+        (2000, "PARTIALLY_REFUNDED"),
+        "counted once, when completed"
+    );
+    let (rows, state): (i64, String) = sqlx::query_as("SELECT count(*), max(status) FROM refunds")
+        .fetch_one(&pool)
+        .await
+        .expect("refunds");
+    assert_eq!((rows, state.as_str()), (1, "completed"));
+}

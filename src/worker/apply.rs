@@ -608,12 +608,24 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .await?;
     let (payment_id, order_id, captured, refunded) =
         payment.ok_or_else(|| ApplyError(format!("no payment with capture {capture_id}")))?;
-    let inserted = sqlx::query(
+    // A refund already completed here (by the executor's answer or an earlier
+    // webhook) was counted then. One still pending (PayPal answered PENDING)
+    // completes now and is counted now.
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT status FROM refunds WHERE paypal_refund_id = $1 FOR UPDATE")
+            .bind(&refund_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if existing.as_deref() == Some("completed") {
+        return Ok(Outcome::Ignored(format!(
+            "refund {refund_id} already recorded"
+        )));
+    }
+    sqlx::query(
         "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by,
                               idempotency_key, paypal_refund_id, completed_at)
          VALUES ($1, $2, $3, $4, 'completed', $5, 'paypal', $6, $7, now())
-         ON CONFLICT (paypal_refund_id) DO UPDATE SET status = 'completed', completed_at = COALESCE(refunds.completed_at, now())
-         RETURNING (xmax = 0)",
+         ON CONFLICT (paypal_refund_id) DO UPDATE SET status = 'completed', completed_at = COALESCE(refunds.completed_at, now())",
     )
     .bind(order_id)
     .bind(payment_id)
@@ -622,14 +634,8 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .bind(if kind == "REVERSED" { "payment reversed at PayPal" } else { "refund completed at PayPal" })
     .bind(format!("paypal-{refund_id}"))
     .bind(&refund_id)
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    let fresh: bool = sqlx::Row::try_get(&inserted, 0).unwrap_or(false);
-    if !fresh {
-        return Ok(Outcome::Ignored(format!(
-            "refund {refund_id} already recorded"
-        )));
-    }
     let total = (refunded + money.minor).min(captured);
     let status = if kind == "REVERSED" {
         "REVERSED"

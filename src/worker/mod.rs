@@ -20,10 +20,8 @@
 //! SKIP LOCKED` and applies each to the domain tables in one transaction.
 //! [`commands`] executes the outbox; [`process`] runs all of it in one process.
 //!
-//! What comes next (issue 4, second half), not here yet: the provider API
-//! clients and the outbox executor (`commands` rows → PayPal/Wise/Twilio calls
-//! with idempotency keys), the schedulers and probes, and the provider
-//! simulators for `lsn-ops demo`.
+//! Not here yet: the schedulers (weekly payout batch, SLA sweeps, periodic
+//! reconciliation commands) and the probes behind the health alert rules.
 
 pub mod apply;
 pub mod commands;
