@@ -288,3 +288,42 @@ fn a_database_without_the_schema_says_what_to_do() {
         "{s}"
     );
 }
+
+/// The reason dialog of a decline (blocklist toggles, templates, the
+/// "reason is required" line) and of a review (24h/48h), as an analyst sees it.
+#[test]
+fn fraud_reason_dialog_at_80x24_and_120x40() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::tui::triage::Kind;
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let mut a = app(false, w, h);
+        a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
+        a.update(Action::Decide(Kind::Decline));
+        a.update(Action::DialogKey(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )));
+        a.update(Action::DialogKey(KeyEvent::new(
+            KeyCode::Char('i'),
+            KeyModifiers::ALT,
+        )));
+        let s = text(&render(&a, &theme()));
+        assert!(s.contains("a reason is required"), "{s}");
+        insta::assert_snapshot!(format!("fraud_decline_dialog_{w}x{h}"), s);
+        a.update(Action::DialogKey(KeyEvent::new(
+            KeyCode::Esc,
+            KeyModifiers::NONE,
+        )));
+        a.update(Action::Decide(Kind::Review));
+        a.update(Action::DialogKey(KeyEvent::new(
+            KeyCode::Char('2'),
+            KeyModifiers::NONE,
+        )));
+        a.update(Action::DialogKey(KeyEvent::new(
+            KeyCode::Tab,
+            KeyModifiers::NONE,
+        )));
+        let s = text(&render(&a, &theme()));
+        insta::assert_snapshot!(format!("fraud_review_dialog_{w}x{h}"), s);
+    }
+}

@@ -152,6 +152,8 @@ pub struct FraudRow {
     pub created_at: DateTime<Utc>,
     pub hold_until: Option<DateTime<Utc>>,
     pub indicators: Vec<IndicatorRow>,
+    /// Who holds a live triage claim on the order (`fraud_claims`), if anyone.
+    pub claimed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -531,14 +533,17 @@ async fn fraud(pool: &PgPool, currency: Currency) -> Result<(Vec<FraudRow>, i64)
         ip: Option<String>,
         created_at: DateTime<Utc>,
         fraud_hold_until: Option<DateTime<Utc>>,
+        claimed_by: Option<String>,
     }
     // orders_fraud_queue_idx: the partial index holds exactly the queue.
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, order_number, fraud_score, fraud_state, total_minor, currency::text AS currency,
-                email, host(ip) AS ip, created_at, fraud_hold_until
-           FROM orders
-          WHERE fraud_state IN ('pending', 'review') AND fraud_score IS NOT NULL
-          ORDER BY fraud_score DESC, created_at
+        "SELECT o.id, o.order_number, o.fraud_score, o.fraud_state, o.total_minor, o.currency::text AS currency,
+                o.email, host(o.ip) AS ip, o.created_at, o.fraud_hold_until,
+                (SELECT c.operator FROM fraud_claims c
+                  WHERE c.order_id = o.id AND c.expires_at > now()) AS claimed_by
+           FROM orders o
+          WHERE o.fraud_state IN ('pending', 'review') AND o.fraud_score IS NOT NULL
+          ORDER BY o.fraud_score DESC, o.created_at
           LIMIT $1",
     )
     .bind(PANE_LIMIT)
@@ -582,6 +587,7 @@ async fn fraud(pool: &PgPool, currency: Currency) -> Result<(Vec<FraudRow>, i64)
             created_at: r.created_at,
             hold_until: r.fraud_hold_until,
             indicators: by_order.remove(&r.id).unwrap_or_default(),
+            claimed_by: r.claimed_by,
         })
         .collect();
     Ok((rows, total))
@@ -1039,6 +1045,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
                 created_at: now - mins(5 + 17 * i as i64),
                 hold_until: (state == "review").then(|| now + hours(20)),
                 indicators,
+                claimed_by: (i == 2).then(|| "dana".to_string()),
             }
         })
         .collect();

@@ -257,25 +257,25 @@ pub const KEYMAP: &[Binding] = &[
     w(
         &[Char('a')],
         Action::Decide(Kind::Approve),
-        "approve (reason dialog)",
+        "approve with a reason",
         Some("a approve"),
     ),
     w(
         &[Char('r')],
         Action::Decide(Kind::Review),
-        "review: hold 24h/48h (Tab)",
+        "review: hold 24h/48h",
         Some("r review"),
     ),
     w(
         &[Char('d')],
         Action::Decide(Kind::Decline),
-        "decline + refund (Alt-i/e/d/p block)",
+        "decline and refund",
         Some("d decline"),
     ),
     w(
         &[Char(' ')],
         Action::Mark,
-        "mark for a bulk decision",
+        "mark for bulk decision",
         Some("Space mark"),
     ),
     w(

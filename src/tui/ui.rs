@@ -344,6 +344,8 @@ fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Sna
         tz: &app.tz,
         theme,
         threshold: app.threshold,
+        operator: &app.operator,
+        marked: &app.marked,
     }
 }
 

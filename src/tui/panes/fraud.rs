@@ -22,6 +22,40 @@ pub const COLUMNS: &[Column] = &[
 
 pub const SORT_KEYS: &[&str] = &["score", "amount", "oldest"];
 
+/// "pending", "held" (a review hold still running) or "due" (a hold that ended:
+/// back in the queue).
+pub fn state_label(
+    f: &crate::store::snapshot::FraudRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    match (f.state.as_str(), f.hold_until) {
+        ("review", Some(h)) if h > now => "held".into(),
+        ("review", _) => "due".into(),
+        (other, _) => other.into(),
+    }
+}
+
+/// Counts by state of the listed queue: "pending 21 · due 2 · held 3", plus marks.
+pub fn subtitle(c: &Ctx) -> String {
+    let (mut pending, mut due, mut held) = (0, 0, 0);
+    for f in &c.snap.fraud {
+        match state_label(f, c.now).as_str() {
+            "pending" => pending += 1,
+            "due" => due += 1,
+            "held" => held += 1,
+            _ => {}
+        }
+    }
+    let mut s = format!(
+        "pending {pending} {dot} due {due} {dot} held {held}",
+        dot = c.theme.sym.dot
+    );
+    if !c.marked.is_empty() {
+        s.push_str(&format!(" {} {} marked", c.theme.sym.dot, c.marked.len()));
+    }
+    s
+}
+
 pub fn haystack(s: &Snapshot, i: usize) -> String {
     s.fraud.get(i).map_or_else(String::new, |f| {
         let mut h = format!(
@@ -78,14 +112,25 @@ pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
         .take(3)
         .map(|ind| label(&ind.indicator))
         .collect();
-    let state_style = if f.state == "review" { t.muted } else { t.text };
+    let (state_text, state_style) = match &f.claimed_by {
+        Some(by) if by != c.operator => (format!("by {by}"), t.warning),
+        _ => (
+            state_label(f, c.now),
+            if f.state == "review" { t.muted } else { t.text },
+        ),
+    };
+    let mark = if c.marked.contains(&f.order_id) {
+        "* "
+    } else {
+        ""
+    };
     let cells = vec![
         right(score_text, score_style),
-        cell(f.order_number.clone(), t.text),
+        cell(format!("{mark}{}", f.order_number), t.text),
         right(f.total.display(), t.text),
         cell(f.email.clone(), t.muted),
         cell(c.text(&signals.join(", ")), t.text),
-        cell(f.state.clone(), state_style),
+        cell(state_text, state_style),
         right(
             crate::domain::incidents::format_duration(c.now - f.created_at),
             t.muted,
@@ -117,7 +162,7 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
             if high { t.critical } else { t.text },
             t,
         ),
-        field("State", f.state.clone(), t),
+        field("State", state_label(f, c.now), t),
         field("Amount", f.total.display(), t),
         field("Email", f.email.clone(), t),
         field("IP", f.ip.clone().unwrap_or_else(|| "-".into()), t),
@@ -131,6 +176,14 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
             t,
         ),
     ];
+    if let Some(by) = f.claimed_by.as_ref().filter(|by| *by != c.operator) {
+        lines.push(styled_field(
+            "Claim",
+            format!("being reviewed by {by}"),
+            t.warning,
+            t,
+        ));
+    }
     if let Some(h) = f.hold_until {
         lines.push(field(
             "Review hold until",

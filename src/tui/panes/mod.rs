@@ -199,6 +199,7 @@ impl PaneId {
     pub fn subtitle(self, c: &Ctx) -> String {
         match self {
             Self::Payouts => payouts::subtitle(c),
+            Self::Fraud => fraud::subtitle(c),
             _ => String::new(),
         }
     }
@@ -266,6 +267,10 @@ pub struct Ctx<'a> {
     pub tz: &'a chrono_tz::Tz,
     pub theme: &'a Theme,
     pub threshold: u8,
+    /// Who is looking (their own claims are not "someone else's").
+    pub operator: &'a str,
+    /// Fraud orders marked for a bulk decision.
+    pub marked: &'a std::collections::BTreeSet<i64>,
 }
 
 impl Ctx<'_> {
