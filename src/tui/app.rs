@@ -758,6 +758,7 @@ mod tests {
             snapshot: Some(Arc::new(fixture(now(), &tz))),
             connected: true,
             last_success: Some(now()),
+            role: Some(Role::Agent),
             ..Default::default()
         });
         app
@@ -977,5 +978,153 @@ mod tests {
         let data = a.data.clone();
         a.set_data(data);
         assert_eq!(a.keep_key(PaneId::Fraud), key);
+    }
+    fn decide_requests(a: &App) -> Vec<&Request> {
+        a.outbox
+            .iter()
+            .filter(|r| matches!(r, Request::Decide { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn enter_claims_a_decision_sends_and_the_next_order_opens() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5");
+        let first = a.selected_order().unwrap();
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.outbox, vec![Request::Claim { order_id: first }]);
+        chars(&mut a, "a");
+        assert!(a.dialog.is_some());
+        // No reason: nothing is sent, the dialog says why.
+        press(&mut a, KeyCode::Enter);
+        assert!(a.dialog.as_ref().unwrap().error.is_some());
+        assert!(decide_requests(&a).is_empty());
+        chars(&mut a, "1");
+        press(&mut a, KeyCode::Enter);
+        assert!(a.dialog.is_none());
+        let sent = decide_requests(&a);
+        assert_eq!(sent.len(), 1);
+        match sent[0] {
+            Request::Decide {
+                targets,
+                decision,
+                reason,
+            } => {
+                assert_eq!(targets[0].order_id, first);
+                assert_eq!(*decision, Decision::Approve);
+                assert_eq!(reason, Kind::Approve.templates()[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The decided order left the list; the next one is open and claimed.
+        let next = a.selected_order().unwrap();
+        assert_ne!(next, first);
+        assert!(a.pane(PaneId::Fraud).detail);
+        assert_eq!(a.outbox.last(), Some(&Request::Claim { order_id: next }));
+        assert!(
+            !a.pane(PaneId::Fraud)
+                .view
+                .iter()
+                .any(|&i| a.snapshot().unwrap().fraud[i].order_id == first)
+        );
+    }
+
+    #[test]
+    fn esc_cancels_the_dialog_without_sending() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5d1");
+        press(&mut a, KeyCode::Esc);
+        assert!(a.dialog.is_none());
+        assert!(decide_requests(&a).is_empty());
+        // Typing in the dialog does not trigger the keymap.
+        chars(&mut a, "rq5");
+        assert!(!a.quit);
+        assert!(a.dialog.is_some());
+    }
+
+    #[test]
+    fn space_marks_and_one_reason_decides_them_all() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5   ");
+        assert_eq!(a.marked.len(), 3);
+        chars(&mut a, "r2");
+        press(&mut a, KeyCode::Tab);
+        press(&mut a, KeyCode::Enter);
+        let sent = decide_requests(&a);
+        assert_eq!(sent.len(), 1);
+        match sent[0] {
+            Request::Decide {
+                targets, decision, ..
+            } => {
+                assert_eq!(targets.len(), 3);
+                assert_eq!(*decision, Decision::Review { hold_hours: 48 });
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(a.marked.is_empty());
+    }
+
+    #[test]
+    fn viewers_and_the_wall_cannot_decide() {
+        let mut a = app(false, (120, 40));
+        a.data.role = Some(Role::Viewer);
+        chars(&mut a, "5 adru");
+        assert!(a.dialog.is_none());
+        assert!(a.marked.is_empty());
+        assert!(a.outbox.is_empty());
+        let mut w = app(true, (200, 60));
+        w.update(Action::Focus(PaneId::Fraud));
+        chars(&mut w, "adu");
+        assert!(w.dialog.is_none() && w.outbox.is_empty());
+        // Even an action that gets through is refused.
+        w.update(Action::Decide(Kind::Approve));
+        assert!(w.dialog.is_none());
+    }
+
+    #[test]
+    fn refusals_show_who_decided_and_when_in_ops_time() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5");
+        let first = a.selected_order().unwrap();
+        chars(&mut a, "a1");
+        press(&mut a, KeyCode::Enter);
+        a.on_outcome(Outcome::Decided {
+            decision: Decision::Approve,
+            done: vec![],
+            refused: vec![(
+                first,
+                DecideError::AlreadyDecided {
+                    by: "dana".into(),
+                    at: now(),
+                },
+            )],
+        });
+        let st = a.status.clone().unwrap();
+        // 17:30 UTC is 09:30 in Los Angeles.
+        assert!(st.contains("already decided by dana at 09:30"), "{st}");
+        // The refused order is back in the list.
+        assert!(
+            a.pane(PaneId::Fraud)
+                .view
+                .iter()
+                .any(|&i| a.snapshot().unwrap().fraud[i].order_id == first)
+        );
+        a.on_outcome(Outcome::Claimed {
+            order_id: first,
+            claim: Claim::Theirs {
+                by: "dana".into(),
+                until: now(),
+            },
+        });
+        assert!(
+            a.status
+                .as_deref()
+                .unwrap()
+                .contains("being reviewed by dana")
+        );
+        a.on_outcome(Outcome::Undone(Err(
+            "too late to undo: the refund has already been sent to PayPal".into(),
+        )));
+        assert!(a.status.as_deref().unwrap().starts_with("too late to undo"));
     }
 }
