@@ -469,6 +469,12 @@ impl App {
                 };
                 for (order_id, _) in &refused {
                     self.decided.remove(order_id);
+                    // A refused order is not left claimed by us while we move on.
+                    if self.open_order != Some(*order_id) {
+                        self.outbox.push(Request::Release {
+                            order_id: *order_id,
+                        });
+                    }
                 }
                 if let Some((order_id, e)) = refused.first() {
                     let number = self
@@ -480,6 +486,23 @@ impl App {
                         }
                         DecideError::ClaimedBy { by, until } => {
                             format!("being reviewed by {by} (until {})", hhmm(*until))
+                        }
+                        DecideError::OverRefundLimit {
+                            amount_minor,
+                            limit_minor,
+                        } => {
+                            let cur = self
+                                .snapshot()
+                                .and_then(|s| s.fraud.iter().find(|f| f.order_id == *order_id))
+                                .map(|f| f.total.currency);
+                            match cur {
+                                Some(c) => format!(
+                                    "refund of {} is over your agent limit of {}: ask finance",
+                                    crate::domain::money::Money::new(*amount_minor, c).display(),
+                                    crate::domain::money::Money::new(*limit_minor, c).display()
+                                ),
+                                None => e.to_string(),
+                            }
                         }
                         other => other.to_string(),
                     };
