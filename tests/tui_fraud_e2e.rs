@@ -1,0 +1,358 @@
+//! End to end: an analyst (`--operator alice`, an agent) clears 20 seeded
+//! high-risk orders in the real dashboard in tmux with the keyboard alone:
+//! Enter opens the first order, then `a`/`r`/`d` with a template reason, and
+//! each Enter opens the next order. Then the database must hold 20 decisions
+//! by alice with reasons, one PayPal refund command per decline, and the
+//! blocklist entries the declines asked for.
+//!
+//! Own database, own tmux socket, own log directory; the screen is polled
+//! against deadlines (no fixed sleeps for correctness). The server comes from
+//! `LSN_OPS_TEST_PG_BASE` or `DATABASE_URL` (as `scripts/test` sets them).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lsn-ops");
+
+/// `postgres://user@host:port` of the test server.
+fn server() -> String {
+    if let Ok(base) = std::env::var("LSN_OPS_TEST_PG_BASE") {
+        return base.trim_end_matches('/').to_string();
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && let Some((base, _db)) = url.rsplit_once('/')
+        && base.contains("://")
+        && !base.ends_with('/')
+    {
+        return base.to_string();
+    }
+    "postgres://postgres@127.0.0.1:5432".into()
+}
+
+struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    async fn create() -> TestDb {
+        let name = format!("lsn_tui_fraud_{}", std::process::id());
+        let mut conn = PgConnection::connect(&format!("{}/postgres", server()))
+            .await
+            .expect("PostgreSQL (LSN_OPS_TEST_PG_BASE / DATABASE_URL)");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop old database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        TestDb { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", server(), self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = format!("{}/postgres", server());
+        // A fresh runtime: Drop may run outside (or at the end of) the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
+
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lsn-tui-fraud-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs")).expect("temp dir");
+    std::fs::write(dir.join("config.toml"), "").expect("config file");
+    dir
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(dir: &std::path::Path, url: &str) -> Tmux {
+        let socket = format!("lsn-tui-fraud-{}", std::process::id());
+        let _ = Command::new("tmux")
+            .args(["-L", &socket, "kill-server"])
+            .output();
+        let script = format!(
+            "{BIN} --config {cfg} tui --operator alice; echo EXIT=$?; sleep 600",
+            cfg = dir.join("config.toml").display()
+        );
+        let out = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-s", "main", "-x", "120", "-y", "40"])
+            .args(["-e", "LANG=C.UTF-8", "-e", "TERM=tmux-256color"])
+            .args(["-e", &format!("DATABASE_URL={url}")])
+            .args([
+                "-e",
+                &format!("LSN_OPS_LOG__DIR={}", dir.join("logs").display()),
+            ])
+            // Seeded orders go up to ~$1,000; this analyst may refund them all.
+            .args(["-e", "LSN_OPS_OPS__AGENT_REFUND_LIMIT_MINOR=100000000"])
+            .arg(script)
+            .output()
+            .expect("tmux");
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = Command::new("tmux")
+            .args(["-L", &socket, "set-option", "-g", "window-size", "manual"])
+            .output();
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    async fn wait_for(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+const UP: Duration = Duration::from_secs(20);
+
+async fn decisions_by_alice(conn: &mut PgConnection, since: chrono::DateTime<chrono::Utc>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM fraud_decisions WHERE operator = 'alice' AND decided_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(conn)
+    .await
+    .expect("count decisions")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
+    let db = TestDb::create().await;
+    let dir = workdir();
+    let out = Command::new(BIN)
+        .args(["--config", &dir.join("config.toml").to_string_lossy()])
+        .args(["seed", "--orders", "2000", "--seed", "7"])
+        .env("DATABASE_URL", db.url())
+        .env("LSN_OPS_LOG__DIR", dir.join("logs"))
+        .output()
+        .expect("run lsn-ops seed");
+    assert!(
+        out.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
+    // The queue as the dashboard lists it: highest score first, then oldest.
+    let queue: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, order_number FROM orders
+          WHERE fraud_state IN ('pending', 'review') AND fraud_score > 70
+          ORDER BY fraud_score DESC, created_at, id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("queue");
+    assert!(
+        queue.len() >= 20,
+        "seed made {} high-risk orders",
+        queue.len()
+    );
+    let start: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut conn)
+        .await
+        .expect("now");
+
+    let t = Tmux::start(&dir, &db.url());
+    t.wait_for("the dashboard as alice", UP, |s| {
+        s.contains("alice (agent)")
+    })
+    .await;
+    t.keys(&["5", "z"]);
+    t.wait_for("the fraud queue", UP, |s| {
+        s.contains("5 Fraud (highest first)") && s.contains(&queue[0].1)
+    })
+    .await;
+    t.keys(&["Enter"]);
+    t.wait_for("the first order open", UP, |s| {
+        s.contains("Fraud detail") && s.contains(&format!("{} (#", queue[0].1))
+    })
+    .await;
+
+    let mut declines = 0;
+    for (i, (_, number)) in queue.iter().take(20).enumerate() {
+        // The order on screen is the next one in the queue.
+        t.wait_for(&format!("order {number} open"), UP, |s| {
+            s.contains("Fraud detail") && s.contains(&format!("{number} (#"))
+        })
+        .await;
+        match i % 3 {
+            0 => {
+                t.keys(&["a"]);
+                t.wait_for("the approve dialog", UP, |s| s.contains("Approve ━"))
+                    .await;
+                t.keys(&["1"]);
+            }
+            1 => {
+                t.keys(&["r"]);
+                t.wait_for("the review dialog", UP, |s| s.contains("Review (hold)"))
+                    .await;
+                t.keys(&["Tab", "2"]);
+                t.wait_for("48h picked", UP, |s| s.contains("[x] 48h"))
+                    .await;
+            }
+            _ => {
+                declines += 1;
+                t.keys(&["d"]);
+                t.wait_for("the decline dialog", UP, |s| {
+                    s.contains("Decline (refund now)")
+                })
+                .await;
+                t.keys(&["M-i"]);
+                t.wait_for("IP toggled", UP, |s| s.contains("[x] IP")).await;
+                t.keys(&["M-e"]);
+                t.wait_for("email toggled", UP, |s| s.contains("[x] email"))
+                    .await;
+                t.keys(&["3"]);
+            }
+        }
+        t.wait_for("a reason from the template", UP, |s| {
+            !s.contains("type a reason, or press a digit")
+        })
+        .await;
+        t.keys(&["Enter"]);
+        // The decision lands in the database; the screen never waited for it.
+        let deadline = Instant::now() + UP;
+        while decisions_by_alice(&mut conn, start).await < i as i64 + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "decision {} not stored; screen:\n{}",
+                i + 1,
+                t.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+    let s = t.screen();
+    assert!(!s.contains("already decided"), "{s}");
+
+    // 20 decisions by alice, with reasons, on exactly the first 20 orders.
+    let rows: Vec<(i64, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT order_id, decision, reason, command_id FROM fraud_decisions
+          WHERE operator = 'alice' AND decided_at >= $1 AND undone_at IS NULL ORDER BY id",
+    )
+    .bind(start)
+    .fetch_all(&mut conn)
+    .await
+    .expect("decisions");
+    assert_eq!(rows.len(), 20);
+    let mut got: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut want: Vec<i64> = queue.iter().take(20).map(|q| q.0).collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "the decided orders are the top of the queue");
+    assert!(rows.iter().all(|r| !r.2.trim().is_empty()));
+    let kinds = |k: &str| rows.iter().filter(|r| r.1 == k).count();
+    assert_eq!(kinds("approve"), 7);
+    assert_eq!(kinds("review"), 7);
+    assert_eq!(kinds("decline"), declines);
+
+    // One PayPal refund command per decline.
+    let refunds: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM fraud_decisions d JOIN commands c ON c.id = d.command_id
+          WHERE d.operator = 'alice' AND d.decided_at >= $1 AND d.decision = 'decline'
+            AND c.kind = 'paypal_refund'",
+    )
+    .bind(start)
+    .fetch_one(&mut conn)
+    .await
+    .expect("refund commands");
+    assert_eq!(refunds, declines as i64);
+
+    // Every declined order's IP and email are on the blocklist (an address
+    // shared by two declined orders is one entry).
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM fraud_decisions d JOIN orders o ON o.id = d.order_id
+          CROSS JOIN (VALUES ('ip'), ('email')) k(kind)
+          WHERE d.operator = 'alice' AND d.decided_at >= $1 AND d.decision = 'decline'
+            AND NOT EXISTS (SELECT 1 FROM blocklist b
+                             WHERE b.kind = k.kind AND b.removed_at IS NULL
+                               AND b.value = CASE k.kind WHEN 'ip' THEN host(o.ip) ELSE o.email END)",
+    )
+    .bind(start)
+    .fetch_one(&mut conn)
+    .await
+    .expect("blocklist");
+    assert_eq!(missing, 0);
+    let added: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM blocklist WHERE added_by = 'alice' AND added_at >= $1",
+    )
+    .bind(start)
+    .fetch_one(&mut conn)
+    .await
+    .expect("blocklist count");
+    assert!(added >= 2, "{added} blocklist entries");
+
+    t.keys(&["Escape", "q"]);
+    t.wait_for("the dashboard to quit", UP, |s| s.contains("EXIT=0"))
+        .await;
+    drop(conn);
+}
