@@ -147,6 +147,8 @@ pub enum FraudAction {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkerAction {
+    /// Reconcile now: ask PayPal and Wise about stuck captures and transfers (a running worker executes it)
+    Sync,
     /// Put a dead (or failed) inbox event back in the queue
     Replay {
         /// The event's id (provider_events.id)

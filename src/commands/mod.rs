@@ -25,6 +25,9 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Worker {
             action: Some(WorkerAction::Replay { id }),
         } => worker::replay(&loaded, id).await,
+        Command::Worker {
+            action: Some(WorkerAction::Sync),
+        } => worker::sync(&loaded).await,
         Command::Payouts { .. } => not_yet("payouts", 0),
         Command::Report { .. } => not_yet("reports", 0),
         Command::Maintenance { .. } => not_yet("maintenance", 0),

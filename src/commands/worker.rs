@@ -36,6 +36,22 @@ pub async fn replay(loaded: &Loaded, id: i64) -> Result<u8, Failure> {
     }
 }
 
+/// `lsn-ops worker sync`: "Sync PayPal Status" and stuck Wise transfers, now.
+pub async fn sync(loaded: &Loaded) -> Result<u8, Failure> {
+    let pool = crate::store::connect_migrated(&loaded.config.database).await?;
+    let operator = crate::store::operators::current_user();
+    let queued = crate::worker::reconcile::enqueue_due(&pool, chrono::Utc::now(), &operator)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("sync: {e}"),
+        })?;
+    println!(
+        "{queued} sync command(s) queued; a running worker asks the providers and applies the answers"
+    );
+    Ok(0)
+}
+
 pub async fn run(loaded: &Loaded) -> Result<u8, Failure> {
     let config = &loaded.config;
     let settings = Settings::from_config(config).map_err(|message| Failure { code: 2, message })?;

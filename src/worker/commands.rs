@@ -716,9 +716,19 @@ async fn effect_outcome(
             .await?;
         }
         Effect::Capture { answer } => {
+            let synced = super::reconcile::SyncAnswer::Capture {
+                raw: answer.clone(),
+            };
+            super::reconcile::record_answer(conn, "paypal", &synced).await?;
             succeed(conn, command, &answer).await?;
         }
         Effect::TransferStatus { item_id, transfer } => {
+            let synced = super::reconcile::SyncAnswer::Transfer {
+                id: transfer.id,
+                status: transfer.status.clone(),
+                at: chrono::Utc::now(),
+            };
+            super::reconcile::record_answer(conn, "wise", &synced).await?;
             sqlx::query(
                 "UPDATE payout_items SET wise_status = $2, updated_at = now()
                   WHERE id = $1 AND wise_status_at IS NULL",

@@ -20,8 +20,10 @@
 //! SKIP LOCKED` and applies each to the domain tables in one transaction.
 //! [`commands`] executes the outbox; [`process`] runs all of it in one process.
 //!
-//! Not here yet: the schedulers (weekly payout batch, SLA sweeps, periodic
-//! reconciliation commands) and the probes behind the health alert rules.
+//! [`reconcile`] asks the providers about stuck captures and transfers.
+//!
+//! Not here yet: the other schedulers (weekly payout batch, SLA sweeps) and the
+//! probes behind the health alert rules.
 
 pub mod apply;
 pub mod commands;
@@ -29,6 +31,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod paypal;
 pub mod process;
+pub mod reconcile;
 pub mod server;
 
 use std::sync::Arc;

@@ -19,6 +19,8 @@ use crate::providers::api::HttpPolicy;
 
 /// How often the applier and the executor look for due work without a NOTIFY.
 const POLL: Duration = Duration::from_secs(1);
+/// How often stuck captures and transfers are looked for.
+const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 
 /// A running worker; [`Running::shutdown`] stops it gracefully.
 pub struct Running {
@@ -56,6 +58,11 @@ pub async fn start(
             pool.clone(),
             apply_settings,
             POLL,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(super::reconcile::run(
+            pool.clone(),
+            RECONCILE_EVERY,
             stop_rx.clone(),
         )),
         tokio::spawn(commands::run(
