@@ -357,6 +357,28 @@ impl App {
         if targets.is_empty() {
             return;
         }
+        // A review hold still running is not back in the queue yet.
+        let now = self.now;
+        let held: Vec<String> = targets
+            .iter()
+            .filter_map(|t| {
+                let f = self
+                    .snapshot()?
+                    .fraud
+                    .iter()
+                    .find(|f| f.order_id == t.order_id)?;
+                let until = f.hold_until.filter(|h| f.state == "review" && *h > now)?;
+                Some(format!(
+                    "{} is held for review until {}",
+                    f.order_number,
+                    until.with_timezone(&self.tz).format("%a %H:%M")
+                ))
+            })
+            .collect();
+        if let Some(first) = held.first() {
+            self.status = Some(first.clone());
+            return;
+        }
         if targets.len() == 1
             && let Some((id, note)) = &self.claimed
             && *id == targets[0].order_id

@@ -525,7 +525,13 @@ fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
         return;
     };
     let c = ctx(app, theme, s);
-    let lines = app.focus.detail(&c, row);
+    let mut lines = app.focus.detail(&c, row);
+    if app.focus == PaneId::Fraud
+        && let Some((order, note)) = &app.claimed
+        && s.fraud.get(row).is_some_and(|f| f.order_id == *order)
+    {
+        lines.insert(0, Line::styled(format!("  {note}"), theme.critical));
+    }
     let area = centered(body, 96, lines.len() as u16 + 2);
     let block = Block::bordered()
         .border_set(theme.sym.focus_border)
@@ -534,7 +540,14 @@ fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
             format!(" {} detail ", app.focus.short()),
             theme.title,
         ))
-        .title_bottom(Line::styled(" Esc close  j/k next/previous ", theme.muted));
+        .title_bottom(Line::styled(
+            if app.focus == PaneId::Fraud && app.may_decide() {
+                " Esc close  j/k next/previous  a approve  r review  d decline "
+            } else {
+                " Esc close  j/k next/previous "
+            },
+            theme.muted,
+        ));
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines)
@@ -580,7 +593,8 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
 }
 
 fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (left, right) = help_lines(app.wall, theme);
+    // Viewers and the wall do not see the keys that change data.
+    let (left, right) = help_lines(app.wall || !app.may_decide(), theme);
     // Two columns always: the whole keymap fits 80x24.
     let height = left.len().max(right.len()) as u16 + 2;
     let popup = centered(area, 92, height);
