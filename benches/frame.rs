@@ -105,6 +105,48 @@ fn frame(c: &mut Criterion) {
     }
 }
 
+/// Fraud triage: the decision's last key (Enter in the reason dialog) to the
+/// next order open on screen: `App::update` (the decision queued for the
+/// triage task, the queue rebuilt, the next order opened and claimed) plus one
+/// full frame at 200x60, zoomed on the Fraud pane with the detail open.
+fn fraud_keypress(c: &mut Criterion) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::tui::app::Action;
+    use lsn_ops::tui::panes::PaneId;
+    use lsn_ops::tui::triage::Kind;
+    let (snap, _) = snapshot();
+    let theme = Theme::load("default", ColorMode::Full, false).expect("theme");
+    let mut ready = app(snap, false);
+    ready.data.role = Some(lsn_ops::domain::operators::Role::Agent);
+    ready.update(Action::Show(PaneId::Fraud));
+    ready.update(Action::Open);
+    ready.update(Action::Decide(Kind::Approve));
+    ready.update(Action::DialogKey(KeyEvent::new(
+        KeyCode::Char('1'),
+        KeyModifiers::NONE,
+    )));
+    ready.outbox.clear();
+    let enter = Action::DialogKey(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let mut check = ready.clone();
+    let first = check.selected_order();
+    check.update(enter);
+    assert!(check.pane(PaneId::Fraud).detail && check.selected_order() != first);
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    c.bench_function("fraud_enter_to_next_order_200x60", |b| {
+        b.iter_batched(
+            || ready.clone(),
+            |mut app| {
+                app.update(black_box(enter));
+                terminal
+                    .draw(|f| lsn_ops::tui::ui::draw(f, &app, &theme))
+                    .expect("draw");
+                app
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
 fn snapshot_build(c: &mut Criterion) {
     let Ok(url) = std::env::var(DB_VAR) else {
         eprintln!(
@@ -142,5 +184,5 @@ fn snapshot_build(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame, snapshot_build);
+criterion_group!(benches, frame, fraud_keypress, snapshot_build);
 criterion_main!(benches);
