@@ -37,8 +37,8 @@ struct TestDb {
 }
 
 impl TestDb {
-    async fn create() -> TestDb {
-        let name = format!("lsn_tui_fraud_{}", std::process::id());
+    async fn create(tag: &str) -> TestDb {
+        let name = format!("lsn_tui_fraud_{tag}_{}", std::process::id());
         let mut conn = PgConnection::connect(&format!("{}/postgres", server()))
             .await
             .expect("PostgreSQL (LSN_OPS_TEST_PG_BASE / DATABASE_URL)");
@@ -84,8 +84,8 @@ impl Drop for TestDb {
     }
 }
 
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lsn-tui-fraud-{}", std::process::id()));
+fn workdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lsn-tui-fraud-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("logs")).expect("temp dir");
     std::fs::write(dir.join("config.toml"), "").expect("config file");
@@ -98,7 +98,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(dir: &std::path::Path, url: &str) -> Tmux {
-        let socket = format!("lsn-tui-fraud-{}", std::process::id());
+        let socket = format!(
+            "lsn-tui-{}",
+            dir.file_name().and_then(|n| n.to_str()).unwrap_or("fraud")
+        );
         let _ = Command::new("tmux")
             .args(["-L", &socket, "kill-server"])
             .output();
@@ -185,10 +188,10 @@ async fn decisions_by_alice(conn: &mut PgConnection, since: chrono::DateTime<chr
     .expect("count decisions")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
-    let db = TestDb::create().await;
-    let dir = workdir();
+/// A seeded database (its own name) and the dashboard's queue order.
+async fn seeded(tag: &str) -> (TestDb, PathBuf, PgConnection, Vec<(i64, String)>) {
+    let db = TestDb::create(tag).await;
+    let dir = workdir(tag);
     let out = Command::new(BIN)
         .args(["--config", &dir.join("config.toml").to_string_lossy()])
         .args(["seed", "--orders", "2000", "--seed", "7"])
@@ -211,6 +214,88 @@ async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
     .fetch_all(&mut conn)
     .await
     .expect("queue");
+    (db, dir, conn, queue)
+}
+
+/// Someone else's claim shows and blocks; Space marks two orders for one
+/// decline; `u` undoes the last decision, and says "too late" once the refund
+/// has been attempted at PayPal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_bulk_decline_and_undo_on_screen() {
+    let (db, dir, mut conn, queue) = seeded("safety").await;
+    assert!(queue.len() >= 3);
+    sqlx::query(
+        "INSERT INTO fraud_claims (order_id, operator, expires_at) VALUES ($1, 'dana', now() + interval '5 minutes')",
+    )
+    .bind(queue[0].0)
+    .execute(&mut conn)
+    .await
+    .expect("dana's claim");
+    let t = Tmux::start(&dir, &db.url());
+    t.wait_for("the dashboard as alice", UP, |s| {
+        s.contains("alice (agent)")
+    })
+    .await;
+    t.keys(&["5", "z"]);
+    t.wait_for("dana's claim in the list", UP, |s| s.contains("by dana"))
+        .await;
+    t.keys(&["Enter"]);
+    t.wait_for("being reviewed by dana", UP, |s| {
+        s.contains("Fraud detail") && s.contains("being reviewed by dana")
+    })
+    .await;
+    t.keys(&["a"]);
+    let s = t.screen();
+    assert!(!s.contains("Approve ━"), "no dialog on dana's order:\n{s}");
+    t.keys(&["Escape", "j", "Space", "Space"]);
+    t.wait_for("two marked", UP, |s| s.contains("2 marked"))
+        .await;
+    t.keys(&["d"]);
+    t.wait_for("the bulk decline dialog", UP, |s| s.contains("2 orders"))
+        .await;
+    t.keys(&["2", "Enter"]);
+    t.wait_for("two declined", UP, |s| s.contains("declined 2 orders"))
+        .await;
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT order_id, reason FROM fraud_decisions WHERE operator = 'alice' AND decision = 'decline'
+            AND undone_at IS NULL AND order_id = ANY($1) ORDER BY order_id",
+    )
+    .bind(vec![queue[1].0, queue[2].0])
+    .fetch_all(&mut conn)
+    .await
+    .expect("declines");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].1, rows[1].1, "one reason for the bulk");
+
+    t.keys(&["u"]);
+    t.wait_for("undone", UP, |s| s.contains("undone:")).await;
+    // The other decline's refund has now been tried at PayPal: too late.
+    sqlx::query(
+        "UPDATE commands SET attempts = 1 WHERE id IN (SELECT command_id FROM fraud_decisions
+            WHERE operator = 'alice' AND undone_at IS NULL AND order_id = ANY($1))",
+    )
+    .bind(vec![queue[1].0, queue[2].0])
+    .execute(&mut conn)
+    .await
+    .expect("attempted");
+    t.keys(&["u"]);
+    t.wait_for("too late to undo", UP, |s| s.contains("too late to undo"))
+        .await;
+    let undone: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM fraud_decisions WHERE operator = 'alice' AND undone_at IS NOT NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("undone");
+    assert_eq!(undone, 1);
+    t.keys(&["q"]);
+    t.wait_for("the dashboard to quit", UP, |s| s.contains("EXIT=0"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
+    let (db, dir, mut conn, queue) = seeded("clear").await;
     assert!(
         queue.len() >= 20,
         "seed made {} high-risk orders",
