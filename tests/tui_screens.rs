@@ -327,3 +327,23 @@ fn fraud_reason_dialog_at_80x24_and_120x40() {
         insta::assert_snapshot!(format!("fraud_review_dialog_{w}x{h}"), s);
     }
 }
+
+/// A viewer sees the Fraud pane but neither the decision keys in the footer
+/// nor in `?`, and the keys do nothing.
+#[test]
+fn a_viewer_neither_sees_nor_uses_the_decision_keys() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    let mut a = app(false, 120, 40);
+    a.data.role = Some(lsn_ops::domain::operators::Role::Viewer);
+    a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
+    let s = text(&render(&a, &theme()));
+    assert!(!s.contains("a approve") && !s.contains("d decline"), "{s}");
+    for c in ['a', 'r', 'd', 'u', ' '] {
+        let ev = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        assert_eq!(lsn_ops::tui::keymap::translate(&a, &ev), None, "{c:?}");
+    }
+    a.update(Action::ToggleHelp);
+    let s = text(&render(&a, &theme()));
+    assert!(!s.contains("approve with a reason"), "{s}");
+    assert!(!s.contains("Fraud triage"), "{s}");
+}

@@ -124,6 +124,9 @@ pub struct App {
     pub outbox: Vec<Request>,
     /// The Fraud order this dashboard holds a claim on.
     pub open_order: Option<i64>,
+    /// Order numbers of what was decided here (for "undone: LSN-..." after the
+    /// order has left the snapshot).
+    numbers: std::collections::HashMap<i64, String>,
     wall_cycle: Duration,
     wall_next: DateTime<Utc>,
 }
@@ -153,6 +156,7 @@ impl App {
             claimed: None,
             outbox: Vec::new(),
             open_order: None,
+            numbers: Default::default(),
             wall_cycle: settings.wall_cycle.max(Duration::seconds(1)),
             wall_next: now + settings.wall_cycle.max(Duration::seconds(1)),
         }
@@ -456,6 +460,7 @@ impl App {
                 };
                 for t in &targets {
                     self.decided.insert(t.order_id);
+                    self.numbers.insert(t.order_id, t.order_number.clone());
                 }
                 if self.open_order.is_some_and(|o| self.decided.contains(&o)) {
                     // The decision ends the claim in the store.
@@ -571,7 +576,9 @@ impl App {
                 self.decided.remove(&order_id);
                 let number = self
                     .target(order_id)
-                    .map_or_else(|| format!("#{order_id}"), |t| t.order_number);
+                    .map(|t| t.order_number)
+                    .or_else(|| self.numbers.get(&order_id).cloned())
+                    .unwrap_or_else(|| format!("#{order_id}"));
                 self.status = Some(format!("undone: {number} is back in the queue"));
                 let keep = self.keep_key(PaneId::Fraud);
                 self.rebuild(PaneId::Fraud, keep);

@@ -563,7 +563,10 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
     let group_lines = |groups: &[Group]| {
         let mut out = Vec::new();
         for g in groups {
-            out.push(Line::styled(g.title().to_string(), theme.title));
+            // A group with nothing usable here (the Fraud keys for a viewer) is left out.
+            if keymap::active(wall).any(|b| b.group == *g) {
+                out.push(Line::styled(g.title().to_string(), theme.title));
+            }
             for b in keymap::active(wall).filter(|b| b.group == *g) {
                 out.push(Line::from(vec![
                     Span::styled(
