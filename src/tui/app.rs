@@ -593,7 +593,11 @@ impl App {
             self.message = None;
         }
         match action {
-            Action::Quit => self.quit = true,
+            Action::Quit => {
+                // The open order goes back to the others at once.
+                self.release_open();
+                self.quit = true;
+            }
             Action::Focus(id) => self.set_focus(id),
             Action::Show(id) => {
                 self.set_focus(id);

@@ -107,8 +107,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let result = ui_loop(&mut terminal, &options, rx, &poller, req_tx, out_rx).await;
     drop(guard);
     poller.abort();
-    // A decision already sent finishes (the task ends when the channel closes).
-    let _ = tokio::time::timeout(Duration::from_secs(5), triage).await;
+    // Requests already sent finish (the task ends once the channel is drained).
+    let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
     result
 }
 

@@ -218,12 +218,12 @@ pub async fn run(
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
 ) {
+    // Every request sent is carried out, even after the dashboard quit (the
+    // answer then has nowhere to go): a decision confirmed on screen is made.
     while let Some(req) = rx.recv().await {
         let out = handle(&pool, &operator, agent_refund_limit_minor, req, Utc::now()).await;
-        if let Some(out) = out
-            && tx.send(out).is_err()
-        {
-            return;
+        if let Some(out) = out {
+            let _ = tx.send(out);
         }
     }
 }
