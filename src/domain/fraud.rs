@@ -371,3 +371,77 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn signals() -> impl Strategy<Value = Signals> {
+        (
+            (
+                0u32..20,
+                0u32..10,
+                proptest::option::of(0u8..=100),
+                any::<bool>(),
+            ),
+            (0u32..5, 0u32..5, 0i64..200_000, 0u32..6),
+            (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    (ip_orders, devices, abuse, proxy),
+                    (disputes, previous, total, failed),
+                    (geo, ship, disposable, blocked),
+                )| Signals {
+                    ip: Some("203.0.113.7".into()),
+                    orders_from_ip_10m: ip_orders,
+                    device: Some("fp".into()),
+                    other_accounts_on_device: devices,
+                    ip_abuse_score: abuse,
+                    ip_is_proxy: proxy,
+                    ip_country: Some(if geo { "RO" } else { "US" }.into()),
+                    billing_country: Some("US".into()),
+                    shipping_country: Some(if ship { "CA" } else { "US" }.into()),
+                    payer_disputes: disputes,
+                    previous_orders: previous,
+                    total_minor: total,
+                    high_value_minor: 50_000,
+                    email_domain: Some("example.com".into()),
+                    email_domain_disposable: disposable,
+                    failed_payments_1h: failed,
+                    blocklisted: blocked.then(|| ("ip".to_string(), "203.0.113.7".to_string())),
+                },
+            )
+    }
+
+    proptest! {
+        /// Whatever the signals, the score is 0-100.
+        #[test]
+        fn score_stays_in_range(s in signals()) {
+            let score = score(&hits(&s));
+            prop_assert!(score <= 100);
+        }
+
+        /// Making any one signal worse never lowers the score.
+        #[test]
+        fn score_is_monotone_in_each_signal(s in signals()) {
+            let base = score(&hits(&s));
+            let worse = [
+                Signals { orders_from_ip_10m: s.orders_from_ip_10m + 5, ..s.clone() },
+                Signals { other_accounts_on_device: s.other_accounts_on_device + 3, ..s.clone() },
+                Signals { ip_abuse_score: Some(100), ..s.clone() },
+                Signals { ip_is_proxy: true, ..s.clone() },
+                Signals { ip_country: Some("NG".into()), ..s.clone() },
+                Signals { shipping_country: Some("NG".into()), ..s.clone() },
+                Signals { payer_disputes: s.payer_disputes + 1, ..s.clone() },
+                Signals { email_domain_disposable: true, ..s.clone() },
+                Signals { failed_payments_1h: s.failed_payments_1h + 3, ..s.clone() },
+                Signals { blocklisted: Some(("email".into(), "x@y".into())), ..s.clone() },
+            ];
+            for w in worse {
+                prop_assert!(score(&hits(&w)) >= base, "{:?} scored lower than {:?}", w, s);
+            }
+        }
+    }
+}
