@@ -1009,7 +1009,7 @@ pub async fn run(
     poll: std::time::Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut listener = None;
+    let mut wake = super::wake::Wake::new(pool.clone(), crate::store::CHANGE_CHANNEL, "applier");
     loop {
         if *shutdown.borrow() {
             return;
@@ -1019,36 +1019,7 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!("applier: {e}"),
         }
-        if listener.is_none() {
-            listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(crate::store::CHANGE_CHANNEL).await {
-                    Ok(()) => Some(l),
-                    Err(e) => {
-                        tracing::warn!("applier: LISTEN failed: {e}");
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!("applier: cannot listen: {e}");
-                    None
-                }
-            };
-        }
-        let wake = async {
-            match listener.as_mut() {
-                Some(l) => l.recv().await.map(|_| ()),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = tokio::time::sleep(poll) => {}
-            woke = wake => {
-                if woke.is_err() {
-                    listener = None;
-                }
-            }
-        }
+        wake.wait(poll, &mut shutdown).await;
     }
 }
 

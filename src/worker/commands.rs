@@ -879,7 +879,7 @@ pub async fn run(
     poll: std::time::Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut listener = None;
+    let mut wake = super::wake::Wake::new(pool.clone(), COMMANDS_CHANNEL, "command executor");
     loop {
         if *shutdown.borrow() {
             return;
@@ -902,36 +902,7 @@ pub async fn run(
         if handled > 0 && !failed {
             continue;
         }
-        if listener.is_none() {
-            listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut l) => match l.listen(COMMANDS_CHANNEL).await {
-                    Ok(()) => Some(l),
-                    Err(e) => {
-                        tracing::warn!("command executor: LISTEN failed: {e}");
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!("command executor: cannot listen: {e}");
-                    None
-                }
-            };
-        }
-        let wake = async {
-            match listener.as_mut() {
-                Some(l) => l.recv().await.map(|_| ()),
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = tokio::time::sleep(poll) => {}
-            woke = wake => {
-                if woke.is_err() {
-                    listener = None;
-                }
-            }
-        }
+        wake.wait(poll, &mut shutdown).await;
     }
 }
 

@@ -33,6 +33,7 @@ pub mod paypal;
 pub mod process;
 pub mod reconcile;
 pub mod server;
+pub mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;
