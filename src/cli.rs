@@ -143,6 +143,26 @@ pub enum FraudAction {
         #[arg(long)]
         reason: String,
     },
+    /// Check the reference lists in [fraud] reference_dir (disposable domains,
+    /// proxy ranges, IP reputation) and look an IP or email up in them
+    Lists {
+        /// Look this IP address up (proxy range, reputation)
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// Look this email's domain up (disposable)
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Recompute fraud scores with the current weights, thresholds and lists
+    /// (agent or admin). Decided orders keep their decision.
+    Rescore {
+        /// Order numbers to rescore
+        #[arg(required_unless_present = "queue")]
+        orders: Vec<String>,
+        /// Rescore every order in the review queue (pending and review)
+        #[arg(long, conflicts_with = "orders")]
+        queue: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

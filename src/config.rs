@@ -167,6 +167,15 @@ pub struct TwilioConfig {
 pub struct FraudConfig {
     /// Scores strictly above this are high risk (the runbook's "> 70").
     pub high_risk_threshold: u8,
+    /// Directory of the reference lists (disposable domains, proxy ranges, IP
+    /// reputation); "" uses the lists built into the binary.
+    pub reference_dir: String,
+    /// How often the worker looks for changed list files (seconds).
+    pub reload_check_s: u64,
+    /// When the counting indicators fire.
+    pub thresholds: crate::domain::fraud::Thresholds,
+    /// Points per indicator; 0 turns one off.
+    pub weights: crate::domain::fraud::Weights,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -243,6 +252,10 @@ impl Default for FraudConfig {
     fn default() -> Self {
         Self {
             high_risk_threshold: 70,
+            reference_dir: crate::worker::reference::DEFAULT_DIR.into(),
+            reload_check_s: 5,
+            thresholds: crate::domain::fraud::Thresholds::default(),
+            weights: crate::domain::fraud::Weights::default(),
         }
     }
 }
@@ -367,7 +380,7 @@ fn env_overrides(env: &impl Fn(&str) -> Option<String>) -> Figment {
             let var = format!(
                 "{ENV_PREFIX}{}__{}",
                 section.to_uppercase(),
-                key.to_uppercase()
+                key.replace('.', "__").to_uppercase()
             );
             if let Some(value) = env(&var) {
                 let path = format!("{section}.{key}");
@@ -410,7 +423,17 @@ fn known_keys() -> Vec<(String, Vec<String>)> {
     if let serde_json::Value::Object(sections) = value {
         for (section, keys) in sections {
             if let serde_json::Value::Object(keys) = keys {
-                out.push((section, keys.keys().cloned().collect()));
+                // A nested table ([fraud.weights]) contributes "weights.ip_velocity".
+                let mut names = Vec::new();
+                for (key, value) in keys {
+                    match value {
+                        serde_json::Value::Object(sub) => {
+                            names.extend(sub.keys().map(|k| format!("{key}.{k}")));
+                        }
+                        _ => names.push(key),
+                    }
+                }
+                out.push((section, names));
             }
         }
     }
@@ -523,7 +546,7 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigError> {
     let bad = |key: &str, shown: &str, expected: &str| {
         let source = source_name(figment.find_metadata(key));
-        let (section, name) = key.split_once('.').unwrap_or(("", key));
+        let (section, name) = key.rsplit_once('.').unwrap_or(("", key));
         ConfigError(format!(
             "{source}: [{section}] {name} = {shown}: expected {expected}"
         ))
@@ -579,6 +602,13 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             &config.fraud.high_risk_threshold.to_string(),
             "a score from 0 to 100",
         ));
+    }
+    let rules = crate::domain::fraud::Rules {
+        weights: config.fraud.weights,
+        thresholds: config.fraud.thresholds,
+    };
+    if let Err(e) = rules.validate() {
+        return Err(bad(&format!("fraud.{}", e.key), &e.value, e.expected));
     }
     if config.ops.agent_refund_limit_minor < 0 {
         return Err(bad(
@@ -756,6 +786,59 @@ mod tests {
         assert!(
             error(None, &[("LSN_OPS_FRAUD__HIGH_RISK_THRESHOLD", "170")])
                 .contains("[fraud] high_risk_threshold = 170")
+        );
+    }
+
+    #[test]
+    fn fraud_weights_and_thresholds_come_from_file_and_environment() {
+        let path = config_file(
+            "config.toml",
+            "[fraud.weights]\nvpn_proxy = 30\nfailed_payment_attempts = 0\n[fraud.thresholds]\nvelocity_min_orders = 5\n",
+        );
+        let loaded = load_from(Some(&path), env(&[])).expect("file loads");
+        assert_eq!(loaded.config.fraud.weights.vpn_proxy, 30);
+        assert_eq!(loaded.config.fraud.weights.failed_payment_attempts, 0);
+        assert_eq!(
+            loaded.config.fraud.weights.ip_velocity, 25,
+            "others keep defaults"
+        );
+        assert_eq!(loaded.config.fraud.thresholds.velocity_min_orders, 5);
+        let loaded = load_from(
+            Some(&path),
+            env(&[
+                ("LSN_OPS_FRAUD__WEIGHTS__VPN_PROXY", "40"),
+                ("LSN_OPS_FRAUD__THRESHOLDS__VELOCITY_WINDOW_MIN", "15"),
+                ("LSN_OPS_FRAUD__REFERENCE_DIR", "/etc/lsn-ops/fraud"),
+            ]),
+        )
+        .expect("environment loads");
+        assert_eq!(loaded.config.fraud.weights.vpn_proxy, 40);
+        assert_eq!(loaded.config.fraud.thresholds.velocity_window_min, 15);
+        assert_eq!(loaded.config.fraud.reference_dir, "/etc/lsn-ops/fraud");
+    }
+
+    #[test]
+    fn bad_fraud_rules_are_named_where_they_are_written() {
+        let path = config_file("config.toml", "[fraud.weights]\nvpn_proxy = 120\n");
+        assert_eq!(
+            error(Some(&path), &[]),
+            format!(
+                "{}: [fraud.weights] vpn_proxy = 120: expected points from 0 (off) to 100",
+                path.display()
+            )
+        );
+        assert_eq!(
+            error(
+                None,
+                &[("LSN_OPS_FRAUD__THRESHOLDS__FAILED_PAYMENTS_MIN", "0")]
+            ),
+            "LSN_OPS_FRAUD__THRESHOLDS__FAILED_PAYMENTS_MIN: [fraud.thresholds] failed_payments_min = 0: expected at least 1"
+        );
+        let path = config_file("config.toml", "[fraud.weights]\nvpn_proxi = 20\n");
+        let message = error(Some(&path), &[]);
+        assert!(
+            message.contains("unknown key [fraud] weights.vpn_proxi (did you mean \"vpn_proxy\"?)"),
+            "{message}"
         );
     }
 

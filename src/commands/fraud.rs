@@ -1,5 +1,6 @@
-//! `lsn-ops fraud report|block|unblock`: feedback for tuning the fraud weights,
-//! and blocklist edits from the shell (audited, reason required).
+//! `lsn-ops fraud report|block|unblock|lists|rescore`: feedback for tuning the
+//! fraud weights, blocklist edits from the shell (audited, reason required),
+//! checking the reference lists, and recomputing scores after a change.
 
 use chrono::Utc;
 
@@ -7,8 +8,13 @@ use crate::cli::{Failure, FraudAction, StatusFormat};
 use crate::config::Loaded;
 use crate::domain::money::format_bps;
 use crate::domain::operators::Permission;
+use crate::worker::reference::ReferenceCache;
+use crate::worker::scoring::Scoring;
 
 pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
+    if let FraudAction::Lists { ip, email } = &action {
+        return lists(loaded, *ip, email.as_deref());
+    }
     let pool = crate::store::connect_migrated(&loaded.config.database).await?;
     let sql = |e: sqlx::Error| Failure {
         code: 1,
@@ -104,6 +110,140 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             }
             println!("{kind} {value}: removed from the blocklist");
         }
+        FraudAction::Rescore { orders, queue } => {
+            let operator = allowed(&pool).await?;
+            return rescore(loaded, &pool, &operator, orders, queue).await;
+        }
+        FraudAction::Lists { .. } => {}
+    }
+    Ok(0)
+}
+
+/// `fraud lists`: loads the lists as the worker would and reports them; a bad
+/// line is exit 2 with its file and line.
+fn lists(
+    loaded: &Loaded,
+    ip: Option<std::net::IpAddr>,
+    email: Option<&str>,
+) -> Result<u8, Failure> {
+    let dir = &loaded.config.fraud.reference_dir;
+    let cache = ReferenceCache::from_config(dir, std::time::Duration::ZERO)
+        .map_err(|message| Failure { code: 2, message })?;
+    let lists = cache.current();
+    let (domains, proxies, reputation) = lists.counts();
+    println!("fraud reference lists from {}", cache.source());
+    println!("  disposable email domains  {domains:>6}");
+    println!("  proxy/VPN ranges          {proxies:>6}");
+    println!("  IP reputation ranges      {reputation:>6}");
+    if let Some(ip) = ip {
+        match lists.proxy_range(ip) {
+            Some(p) => println!("{ip}: in proxy/VPN range {} {}", p.net, p.label),
+            None => println!("{ip}: not in a proxy/VPN range"),
+        }
+        match lists.reputation(ip) {
+            Some(r) => println!(
+                "{ip}: abuse score {} in {} ({})",
+                r.abuse_score, r.net, r.source
+            ),
+            None => println!("{ip}: not on the reputation list"),
+        }
+    }
+    if let Some(email) = email {
+        let domain = email.rsplit_once('@').map_or(email, |(_, d)| d);
+        println!(
+            "{domain}: {}",
+            if lists.is_disposable(domain) {
+                "disposable"
+            } else {
+                "not on the disposable list"
+            }
+        );
+    }
+    Ok(0)
+}
+
+/// `fraud rescore`: the named orders, or the whole queue, with progress.
+async fn rescore(
+    loaded: &Loaded,
+    pool: &sqlx::PgPool,
+    operator: &str,
+    orders: Vec<String>,
+    queue: bool,
+) -> Result<u8, Failure> {
+    let scoring = Scoring::from_config(&loaded.config.fraud)
+        .map_err(|message| Failure { code: 2, message })?;
+    let sql = |e: sqlx::Error| Failure {
+        code: 1,
+        message: format!("fraud rescore: {e}"),
+    };
+    let ids: Vec<(i64, String)> = if queue {
+        sqlx::query_as(
+            "SELECT id, order_number FROM orders WHERE fraud_state IN ('pending', 'review')
+              ORDER BY fraud_score DESC, created_at",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(sql)?
+    } else {
+        let found: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, order_number FROM orders WHERE order_number = ANY($1)")
+                .bind(&orders)
+                .fetch_all(pool)
+                .await
+                .map_err(sql)?;
+        if let Some(missing) = orders.iter().find(|n| !found.iter().any(|(_, f)| f == *n)) {
+            return Err(Failure {
+                code: 1,
+                message: format!("no order {missing}"),
+            });
+        }
+        found
+    };
+    let progress = (ids.len() > 20).then(|| {
+        let bar = indicatif::ProgressBar::new(ids.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("rescoring {pos}/{len} {wide_bar} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let (mut changed, mut left_queue, mut entered_queue) = (0, 0, 0);
+    for (id, _) in &ids {
+        let Some(r) = crate::worker::scoring::rescore(pool, *id, &scoring, operator)
+            .await
+            .map_err(sql)?
+        else {
+            continue;
+        };
+        if r.score_before != Some(i16::from(r.score_after)) {
+            changed += 1;
+        }
+        match (r.state_before.as_str(), r.state_after.as_str()) {
+            ("pending", "clear") => left_queue += 1,
+            (before, "pending") if before != "pending" => entered_queue += 1,
+            _ => {}
+        }
+        match &progress {
+            Some(bar) => bar.inc(1),
+            None => println!(
+                "{}: {} -> {} ({} -> {})",
+                r.order_number,
+                r.score_before.map_or("-".into(), |s| s.to_string()),
+                r.score_after,
+                r.state_before,
+                r.state_after
+            ),
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    println!(
+        "rescored {} order(s): {changed} new score(s), {entered_queue} entered the queue, {left_queue} left it",
+        ids.len()
+    );
+    if let Some(e) = scoring.lists.current_error() {
+        eprintln!("warning: {e}");
     }
     Ok(0)
 }

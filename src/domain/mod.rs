@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod disputes;
 pub mod fraud;
+pub mod fraud_lists;
 pub mod incidents;
 pub mod inventory;
 pub mod money;

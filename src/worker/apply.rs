@@ -16,7 +16,6 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
-use crate::domain::fraud::{self, Signals};
 use crate::domain::money::{Currency, Money};
 
 /// Attempts before an event is parked as dead.
@@ -24,21 +23,11 @@ pub const MAX_ATTEMPTS: i32 = 8;
 /// The operator name the worker writes in the audit log.
 pub const WORKER: &str = "worker";
 
-/// Settings the effects need from the configuration.
-#[derive(Debug, Clone, Copy)]
+/// Settings the effects need from the configuration. Cheap to clone.
+#[derive(Debug, Clone, Default)]
 pub struct ApplySettings {
-    pub high_risk_threshold: u8,
-    /// A first order at or above this total is "high value" (minor units).
-    pub high_value_first_order_minor: i64,
-}
-
-impl Default for ApplySettings {
-    fn default() -> Self {
-        Self {
-            high_risk_threshold: 70,
-            high_value_first_order_minor: 50_000,
-        }
-    }
+    /// Fraud rules, threshold and reference lists for scoring captured orders.
+    pub scoring: std::sync::Arc<super::scoring::Scoring>,
 }
 
 /// What happened to one event.
@@ -90,7 +79,7 @@ pub async fn apply_next(
     // The effect runs inside a savepoint so a failure can be recorded in the
     // same transaction that holds the claim.
     sqlx::query("SAVEPOINT effect").execute(&mut *tx).await?;
-    let result = apply_event(&mut tx, &provider, &event_type, &payload, settings).await;
+    let result = apply_event(&mut tx, &provider, &event_type, &payload, &settings).await;
     let outcome = match result {
         Ok(Outcome::Applied) => {
             sqlx::query("UPDATE provider_events SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
@@ -127,7 +116,7 @@ pub async fn apply_due(
 ) -> Result<usize, sqlx::Error> {
     let mut handled = 0;
     while handled < max {
-        match apply_next(pool, settings).await? {
+        match apply_next(pool, settings.clone()).await? {
             Some(_) => handled += 1,
             None => break,
         }
@@ -236,7 +225,7 @@ async fn apply_event(
     provider: &str,
     event_type: &str,
     payload: &Value,
-    settings: ApplySettings,
+    settings: &ApplySettings,
 ) -> Applied {
     match (provider, event_type) {
         ("paypal", "PAYMENT.CAPTURE.COMPLETED") => capture_completed(conn, payload, settings).await,
@@ -366,7 +355,7 @@ async fn upsert_payment(
 async fn capture_completed(
     conn: &mut PgConnection,
     payload: &Value,
-    settings: ApplySettings,
+    settings: &ApplySettings,
 ) -> Applied {
     let resource = payload
         .get("resource")
@@ -400,7 +389,7 @@ async fn capture_completed(
         .bind(order_id)
         .execute(&mut *conn)
         .await?;
-        let score = score_order(conn, order_id, settings).await?;
+        let score = super::scoring::score_order(conn, order_id, &settings.scoring).await?;
         crate::store::audit(
             conn,
             WORKER,
@@ -412,126 +401,6 @@ async fn capture_completed(
         .await?;
     }
     Ok(Outcome::Applied)
-}
-
-/// Gathers the order's fraud signals, stores the score with its indicators and
-/// puts the order in the fraud queue when it is high risk. Returns the score.
-pub async fn score_order(
-    conn: &mut PgConnection,
-    order_id: i64,
-    settings: ApplySettings,
-) -> Result<u8, ApplyError> {
-    #[derive(sqlx::FromRow)]
-    struct Facts {
-        ip: Option<String>,
-        ip_country: Option<String>,
-        billing_country: Option<String>,
-        shipping_country: Option<String>,
-        device_fingerprint: Option<String>,
-        paypal_payer_id: Option<String>,
-        email: String,
-        total_minor: i64,
-        customer_id: i64,
-        created_at: DateTime<Utc>,
-    }
-    let f: Facts = sqlx::query_as(
-        "SELECT host(ip) AS ip, ip_country::text, billing_country::text, shipping_country::text, device_fingerprint,
-                paypal_payer_id, email, total_minor, customer_id, created_at
-           FROM orders WHERE id = $1",
-    )
-    .bind(order_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (from_ip, other_accounts, previous, payer_disputes, failed, blocked): (i64, i64, i64, i64, i64, Option<String>) =
-        sqlx::query_as(
-            "SELECT
-               (SELECT count(*) FROM orders WHERE ip = $2::inet AND created_at > $3 - interval '10 minutes' AND created_at <= $3),
-               (SELECT count(DISTINCT customer_id) FROM orders WHERE device_fingerprint = $4 AND customer_id <> $5),
-               (SELECT count(*) FROM orders WHERE customer_id = $5 AND id <> $1 AND paid_at IS NOT NULL),
-               (SELECT count(*) FROM disputes d JOIN orders o ON o.id = d.order_id WHERE o.paypal_payer_id = $6),
-               (SELECT count(*) FROM orders WHERE (paypal_payer_id = $6 OR email = $7) AND status = 'payment_failed'
-                                              AND created_at > $3 - interval '1 hour'),
-               (SELECT kind || ' ' || value FROM blocklist WHERE removed_at IS NULL AND
-                   ((kind = 'ip' AND value = $2) OR (kind = 'email' AND value = $7) OR (kind = 'device' AND value = $4)
-                    OR (kind = 'payer' AND value = $6)) LIMIT 1)",
-        )
-        .bind(order_id)
-        .bind(f.ip.as_deref())
-        .bind(f.created_at)
-        .bind(f.device_fingerprint.as_deref())
-        .bind(f.customer_id)
-        .bind(f.paypal_payer_id.as_deref())
-        .bind(&f.email)
-        .fetch_one(&mut *conn)
-        .await?;
-    let domain = f.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
-    let signals = Signals {
-        ip: f.ip.clone(),
-        orders_from_ip_10m: u32::try_from(from_ip).unwrap_or(u32::MAX),
-        device: f.device_fingerprint.clone(),
-        other_accounts_on_device: u32::try_from(other_accounts).unwrap_or(u32::MAX),
-        ip_abuse_score: None,
-        ip_is_proxy: false,
-        ip_country: f.ip_country,
-        billing_country: f.billing_country,
-        shipping_country: f.shipping_country,
-        payer_disputes: u32::try_from(payer_disputes).unwrap_or(u32::MAX),
-        previous_orders: u32::try_from(previous).unwrap_or(u32::MAX),
-        total_minor: f.total_minor,
-        high_value_minor: settings.high_value_first_order_minor,
-        email_domain_disposable: domain.as_deref().is_some_and(is_disposable_domain),
-        email_domain: domain,
-        failed_payments_1h: u32::try_from(failed).unwrap_or(u32::MAX),
-        blocklisted: blocked.and_then(|b| {
-            b.split_once(' ')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        }),
-    };
-    let hits = fraud::hits(&signals);
-    let score = fraud::score(&hits);
-    let score_id: i64 = sqlx::query_scalar(
-        "INSERT INTO fraud_scores (order_id, score, model_version) VALUES ($1, $2, 'rules-v1') RETURNING id",
-    )
-    .bind(order_id)
-    .bind(i16::from(score))
-    .fetch_one(&mut *conn)
-    .await?;
-    for hit in &hits {
-        sqlx::query("INSERT INTO fraud_indicators (score_id, indicator, points, evidence) VALUES ($1, $2, $3, $4)")
-            .bind(score_id)
-            .bind(hit.indicator.as_str())
-            .bind(i16::from(hit.points))
-            .bind(&hit.evidence)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let high = fraud::is_high_risk(score, settings.high_risk_threshold);
-    sqlx::query(
-        "UPDATE orders SET fraud_score = $2, fraud_state = $3,
-                           status = CASE WHEN $3 = 'pending' AND status = 'paid' THEN 'on_hold' ELSE status END
-          WHERE id = $1",
-    )
-    .bind(order_id)
-    .bind(i16::from(score))
-    .bind(if high { "pending" } else { "clear" })
-    .execute(&mut *conn)
-    .await?;
-    Ok(score)
-}
-
-/// Throwaway mailbox providers (a short built-in list; the fraud issue makes it a reloadable asset).
-fn is_disposable_domain(domain: &str) -> bool {
-    const DISPOSABLE: &[&str] = &[
-        "mailinator.com",
-        "guerrillamail.com",
-        "10minutemail.com",
-        "yopmail.com",
-        "tempmail.com",
-        "trashmail.com",
-        "sharklasers.com",
-        "getnada.com",
-    ];
-    DISPOSABLE.contains(&domain)
 }
 
 async fn capture_denied(conn: &mut PgConnection, payload: &Value) -> Applied {
@@ -1014,7 +883,7 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        match apply_due(&pool, settings, 500).await {
+        match apply_due(&pool, settings.clone(), 500).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!("applier: {e}"),

@@ -21,6 +21,8 @@
 //! [`commands`] executes the outbox; [`process`] runs all of it in one process.
 //!
 //! [`reconcile`] asks the providers about stuck captures and transfers.
+//! [`scoring`] scores captured orders for fraud; [`reference`] holds the
+//! reference lists it looks IPs and email domains up in, reloaded when they change.
 //!
 //! Not here yet: the other schedulers (weekly payout batch, SLA sweeps) and the
 //! probes behind the health alert rules.
@@ -32,6 +34,8 @@ pub mod metrics;
 pub mod paypal;
 pub mod process;
 pub mod reconcile;
+pub mod reference;
+pub mod scoring;
 pub mod server;
 pub mod wake;
 

@@ -50,8 +50,7 @@ pub async fn start(
         let _ = server_stop.changed().await;
     }));
     let apply_settings = ApplySettings {
-        high_risk_threshold: config.fraud.high_risk_threshold,
-        ..ApplySettings::default()
+        scoring: super::scoring::Scoring::from_config(&config.fraud)?.shared(),
     };
     let background = vec![
         tokio::spawn(apply::run(
