@@ -453,7 +453,8 @@ fn key_label(path: &[String]) -> String {
     match path {
         [] => "(top level)".into(),
         [key] => key.clone(),
-        [section, rest @ ..] => format!("[{section}] {}", rest.join(".")),
+        // A nested table is named as it is written: [fraud.weights] vpn_proxy.
+        [tables @ .., key] => format!("[{}] {key}", tables.join(".")),
     }
 }
 
@@ -511,7 +512,8 @@ fn describe_figment_error(error: &figment::Error) -> ConfigError {
 /// serde's type names in words an operator knows.
 fn plain_type(expected: &str) -> String {
     match expected {
-        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
+        "u8" => "a whole number from 0 to 255".into(),
+        "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".into(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
         "a string" | "string" => "a string in quotes".into(),
         "bool" | "a boolean" => "true or false".into(),
@@ -834,10 +836,14 @@ mod tests {
             ),
             "LSN_OPS_FRAUD__THRESHOLDS__FAILED_PAYMENTS_MIN: [fraud.thresholds] failed_payments_min = 0: expected at least 1"
         );
+        assert_eq!(
+            error(None, &[("LSN_OPS_FRAUD__WEIGHTS__VPN_PROXY", "300")]),
+            "LSN_OPS_FRAUD__WEIGHTS__VPN_PROXY: [fraud.weights] vpn_proxy = unsigned int `300`: expected a whole number from 0 to 255"
+        );
         let path = config_file("config.toml", "[fraud.weights]\nvpn_proxi = 20\n");
         let message = error(Some(&path), &[]);
         assert!(
-            message.contains("unknown key [fraud] weights.vpn_proxi (did you mean \"vpn_proxy\"?)"),
+            message.contains("unknown key [fraud.weights] vpn_proxi (did you mean \"vpn_proxy\"?)"),
             "{message}"
         );
     }

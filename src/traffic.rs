@@ -4,9 +4,11 @@
 //! webhooks to the in-process worker, which verifies, stores and applies them.
 //!
 //! What it does, about every second and a half: a buyer orders from the live
-//! show (captured, or now and then denied); viewers join the live room; every
-//! half minute or so a buyer opens a dispute; after two minutes the show that
-//! had no room gets one, its creator connects and it goes live (the P0 clears).
+//! show (captured, or now and then denied; one in about sixteen from a risky
+//! proxy IP abroad, which the worker scores into the fraud queue); viewers join
+//! the live room; every half minute or so a buyer opens a dispute; after two
+//! minutes the show that had no room gets one, its creator connects and it
+//! goes live (the P0 clears).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,18 +173,35 @@ async fn place_order(
         Utc::now().format("%H%M%S"),
         rng.random_range(0..1000)
     );
-    let ip = format!(
-        "73.{}.{}.{}",
-        rng.random_range(0..255),
-        rng.random_range(0..255),
-        rng.random_range(1..254)
-    );
+    // Now and then a risky buyer: an IP in a listed proxy range with a bad
+    // reputation (assets/fraud), abroad, shipping elsewhere, on a shared device;
+    // the worker's scoring puts such orders in the fraud queue.
+    let risky = rng.random_bool(0.06);
+    let (ip, ip_country, shipping_country, device) = if risky {
+        let host = rng.random_range(2..40);
+        let ip = if rng.random_bool(0.5) {
+            format!("45.142.212.{host}")
+        } else {
+            format!("185.220.101.{host}")
+        };
+        let device = format!("fp_demo_shared_{}", rng.random_range(0..4));
+        (ip, "RO".to_string(), "NG".to_string(), device)
+    } else {
+        let ip = format!(
+            "73.{}.{}.{}",
+            rng.random_range(0..255),
+            rng.random_range(0..255),
+            rng.random_range(1..254)
+        );
+        let device = format!("fp_demo_{:012x}", rng.random::<u64>() >> 16);
+        (ip, country.clone(), country.clone(), device)
+    };
     let mut tx = pool.begin().await?;
     let order_id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (order_number, customer_id, creator_id, show_id, status, currency, subtotal_minor,
                              shipping_minor, total_minor, product_cost_minor, shipping_cost_minor, platform_fee_minor,
                              email, ip, ip_country, billing_country, shipping_country, device_fingerprint, paypal_payer_id)
-         VALUES ($1, $2, $3, $4, 'pending_payment', 'USD', $5, $6, $7, $8, $9, $10, $11, $12::inet, $13, $13, $13, $14, $15)
+         VALUES ($1, $2, $3, $4, 'pending_payment', 'USD', $5, $6, $7, $8, $9, $10, $11, $12::inet, $16, $13, $17, $14, $15)
          RETURNING id",
     )
     .bind(&number)
@@ -198,8 +217,10 @@ async fn place_order(
     .bind(&email)
     .bind(&ip)
     .bind(&country)
-    .bind(format!("fp_demo_{:012x}", rng.random::<u64>() >> 16))
+    .bind(device)
     .bind(payer)
+    .bind(ip_country)
+    .bind(shipping_country)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(

@@ -38,6 +38,8 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<Running, String> {
     let settings = Settings::from_config(config)?;
+    // Before anything listens: a bad reference list stops the start here.
+    let scoring = super::scoring::Scoring::from_config(&config.fraud)?.shared();
     let clients = Clients::from_config(config, HttpPolicy::default())
         .map_err(|e| format!("provider clients: {e}"))?;
     let addr = listener
@@ -49,9 +51,7 @@ pub async fn start(
     let server = tokio::spawn(super::serve(listener, state, async move {
         let _ = server_stop.changed().await;
     }));
-    let apply_settings = ApplySettings {
-        scoring: super::scoring::Scoring::from_config(&config.fraud)?.shared(),
-    };
+    let apply_settings = ApplySettings { scoring };
     let background = vec![
         tokio::spawn(apply::run(
             pool.clone(),
