@@ -320,8 +320,15 @@ impl App {
         let p = &mut self.panes[id.index()];
         let needle = p.filter.to_lowercase();
         let decided = &self.decided;
+        // The Fraud pane understands band:, ind:, show: and creator: terms.
+        let fraud_filter =
+            (id == PaneId::Fraud).then(|| super::panes::fraud::Filter::parse(&p.filter));
+        let threshold = self.threshold;
         let mut view: Vec<usize> = (0..id.len(&snap))
-            .filter(|&i| needle.is_empty() || id.haystack(&snap, i).contains(&needle))
+            .filter(|&i| match &fraud_filter {
+                Some(f) => f.matches(&snap, i, threshold),
+                None => needle.is_empty() || id.haystack(&snap, i).contains(&needle),
+            })
             .filter(|&i| {
                 id != PaneId::Fraud
                     || snap

@@ -663,10 +663,17 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if !app.wall {
                 f.set_cursor_position((cursor_x(area, &text), area.y));
             }
-            Line::from(vec![
+            let mut spans = vec![
                 Span::styled(text, theme.warning),
                 Span::styled("   Enter keep  Esc clear", theme.muted),
-            ])
+            ];
+            if app.focus == PaneId::Fraud {
+                spans.push(Span::styled(
+                    format!("   {}", crate::tui::panes::fraud::FILTER_HINT),
+                    theme.muted,
+                ));
+            }
+            Line::from(spans)
         }
         Input::Command => {
             let text = format!(":{}", app.command_line);

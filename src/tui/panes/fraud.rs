@@ -61,12 +61,14 @@ pub fn subtitle(c: &Ctx) -> String {
 pub fn haystack(s: &Snapshot, i: usize) -> String {
     s.fraud.get(i).map_or_else(String::new, |f| {
         let mut h = format!(
-            "{} {} {} {} {}",
+            "{} {} {} {} {} {} {}",
             f.order_number,
             f.email,
             f.ip.as_deref().unwrap_or(""),
             f.state,
-            f.total.display()
+            f.total.display(),
+            f.show.as_deref().unwrap_or(""),
+            f.creator.as_deref().unwrap_or("")
         );
         for ind in &f.indicators {
             h.push(' ');
@@ -74,6 +76,113 @@ pub fn haystack(s: &Snapshot, i: usize) -> String {
         }
         h
     })
+}
+
+/// The Fraud pane's `/` filter: space-separated terms, all of which must hold
+/// (several bands: any of them). `band:high|elevated|low` (the score band), `ind:TEXT` (an indicator's name
+/// or label contains it, e.g. `ind:vpn`), `show:TEXT` and `creator:TEXT` (the
+/// show title or creator handle contains it); anything else is plain text
+/// matched anywhere in the row, as in the other panes. Double quotes keep
+/// spaces in one term (`show:"sneaker drop"`). Any case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub bands: Vec<Band>,
+    pub indicators: Vec<String>,
+    pub shows: Vec<String>,
+    pub creators: Vec<String>,
+    pub text: Vec<String>,
+}
+
+/// What the footer says while typing a Fraud filter.
+pub const FILTER_HINT: &str = "band:high|elevated|low  ind:vpn  show:TEXT  creator:TEXT  or text";
+
+fn terms(input: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in input.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl Filter {
+    pub fn parse(input: &str) -> Filter {
+        let mut f = Filter::default();
+        for term in terms(&input.to_lowercase()) {
+            let (key, value) = term.split_once(':').unwrap_or(("", term.as_str()));
+            let value = value.to_string();
+            match key {
+                "band" => match value.as_str() {
+                    "high" | "h" | "hi" => f.bands.push(Band::High),
+                    "elevated" | "e" | "elev" | "medium" | "med" => f.bands.push(Band::Elevated),
+                    "low" | "l" => f.bands.push(Band::Low),
+                    // An unknown band matches nothing, visibly.
+                    _ => f.text.push(term.clone()),
+                },
+                "ind" | "indicator" => f.indicators.push(value),
+                "show" => f.shows.push(value),
+                "creator" => f.creators.push(value.trim_start_matches('@').to_string()),
+                _ => f.text.push(term.clone()),
+            }
+        }
+        f
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &Filter::default()
+    }
+
+    /// Row `i` of the snapshot passes; `threshold` draws the score bands.
+    pub fn matches(&self, s: &Snapshot, i: usize, threshold: u8) -> bool {
+        let Some(f) = s.fraud.get(i) else {
+            return false;
+        };
+        let contains = |hay: Option<&str>, needle: &str| {
+            hay.is_some_and(|h| h.to_lowercase().contains(needle))
+        };
+        if !self.bands.is_empty() && !self.bands.contains(&band(score_u8(f.score), threshold)) {
+            return false;
+        }
+        let indicator = |needle: &String| {
+            f.indicators.iter().any(|ind| {
+                ind.indicator.replace('_', " ").contains(needle.as_str())
+                    || ind.indicator.contains(needle.as_str())
+                    || label(&ind.indicator)
+                        .to_lowercase()
+                        .contains(needle.as_str())
+            })
+        };
+        if !self.indicators.iter().all(indicator) {
+            return false;
+        }
+        if !self.shows.iter().all(|n| contains(f.show.as_deref(), n)) {
+            return false;
+        }
+        if !self
+            .creators
+            .iter()
+            .all(|n| contains(f.creator.as_deref(), n))
+        {
+            return false;
+        }
+        if self.text.is_empty() {
+            return true;
+        }
+        let hay = haystack(s, i).to_lowercase();
+        self.text.iter().all(|n| hay.contains(n.as_str()))
+    }
 }
 
 pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
@@ -534,4 +643,94 @@ fn head_lines(c: &Ctx, f: &FraudRow, d: Option<&OrderDetail>) -> Vec<Line<'stati
         ));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::snapshot::fixture;
+
+    fn snap() -> Snapshot {
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 17, 30, 0)
+            .unwrap();
+        fixture(now, &chrono_tz::America::Los_Angeles)
+    }
+
+    fn numbers(s: &Snapshot, filter: &str) -> Vec<String> {
+        let f = Filter::parse(filter);
+        (0..s.fraud.len())
+            .filter(|&i| f.matches(s, i, 70))
+            .map(|i| s.fraud[i].order_number.clone())
+            .collect()
+    }
+
+    #[test]
+    fn terms_parse_by_key_with_quotes_and_any_case() {
+        let f = Filter::parse(r#"Band:HIGH ind:VPN show:"Sneaker Drop" creator:@Ava mailinator"#);
+        assert_eq!(f.bands, [Band::High]);
+        assert_eq!(f.indicators, ["vpn"]);
+        assert_eq!(f.shows, ["sneaker drop"]);
+        assert_eq!(f.creators, ["ava"]);
+        assert_eq!(f.text, ["mailinator"]);
+        assert!(Filter::parse("  ").is_empty());
+        // An unknown key is plain text.
+        assert_eq!(Filter::parse("foo:bar").text, ["foo:bar"]);
+    }
+
+    #[test]
+    fn band_splits_the_queue_by_score() {
+        let s = snap();
+        let high = numbers(&s, "band:high");
+        let scores = |ns: &[String]| -> Vec<i16> {
+            ns.iter()
+                .map(|n| s.fraud.iter().find(|f| &f.order_number == n).unwrap().score)
+                .collect()
+        };
+        assert!(scores(&high).iter().all(|&x| x > 70));
+        assert_eq!(high.len(), 8);
+        let elevated = numbers(&s, "band:elevated");
+        assert!(scores(&elevated).iter().all(|&x| (50..=70).contains(&x)));
+        assert_eq!(high.len() + elevated.len(), s.fraud.len());
+        assert!(numbers(&s, "band:low").is_empty());
+        // Two bands: either of them.
+        assert_eq!(numbers(&s, "band:high band:elevated").len(), s.fraud.len());
+        assert!(numbers(&s, "band:purple").is_empty());
+    }
+
+    #[test]
+    fn indicator_show_creator_and_text_combine() {
+        let s = snap();
+        // Every fixture order has VPN; only scores > 80 have the high-value one.
+        assert_eq!(numbers(&s, "ind:vpn").len(), s.fraud.len());
+        assert_eq!(numbers(&s, "ind:high_value").len(), 4);
+        assert_eq!(numbers(&s, "ind:high-value").len(), 4, "by label too");
+        assert!(numbers(&s, "ind:blocklisted").is_empty());
+        let kitchen = numbers(&s, "show:kitchen");
+        assert!(!kitchen.is_empty());
+        for n in &kitchen {
+            let f = s.fraud.iter().find(|f| &f.order_number == n).unwrap();
+            assert_eq!(f.show.as_deref(), Some("Kitchen Gadget Blitz"));
+        }
+        let sneaker = numbers(&s, r#"show:"sneaker drop""#);
+        assert!(!sneaker.is_empty());
+        let ava = numbers(&s, "creator:ava");
+        assert!(!ava.is_empty());
+        assert!(ava.iter().all(|n| {
+            s.fraud
+                .iter()
+                .any(|f| &f.order_number == n && f.creator.as_deref() == Some("ava_chen"))
+        }));
+        // All terms must hold: a creator and a band.
+        let both = numbers(&s, "creator:ava band:high");
+        assert!(both.len() <= ava.len());
+        assert!(both.iter().all(|n| ava.contains(n)));
+        // Plain text still matches anywhere (the email here).
+        assert_eq!(numbers(&s, "MAILINATOR"), ["LSN-1009062"]);
+        // The storefront order has no show: a show term leaves it out.
+        let last = &s.fraud[9].order_number;
+        assert!(!numbers(&s, "show:").contains(last));
+    }
 }
