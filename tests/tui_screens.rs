@@ -347,3 +347,56 @@ fn a_viewer_neither_sees_nor_uses_the_decision_keys() {
     assert!(!s.contains("approve with a reason"), "{s}");
     assert!(!s.contains("Fraud triage"), "{s}");
 }
+
+/// The fraud detail: "loading" until the detail task answers, then the items,
+/// the customer's history, the indicators and the related orders (the
+/// fixture detail); at 80x24 the rest is a PgDn away.
+#[test]
+fn fraud_detail_with_history_and_related_orders() {
+    use lsn_ops::store::fraud_detail;
+    use lsn_ops::tui::detail::Loaded;
+    use lsn_ops::tui::panes::PaneId;
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let mut a = app(false, w, h);
+        a.update(Action::Focus(PaneId::Fraud));
+        a.update(Action::Open);
+        let first = a.selected_order().expect("an order");
+        // The open order and the next one are asked for at once.
+        assert_eq!(a.detail_requests.len(), 2, "{:?}", a.detail_requests);
+        assert_eq!(a.detail_requests[0], first);
+        let s = text(&render(&a, &theme()));
+        assert!(s.contains("Loading items, customer history"), "{s}");
+        let number = a.snapshot().unwrap().fraud[a.selected_row(PaneId::Fraud).unwrap()]
+            .order_number
+            .clone();
+        a.on_detail(Loaded {
+            order_id: first,
+            result: Ok(Arc::new(fraud_detail::fixture(
+                first,
+                &number,
+                now() - Duration::seconds(2),
+            ))),
+        });
+        let s = text(&render(&a, &theme()));
+        assert!(!s.contains("Loading items"), "{s}");
+        insta::assert_snapshot!(format!("fraud_detail_{w}x{h}"), s);
+        if w == 120 {
+            for needle in [
+                "Customer: Jordan Fast",
+                "1 previous paid order, $39.99 spent",
+                "1 chargeback",
+                "Related orders: ip 7 (3 declined)",
+                "ip+device",
+                "LSN-1008911",
+                "decline by dana",
+                "1 x Air Retro High OG",
+            ] {
+                assert!(s.contains(needle), "{needle} missing:\n{s}");
+            }
+        } else {
+            a.update(Action::PageDown);
+            let s = text(&render(&a, &theme()));
+            insta::assert_snapshot!(format!("fraud_detail_{w}x{h}_page2"), s);
+        }
+    }
+}

@@ -229,3 +229,73 @@ async fn an_empty_database_gives_an_empty_snapshot(pool: PgPool) {
     assert_eq!(s.fraud_queue_total, 0);
     assert!(s.facts.payout_batch.is_none());
 }
+
+#[sqlx::test]
+async fn fraud_rows_name_their_show_and_creator_and_the_blocklist_counts_matches(pool: PgPool) {
+    base(&pool).await;
+    exec(
+        &pool,
+        "INSERT INTO shows (id, creator_id, title, scheduled_start, scheduled_end)
+         VALUES (1, 1, 'Sneaker Drop Friday', $1, $1 + interval '1 hour')",
+        now(),
+    )
+    .await;
+    exec(
+        &pool,
+        "INSERT INTO orders (order_number, customer_id, show_id, status, currency, subtotal_minor, total_minor,
+                             email, ip, device_fingerprint, fraud_score, fraud_state, created_at)
+         VALUES ('LSN-S', 1, 1, 'on_hold', 'USD', 5, 5, 'bad@mailinator.com', '203.0.113.9', 'fp-1', 90, 'pending', $1),
+                ('LSN-N', 1, NULL, 'on_hold', 'USD', 5, 5, 'bad@mailinator.com', '203.0.113.9', NULL, 80, 'pending', $1),
+                ('LSN-O', 1, NULL, 'paid', 'USD', 5, 5, 'ok@example.com', '203.0.113.9', NULL, 5, 'clear', $1)",
+        now(),
+    )
+    .await;
+    exec(
+        &pool,
+        "INSERT INTO blocklist (kind, value, reason, added_by, added_at, removed_at)
+         VALUES ('ip', '203.0.113.9', 'ring', 'maria', $1 - interval '1 hour', NULL),
+                ('email', 'bad@mailinator.com', 'disposable', 'dana', $1, NULL),
+                ('device', 'fp-1', 'gone', 'dana', $1, $1),
+                ('ip', 'not an address', 'typo by hand', 'bob', $1 - interval '2 hours', NULL)",
+        now(),
+    )
+    .await;
+    let s = build_snapshot(&pool, now(), &tz(), 70, Currency::USD)
+        .await
+        .expect("snapshot");
+    let f: Vec<(&str, Option<&str>, Option<&str>)> = s
+        .fraud
+        .iter()
+        .map(|f| {
+            (
+                f.order_number.as_str(),
+                f.show.as_deref(),
+                f.creator.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        f,
+        [
+            ("LSN-S", Some("Sneaker Drop Friday"), Some("ava")),
+            ("LSN-N", None, None)
+        ]
+    );
+    // Active entries only, newest first, each with the orders it matches; a
+    // malformed IP entry matches nothing and breaks nothing.
+    let b: Vec<(&str, &str, i64)> = s
+        .blocklist
+        .iter()
+        .map(|b| (b.kind.as_str(), b.value.as_str(), b.orders))
+        .collect();
+    assert_eq!(
+        b,
+        [
+            ("email", "bad@mailinator.com", 2),
+            ("ip", "203.0.113.9", 3),
+            ("ip", "not an address", 0)
+        ]
+    );
+    assert_eq!(s.blocklist_total, 3);
+    assert_eq!(s.blocklist[0].added_by, "dana");
+}

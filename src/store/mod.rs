@@ -6,6 +6,7 @@
 //! on a real PostgreSQL.
 
 pub mod fraud;
+pub mod fraud_detail;
 pub mod inbox;
 pub mod operators;
 pub mod outbox;

@@ -37,7 +37,29 @@ pub struct Snapshot {
     pub fraud: Vec<FraudRow>,
     /// Orders in the fraud queue (pending or review), of which `fraud` holds the top rows.
     pub fraud_queue_total: i64,
+    /// Active blocklist entries, newest first (the top of `blocklist_total`).
+    pub blocklist: Vec<BlockRow>,
+    pub blocklist_total: i64,
 }
+
+/// One active blocklist entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRow {
+    pub id: i64,
+    /// ip, email, device or payer.
+    pub kind: String,
+    pub value: String,
+    pub reason: String,
+    pub added_by: String,
+    pub added_at: DateTime<Utc>,
+    /// Orders with this value (capped at [`BLOCK_MATCH_CAP`]).
+    pub orders: i64,
+    /// Added by a decline (rather than by hand).
+    pub decision_id: Option<i64>,
+}
+
+/// Matching orders are counted up to this many per blocklist entry.
+pub const BLOCK_MATCH_CAP: i64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {
@@ -154,6 +176,9 @@ pub struct FraudRow {
     pub indicators: Vec<IndicatorRow>,
     /// Who holds a live triage claim on the order (`fraud_claims`), if anyone.
     pub claimed_by: Option<String>,
+    /// The show it was bought in and the creator's handle, when known.
+    pub show: Option<String>,
+    pub creator: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,10 +237,14 @@ pub async fn build_snapshot_after(
         let incidents = incidents(pool).await?;
         let disputes = disputes(pool, currency).await?;
         let fraud = fraud(pool, currency).await?;
-        Ok::<_, sqlx::Error>((alerts, incidents, disputes, fraud))
+        let blocklist = blocklist(pool).await?;
+        Ok::<_, sqlx::Error>((alerts, incidents, disputes, fraud, blocklist))
     };
-    let ((facts, payout_items), shows, (alerts, incidents, disputes, (fraud, fraud_queue_total))) =
-        tokio::try_join!(facts_lane, shows_lane, panes_lane)?;
+    let (
+        (facts, payout_items),
+        shows,
+        (alerts, incidents, disputes, (fraud, fraud_queue_total), (blocklist, blocklist_total)),
+    ) = tokio::try_join!(facts_lane, shows_lane, panes_lane)?;
     Ok(Snapshot {
         taken_at: now,
         sales_read_at: previous.map_or(now, |p| p.sales_read_at),
@@ -227,7 +256,64 @@ pub async fn build_snapshot_after(
         payout_items,
         fraud,
         fraud_queue_total,
+        blocklist,
+        blocklist_total,
     })
+}
+
+async fn blocklist(pool: &PgPool) -> Result<(Vec<BlockRow>, i64), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        kind: String,
+        value: String,
+        reason: String,
+        added_by: String,
+        added_at: DateTime<Utc>,
+        orders: Option<i64>,
+        decision_id: Option<i64>,
+    }
+    // blocklist_active_added_idx: the newest active entries; each count walks
+    // the orders index of its kind, capped.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT b.id, b.kind, b.value, b.reason, b.added_by, b.added_at, b.decision_id,
+                CASE b.kind
+                  WHEN 'ip' THEN (SELECT count(*) FROM (SELECT 1 FROM orders o
+                                   WHERE o.ip = lsn_try_inet(b.value) LIMIT $2) x)
+                  WHEN 'email' THEN (SELECT count(*) FROM (SELECT 1 FROM orders o
+                                   WHERE o.email = b.value LIMIT $2) x)
+                  WHEN 'device' THEN (SELECT count(*) FROM (SELECT 1 FROM orders o
+                                   WHERE o.device_fingerprint = b.value LIMIT $2) x)
+                  WHEN 'payer' THEN (SELECT count(*) FROM (SELECT 1 FROM orders o
+                                   WHERE o.paypal_payer_id = b.value LIMIT $2) x)
+                END AS orders
+           FROM blocklist b
+          WHERE b.removed_at IS NULL
+          ORDER BY b.added_at DESC, b.id DESC
+          LIMIT $1",
+    )
+    .bind(PANE_LIMIT)
+    .bind(BLOCK_MATCH_CAP)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM blocklist WHERE removed_at IS NULL")
+        .fetch_one(pool)
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(|r| BlockRow {
+                id: r.id,
+                kind: r.kind,
+                value: r.value,
+                reason: r.reason,
+                added_by: r.added_by,
+                added_at: r.added_at,
+                orders: r.orders.unwrap_or(0),
+                decision_id: r.decision_id,
+            })
+            .collect(),
+        total,
+    ))
 }
 
 async fn alerts(pool: &PgPool) -> Result<Vec<AlertRow>, sqlx::Error> {
@@ -534,14 +620,19 @@ async fn fraud(pool: &PgPool, currency: Currency) -> Result<(Vec<FraudRow>, i64)
         created_at: DateTime<Utc>,
         fraud_hold_until: Option<DateTime<Utc>>,
         claimed_by: Option<String>,
+        show: Option<String>,
+        creator: Option<String>,
     }
     // orders_fraud_queue_idx: the partial index holds exactly the queue.
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT o.id, o.order_number, o.fraud_score, o.fraud_state, o.total_minor, o.currency::text AS currency,
                 o.email, host(o.ip) AS ip, o.created_at, o.fraud_hold_until,
                 (SELECT c.operator FROM fraud_claims c
-                  WHERE c.order_id = o.id AND c.expires_at > now()) AS claimed_by
+                  WHERE c.order_id = o.id AND c.expires_at > now()) AS claimed_by,
+                s.title AS show, cr.handle AS creator
            FROM orders o
+           LEFT JOIN shows s ON s.id = o.show_id
+           LEFT JOIN creators cr ON cr.id = COALESCE(o.creator_id, s.creator_id)
           WHERE o.fraud_state IN ('pending', 'review') AND o.fraud_score IS NOT NULL
           ORDER BY o.fraud_score DESC, o.created_at
           LIMIT $1",
@@ -588,6 +679,8 @@ async fn fraud(pool: &PgPool, currency: Currency) -> Result<(Vec<FraudRow>, i64)
             hold_until: r.fraud_hold_until,
             indicators: by_order.remove(&r.id).unwrap_or_default(),
             claimed_by: r.claimed_by,
+            show: r.show,
+            creator: r.creator,
         })
         .collect();
     Ok((rows, total))
@@ -1046,6 +1139,13 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
                 hold_until: (state == "review").then(|| now + hours(20)),
                 indicators,
                 claimed_by: (i == 2).then(|| "dana".to_string()),
+                // The last order came from the storefront, not a show.
+                show: (i < 9).then(|| show_specs[i % show_specs.len()].0.to_string()),
+                creator: (i < 9).then(|| {
+                    creators[i % creators.len()]
+                        .to_lowercase()
+                        .replace(' ', "_")
+                }),
             }
         })
         .collect();
@@ -1121,7 +1221,75 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
         payout_items,
         fraud,
         fraud_queue_total: 23,
+        blocklist: fixture_blocklist(now),
+        blocklist_total: 25,
     }
+}
+
+fn fixture_blocklist(now: DateTime<Utc>) -> Vec<BlockRow> {
+    let specs: [(&str, &str, &str, &str, i64, i64, bool); 5] = [
+        (
+            "ip",
+            "203.0.113.77",
+            "Velocity from one IP / device across accounts",
+            "maria",
+            12,
+            14,
+            true,
+        ),
+        (
+            "email",
+            "deals4u@mailinator.com",
+            "Disposable email and VPN on a high-value first order",
+            "dana",
+            95,
+            3,
+            true,
+        ),
+        (
+            "device",
+            "fp_shared_15",
+            "Card testing ring, 40 accounts on one device",
+            "devon",
+            26 * 60,
+            203,
+            false,
+        ),
+        (
+            "payer",
+            "PAYER2115503571",
+            "Chargeback fraud confirmed by PayPal",
+            "maria",
+            3 * 24 * 60,
+            6,
+            false,
+        ),
+        (
+            "ip",
+            "198.51.100.23",
+            "Known proxy exit node",
+            "dana",
+            9 * 24 * 60,
+            1_000,
+            false,
+        ),
+    ];
+    specs
+        .iter()
+        .enumerate()
+        .map(
+            |(i, &(kind, value, reason, by, ago_min, orders, decided))| BlockRow {
+                id: 300 - i as i64,
+                kind: kind.into(),
+                value: value.into(),
+                reason: reason.into(),
+                added_by: by.into(),
+                added_at: now - Duration::minutes(ago_min),
+                orders,
+                decision_id: decided.then_some(8_000 + i as i64),
+            },
+        )
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,12 +2,13 @@
 //! mouse event, clock tick and new snapshot becomes an [`Action`] or a
 //! [`DataState`] applied here. Pure: no I/O, no terminal; unit-tested.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
+use super::detail::{Entry, Loaded};
 use super::keymap;
 use super::layout::{self, Screen};
 use super::panes::PaneId;
@@ -124,9 +125,15 @@ pub struct App {
     pub outbox: Vec<Request>,
     /// The Fraud order this dashboard holds a claim on.
     pub open_order: Option<i64>,
+    /// Fraud order details by order id, as the detail task answered them.
+    pub details: HashMap<i64, Entry>,
+    /// Detail reads for the detail task; the UI loop drains it after each update.
+    pub detail_requests: Vec<i64>,
+    /// Lines scrolled in an open detail view (PgDn/PgUp).
+    pub detail_scroll: u16,
     /// Order numbers of what was decided here (for "undone: LSN-..." after the
     /// order has left the snapshot).
-    numbers: std::collections::HashMap<i64, String>,
+    numbers: HashMap<i64, String>,
     wall_cycle: Duration,
     wall_next: DateTime<Utc>,
 }
@@ -156,6 +163,9 @@ impl App {
             claimed: None,
             outbox: Vec::new(),
             open_order: None,
+            details: HashMap::new(),
+            detail_requests: Vec::new(),
+            detail_scroll: 0,
             numbers: Default::default(),
             wall_cycle: settings.wall_cycle.max(Duration::seconds(1)),
             wall_next: now + settings.wall_cycle.max(Duration::seconds(1)),
@@ -219,16 +229,86 @@ impl App {
                 self.selected_row(id).map(|row| id.key(s, row))
             })
             .collect();
+        let changed = match (self.snapshot(), data.snapshot.as_deref()) {
+            (Some(old), Some(new)) => fraud_changed(old, new),
+            _ => true,
+        };
         self.data = data;
         // A decided order gone from the queue no longer needs hiding.
         if let Some(s) = self.data.snapshot.as_deref() {
             let listed: BTreeSet<i64> = s.fraud.iter().map(|f| f.order_id).collect();
             self.decided.retain(|id| listed.contains(id));
             self.marked.retain(|id| listed.contains(id));
+            // Details of orders gone from the queue are dropped; the others are
+            // read again when next on screen if the fraud data moved.
+            let open = self.open_order;
+            self.details
+                .retain(|id, _| listed.contains(id) || Some(*id) == open);
+            if changed {
+                for e in self.details.values_mut() {
+                    e.stale = true;
+                }
+            }
         }
         for id in PaneId::ALL {
             self.rebuild(id, keep[id.index()]);
         }
+        self.sync_details();
+    }
+
+    /// The orders whose detail should be in the cache now: the open one and
+    /// the next in the queue (so that it opens at once after a decision).
+    pub fn wanted_details(&self) -> Vec<i64> {
+        let id = PaneId::Fraud;
+        let p = self.pane(id);
+        if self.focus != id || !p.detail {
+            return Vec::new();
+        }
+        let Some(s) = self.snapshot() else {
+            return Vec::new();
+        };
+        let order = |pos: usize| {
+            p.view
+                .get(pos)
+                .and_then(|&row| s.fraud.get(row))
+                .map(|f| f.order_id)
+        };
+        let mut want: Vec<i64> = order(p.selected).into_iter().collect();
+        let next = order(p.selected + 1).or_else(|| order(p.selected.checked_sub(1)?));
+        want.extend(next);
+        want
+    }
+
+    /// Asks the detail task for what is wanted and missing (or stale).
+    fn sync_details(&mut self) {
+        for order_id in self.wanted_details() {
+            let e = self.details.entry(order_id).or_default();
+            let missing = e.detail.is_none() && e.error.is_none();
+            if !e.loading && (missing || e.stale) {
+                e.loading = true;
+                e.stale = false;
+                self.detail_requests.push(order_id);
+            }
+        }
+    }
+
+    /// An answer from the detail task.
+    pub fn on_detail(&mut self, loaded: Loaded) {
+        let e = self.details.entry(loaded.order_id).or_default();
+        e.loading = false;
+        match loaded.result {
+            Ok(d) => {
+                e.detail = Some(d);
+                e.error = None;
+            }
+            Err(msg) => e.error = Some(msg),
+        }
+        self.sync_details();
+    }
+
+    /// The cached detail of an order, if any.
+    pub fn detail_of(&self, order_id: i64) -> Option<&Entry> {
+        self.details.get(&order_id)
     }
 
     fn rebuild(&mut self, id: PaneId, keep: Option<i64>) {
@@ -240,8 +320,15 @@ impl App {
         let p = &mut self.panes[id.index()];
         let needle = p.filter.to_lowercase();
         let decided = &self.decided;
+        // The Fraud pane understands band:, ind:, show: and creator: terms.
+        let fraud_filter =
+            (id == PaneId::Fraud).then(|| super::panes::fraud::Filter::parse(&p.filter));
+        let threshold = self.threshold;
         let mut view: Vec<usize> = (0..id.len(&snap))
-            .filter(|&i| needle.is_empty() || id.haystack(&snap, i).contains(&needle))
+            .filter(|&i| match &fraud_filter {
+                Some(f) => f.matches(&snap, i, threshold),
+                None => needle.is_empty() || id.haystack(&snap, i).contains(&needle),
+            })
             .filter(|&i| {
                 id != PaneId::Fraud
                     || snap
@@ -473,6 +560,7 @@ impl App {
                     reason,
                 });
                 self.rebuild(id, next);
+                self.detail_scroll = 0;
                 if !bulk && next.is_some() {
                     self.panes[id.index()].detail = true;
                     self.claim_selected();
@@ -485,6 +573,11 @@ impl App {
 
     /// An answer from the triage task.
     pub fn on_outcome(&mut self, out: Outcome) {
+        self.outcome(out);
+        self.sync_details();
+    }
+
+    fn outcome(&mut self, out: Outcome) {
         let hhmm = |t: DateTime<Utc>| t.with_timezone(&self.tz).format("%H:%M").to_string();
         match out {
             Outcome::Claimed { order_id, claim } => match claim {
@@ -588,6 +681,11 @@ impl App {
     }
 
     pub fn update(&mut self, action: Action) {
+        self.apply(action);
+        self.sync_details();
+    }
+
+    fn apply(&mut self, action: Action) {
         let focus = self.focus;
         if !matches!(action, Action::Tick(_)) {
             self.message = None;
@@ -607,12 +705,23 @@ impl App {
             Action::NextPane => self.set_focus(focus.next()),
             Action::PrevPane => self.set_focus(focus.prev()),
             Action::Down => {
+                self.detail_scroll = 0;
                 self.move_by(focus, 1);
                 self.follow_claim(focus);
             }
             Action::Up => {
+                self.detail_scroll = 0;
                 self.move_by(focus, -1);
                 self.follow_claim(focus);
+            }
+            // In a detail view the page keys scroll the detail.
+            Action::PageDown if self.pane(focus).detail => {
+                let page = self.size.1.saturating_sub(8).max(1);
+                self.detail_scroll = self.detail_scroll.saturating_add(page);
+            }
+            Action::PageUp if self.pane(focus).detail => {
+                let page = self.size.1.saturating_sub(8).max(1);
+                self.detail_scroll = self.detail_scroll.saturating_sub(page);
             }
             Action::PageDown => {
                 let rows = self.rows_of(focus) as isize;
@@ -625,6 +734,7 @@ impl App {
             Action::Top => self.move_by(focus, isize::MIN / 2),
             Action::Bottom => self.move_by(focus, isize::MAX / 2),
             Action::Open => {
+                self.detail_scroll = 0;
                 let p = &mut self.panes[focus.index()];
                 if !p.view.is_empty() {
                     p.detail = !p.detail;
@@ -796,6 +906,14 @@ impl App {
             }
         }
     }
+}
+
+/// The fraud data moved (queue rows, queue size, today's orders): the cached
+/// details may be out of date.
+fn fraud_changed(old: &Snapshot, new: &Snapshot) -> bool {
+    old.fraud != new.fraud
+        || old.fraud_queue_total != new.fraud_queue_total
+        || old.facts.orders_today.orders != new.facts.orders_today.orders
 }
 
 /// Keeps the selection on screen: the window moves only when it must.
@@ -1210,5 +1328,79 @@ mod tests {
             "too late to undo: the refund has already been sent to PayPal".into(),
         )));
         assert!(a.status.as_deref().unwrap().starts_with("too late to undo"));
+    }
+
+    fn loaded(order_id: i64) -> Loaded {
+        Loaded {
+            order_id,
+            result: Ok(Arc::new(crate::store::fraud_detail::fixture(
+                order_id,
+                "LSN-X",
+                now(),
+            ))),
+        }
+    }
+
+    #[test]
+    fn details_load_once_prefetch_the_next_order_and_refresh_on_new_data() {
+        let mut a = app(false, (120, 40));
+        chars(&mut a, "5");
+        assert!(
+            a.detail_requests.is_empty(),
+            "nothing asked with the detail closed"
+        );
+        press(&mut a, KeyCode::Enter);
+        let first = a.selected_order().unwrap();
+        let asked: Vec<i64> = std::mem::take(&mut a.detail_requests);
+        assert_eq!(asked.len(), 2);
+        assert_eq!(asked[0], first);
+        let next = asked[1];
+        // Asked once, whatever happens meanwhile.
+        a.update(Action::Tick(now()));
+        assert!(a.detail_requests.is_empty());
+        a.on_detail(loaded(first));
+        a.on_detail(loaded(next));
+        assert!(a.detail_of(first).unwrap().detail.is_some());
+        // Approve: the next order opens with its detail already there, and the
+        // one after it is asked for.
+        chars(&mut a, "a1");
+        press(&mut a, KeyCode::Enter);
+        assert_eq!(a.selected_order(), Some(next));
+        assert!(
+            a.detail_of(next)
+                .is_some_and(|e| e.detail.is_some() && !e.loading)
+        );
+        let asked: Vec<i64> = std::mem::take(&mut a.detail_requests);
+        assert_eq!(asked.len(), 1);
+        assert_ne!(asked[0], next);
+        a.on_detail(loaded(asked[0]));
+        // The same data again: nothing re-read.
+        let data = a.data.clone();
+        a.set_data(data.clone());
+        assert!(a.detail_requests.is_empty());
+        // The fraud data moved: the open order and the next are read again,
+        // the old detail staying on screen meanwhile.
+        let mut snap = (**data.snapshot.as_ref().unwrap()).clone();
+        snap.fraud_queue_total += 1;
+        a.set_data(DataState {
+            snapshot: Some(Arc::new(snap)),
+            ..data
+        });
+        assert_eq!(a.detail_requests.len(), 2);
+        assert!(
+            a.detail_of(next)
+                .is_some_and(|e| e.detail.is_some() && e.loading)
+        );
+        // An error is shown, not retried in a loop.
+        a.detail_requests.clear();
+        a.on_detail(Loaded {
+            order_id: next,
+            result: Err("timed out".into()),
+        });
+        assert!(a.detail_requests.is_empty());
+        assert_eq!(
+            a.detail_of(next).unwrap().error.as_deref(),
+            Some("timed out")
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! restores first, then the previous hook reports).
 
 pub mod app;
+pub mod detail;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
@@ -102,14 +103,33 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         req_rx,
         out_tx,
     ));
+    // Details are read by a task of their own: a slow decision never delays one.
+    let (detail_tx, detail_rx) = mpsc::unbounded_channel();
+    let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+    let details = tokio::spawn(detail::run(pool.clone(), detail_rx, loaded_tx));
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
     let (mut terminal, guard) = init_terminal()?;
-    let result = ui_loop(&mut terminal, &options, rx, &poller, req_tx, out_rx).await;
+    let channels = Channels {
+        requests: req_tx,
+        outcomes: out_rx,
+        details: detail_tx,
+        loaded: loaded_rx,
+    };
+    let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
     drop(guard);
     poller.abort();
+    details.abort();
     // Requests already sent finish (the task ends once the channel is drained).
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
     result
+}
+
+/// The UI loop's channels to the triage and detail tasks.
+struct Channels {
+    requests: mpsc::UnboundedSender<triage::Request>,
+    outcomes: mpsc::UnboundedReceiver<triage::Outcome>,
+    details: mpsc::UnboundedSender<i64>,
+    loaded: mpsc::UnboundedReceiver<detail::Loaded>,
 }
 
 async fn ui_loop(
@@ -117,9 +137,14 @@ async fn ui_loop(
     options: &Options,
     mut rx: watch::Receiver<DataState>,
     poller: &tokio::task::JoinHandle<()>,
-    requests: mpsc::UnboundedSender<triage::Request>,
-    mut outcomes: mpsc::UnboundedReceiver<triage::Outcome>,
+    channels: Channels,
 ) -> color_eyre::Result<()> {
+    let Channels {
+        requests,
+        mut outcomes,
+        details,
+        mut loaded,
+    } = channels;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut app = App::new(
         options.settings.clone(),
@@ -138,6 +163,11 @@ async fn ui_loop(
         for req in app.outbox.drain(..) {
             if requests.send(req).is_err() {
                 app.status = Some("the decision task stopped (see the log)".into());
+            }
+        }
+        for order_id in app.detail_requests.drain(..) {
+            if details.send(order_id).is_err() {
+                app.status = Some("the detail task stopped (see the log)".into());
             }
         }
         if dirty {
@@ -181,6 +211,10 @@ async fn ui_loop(
             }
             Some(out) = outcomes.recv() => {
                 app.on_outcome(out);
+                dirty = true;
+            }
+            Some(got) = loaded.recv() => {
+                app.on_detail(got);
                 dirty = true;
             }
             _ = tick.tick() => {

@@ -519,20 +519,55 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
+/// Widest the Fraud detail gets (the other details: 96).
+const DETAIL_WIDTH: u16 = 110;
+
 fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
     let Some(s) = app.snapshot() else { return };
     let Some(row) = app.selected_row(app.focus) else {
         return;
     };
     let c = ctx(app, theme, s);
-    let mut lines = app.focus.detail(&c, row);
+    let mut lines = if app.focus == PaneId::Fraud {
+        let entry = s.fraud.get(row).and_then(|f| app.detail_of(f.order_id));
+        let width = body.width.min(DETAIL_WIDTH).saturating_sub(2);
+        crate::tui::panes::fraud::detail_with(&c, row, entry, width)
+    } else {
+        app.focus.detail(&c, row)
+    };
     if app.focus == PaneId::Fraud
         && let Some((order, note)) = &app.claimed
         && s.fraud.get(row).is_some_and(|f| f.order_id == *order)
     {
         lines.insert(0, Line::styled(format!("  {note}"), theme.critical));
     }
-    let area = centered(body, 96, lines.len() as u16 + 2);
+    let wanted = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let max_width = if app.focus == PaneId::Fraud {
+        DETAIL_WIDTH
+    } else {
+        96
+    };
+    let area = centered(body, max_width, wanted);
+    // Longer than the screen: PgDn/PgUp scroll it (kept within the text).
+    let visible = area.height.saturating_sub(2);
+    let overflow = wanted.saturating_sub(2).saturating_sub(visible);
+    let scroll = app.detail_scroll.min(overflow);
+    let more = if overflow > 0 {
+        if scroll < overflow {
+            "  PgDn more"
+        } else {
+            "  PgUp back"
+        }
+    } else {
+        ""
+    };
+    let keys = if app.focus == PaneId::Fraud && app.may_decide() {
+        " Esc close  j/k next/previous  a approve  r review  d decline"
+    } else {
+        " Esc close  j/k next/previous"
+    };
     let block = Block::bordered()
         .border_set(theme.sym.focus_border)
         .border_style(theme.border_focus)
@@ -540,19 +575,13 @@ fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
             format!(" {} detail ", app.focus.short()),
             theme.title,
         ))
-        .title_bottom(Line::styled(
-            if app.focus == PaneId::Fraud && app.may_decide() {
-                " Esc close  j/k next/previous  a approve  r review  d decline "
-            } else {
-                " Esc close  j/k next/previous "
-            },
-            theme.muted,
-        ));
+        .title_bottom(Line::styled(format!("{keys}{more} "), theme.muted));
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines)
             .block(block)
-            .wrap(Wrap { trim: false }),
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
         area,
     );
 }
@@ -634,10 +663,17 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if !app.wall {
                 f.set_cursor_position((cursor_x(area, &text), area.y));
             }
-            Line::from(vec![
+            let mut spans = vec![
                 Span::styled(text, theme.warning),
                 Span::styled("   Enter keep  Esc clear", theme.muted),
-            ])
+            ];
+            if app.focus == PaneId::Fraud {
+                spans.push(Span::styled(
+                    format!("   {}", crate::tui::panes::fraud::FILTER_HINT),
+                    theme.muted,
+                ));
+            }
+            Line::from(spans)
         }
         Input::Command => {
             let text = format!(":{}", app.command_line);
