@@ -7,8 +7,9 @@
 //! Bounded like the snapshot: the newest [`RELATED_LIMIT`] related orders and
 //! [`HISTORY_LIMIT`] earlier decisions, plus counts (capped at
 //! [`COUNT_CAP`]) per link. Each link walks its own index on `orders`
-//! (`orders_ip_idx`, `orders_device_idx`, `orders_payer_idx`,
-//! `orders_email_idx`); the history walks `orders_customer_idx`.
+//! (`orders_ip_idx`, `orders_device_created_idx`, `orders_payer_created_idx`,
+//! `orders_email_created_idx`, each ending in `created_at` so the newest come
+//! first); the history walks `orders_customer_idx`.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
