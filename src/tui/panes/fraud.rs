@@ -136,7 +136,7 @@ pub struct Filter {
 }
 
 /// What the footer says while typing a Fraud filter.
-pub const FILTER_HINT: &str = "band:high|elevated|low  ind:vpn  show:TEXT  creator:TEXT  or text";
+pub const FILTER_HINT: &str = "band:high|elevated|low ind:vpn show:X creator:X text";
 
 fn terms(input: &str) -> Vec<String> {
     let mut out = Vec::new();
