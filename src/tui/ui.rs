@@ -353,7 +353,9 @@ fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Sna
 }
 
 /// Rows of a table straight into the buffer: the column header, then the
-/// visible rows from `offset`, the `selected` one highlighted.
+/// visible rows from `offset`, the `selected` one highlighted. Column
+/// positions as ratatui's Table lays them out (start-aligned, one space
+/// apart), after the selection marker.
 #[allow(clippy::too_many_arguments)]
 fn draw_rows(
     buf: &mut Buffer,
@@ -670,52 +672,25 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     } else {
         offset.min(p.selected)
     };
-    let cols = id.columns();
-    let hl = (theme.sym.select.chars().count() as u16).min(inner.width);
-    let keep = fit_columns(cols, inner.width - hl);
-    let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
-    // Column positions as ratatui's Table lays them out (start-aligned, one
-    // space apart), after the selection marker; rows are then written straight
-    // into the buffer: only the visible rows, each string measured once.
-    let rects = Layout::horizontal(widths).spacing(1).split(Rect::new(
-        inner.x + hl,
-        inner.y,
-        inner.width - hl,
-        1,
-    ));
-    let buf = f.buffer_mut();
-    let head = theme.muted.add_modifier(Modifier::BOLD);
-    for (j, &k) in keep.iter().enumerate() {
-        put(buf, rects[j], inner.y, cols[k].name, head, cols[k].right);
-    }
+    // Only the visible rows are formatted, each string measured once.
+    let rows: Vec<_> = p
+        .view
+        .iter()
+        .skip(offset)
+        .take(rows_fit)
+        .map(|&i| id.row(&c, i))
+        .collect();
     // The wall is read-only: no selection to show.
-    let selecting = focused && !app.wall;
-    for (line, &i) in p.view.iter().skip(offset).take(rows_fit).enumerate() {
-        let y = inner.y + 1 + line as u16;
-        if y >= inner.bottom() {
-            break;
-        }
-        let row_area = Rect::new(inner.x, y, inner.width, 1);
-        let (cells, style) = id.row(&c, i);
-        if style != Style::default() {
-            buf.set_style(row_area, style);
-        }
-        for (j, &k) in keep.iter().enumerate() {
-            if let Some(cell) = cells.get(k) {
-                put(buf, rects[j], y, &cell.text, cell.style, cell.right);
-            }
-        }
-        if selecting && offset + line == p.selected {
-            buf.set_stringn(
-                inner.x,
-                y,
-                theme.sym.select,
-                usize::from(hl),
-                Style::default(),
-            );
-            buf.set_style(row_area, theme.selected);
-        }
-    }
+    let selected = (focused && !app.wall).then_some(p.selected);
+    draw_rows(
+        f.buffer_mut(),
+        inner,
+        theme,
+        id.columns(),
+        &rows,
+        offset,
+        selected,
+    );
 }
 
 /// Writes `text` in the column `col` on row `y`, cut to the column's width;
