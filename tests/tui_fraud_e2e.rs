@@ -441,3 +441,127 @@ async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
         .await;
     drop(conn);
 }
+
+/// The blocklist view: `b` opens it, `n` adds an entry with a reason, it shows
+/// up in the list, `x` removes it with a reason; the database holds who added
+/// and removed it, both reasons, and one audit row for each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocklist_add_and_remove_with_reasons_on_screen() {
+    let (db, dir, mut conn, _queue) = seeded("block").await;
+    let t = Tmux::start(&dir, &db.url());
+    t.wait_for("the dashboard as alice", UP, |s| {
+        s.contains("alice (agent)")
+    })
+    .await;
+    t.keys(&["5", "b"]);
+    t.wait_for("the blocklist view", UP, |s| {
+        s.contains("Blocklist (active entries") && s.contains("n add")
+    })
+    .await;
+    t.keys(&["n"]);
+    t.wait_for("the add dialog", UP, |s| s.contains("Block: add an entry"))
+        .await;
+    // `e` picks the kind (email) and moves to the value.
+    t.keys(&["e"]);
+    t.wait_for("email picked", UP, |s| s.contains("[x] email"))
+        .await;
+    t.keys(&["-l", "ring@fraud.test"]);
+    t.wait_for("the value typed", UP, |s| s.contains("ring@fraud.test"))
+        .await;
+    // No reason yet: refused on screen.
+    t.keys(&["Enter"]);
+    t.wait_for("a reason is required", UP, |s| {
+        s.contains("a reason is required")
+    })
+    .await;
+    t.keys(&["Tab"]);
+    t.keys(&["-l", "card testing ring"]);
+    t.wait_for("the reason typed", UP, |s| s.contains("card testing ring"))
+        .await;
+    t.keys(&["Enter"]);
+    // The entry is listed (a row with its kind, value and who added it).
+    let row = |s: &str| {
+        s.lines()
+            .any(|l| l.contains("email") && l.contains("ring@fraud.test") && l.contains("alice"))
+    };
+    t.wait_for("the new entry in the list", UP, |s| {
+        row(s) && !s.contains("Block: add an entry")
+    })
+    .await;
+    let added: (String, String, Option<String>) = sqlx::query_as(
+        "SELECT added_by, reason, removed_by FROM blocklist WHERE kind = 'email' AND value = 'ring@fraud.test'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("blocklist row");
+    assert_eq!(
+        added,
+        ("alice".to_string(), "card testing ring".to_string(), None)
+    );
+
+    // Newest first: the entry is the top row.
+    t.keys(&["g", "x"]);
+    t.wait_for("the remove dialog", UP, |s| {
+        s.contains("Block: remove the entry") && s.contains("email ring@fraud.test")
+    })
+    .await;
+    t.keys(&["Enter"]);
+    t.wait_for("a reason is required", UP, |s| {
+        s.contains("a reason is required")
+    })
+    .await;
+    t.keys(&["-l", "customer verified by phone"]);
+    t.wait_for("the reason typed", UP, |s| {
+        s.contains("customer verified by phone")
+    })
+    .await;
+    t.keys(&["Enter"]);
+    t.wait_for("the entry gone from the list", UP, |s| {
+        !row(s) && s.contains("removed email ring@fraud.test from the blocklist")
+    })
+    .await;
+    let removed: (String, String, Option<String>, Option<String>, bool) = sqlx::query_as(
+        "SELECT added_by, reason, removed_by, removed_reason, removed_at IS NOT NULL
+           FROM blocklist WHERE kind = 'email' AND value = 'ring@fraud.test'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("blocklist row");
+    assert_eq!(
+        removed,
+        (
+            "alice".to_string(),
+            "card testing ring".to_string(),
+            Some("alice".to_string()),
+            Some("customer verified by phone".to_string()),
+            true
+        )
+    );
+    let audit: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT operator, action, entity_type, details->>'reason' FROM audit_log
+          WHERE entity_id = 'ring@fraud.test' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("audit");
+    assert_eq!(
+        audit,
+        [
+            (
+                "alice".to_string(),
+                "blocklist.add".to_string(),
+                "email".to_string(),
+                Some("card testing ring".to_string())
+            ),
+            (
+                "alice".to_string(),
+                "blocklist.remove".to_string(),
+                "email".to_string(),
+                Some("customer verified by phone".to_string())
+            ),
+        ]
+    );
+    t.keys(&["Escape", "q"]);
+    t.wait_for("the dashboard to quit", UP, |s| s.contains("EXIT=0"))
+        .await;
+}

@@ -400,3 +400,111 @@ fn fraud_detail_with_history_and_related_orders() {
         }
     }
 }
+
+/// `b` in the Fraud pane: the active blocklist (kind, value, matching orders,
+/// who added it and when in ops time, reason), and the add / remove dialogs.
+#[test]
+fn blocklist_view_and_its_dialogs() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::tui::keymap::translate;
+    use lsn_ops::tui::panes::PaneId;
+    let key = |a: &mut App, code: KeyCode| {
+        let ev = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(action) = translate(a, &ev) {
+            a.update(action);
+        }
+    };
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let mut a = app(false, w, h);
+        a.update(Action::Focus(PaneId::Fraud));
+        key(&mut a, KeyCode::Char('b'));
+        assert!(a.blocklist_open());
+        let s = text(&render(&a, &theme()));
+        for needle in [
+            "Blocklist",
+            "203.0.113.77",
+            "maria",
+            "fp_shared_15",
+            "1000+",
+        ] {
+            assert!(s.contains(needle), "{w}x{h}: {needle} missing:\n{s}");
+        }
+        // Added 12 minutes before the fixture's 09:29:58 in Los Angeles.
+        if w == 120 {
+            assert!(s.contains("Tue 09:17"), "{s}");
+            assert!(s.contains("n add") && s.contains("x remove"), "{s}");
+        }
+        insta::assert_snapshot!(format!("fraud_blocklist_{w}x{h}"), s);
+        // j moves the selection; a/r/d do nothing here.
+        key(&mut a, KeyCode::Char('j'));
+        assert_eq!(a.block_selected, 1);
+        key(&mut a, KeyCode::Char('a'));
+        assert!(a.dialog.is_none());
+        // x: remove the selected entry, a reason is required.
+        key(&mut a, KeyCode::Char('x'));
+        key(&mut a, KeyCode::Enter);
+        let s = text(&render(&a, &theme()));
+        assert!(s.contains("deals4u@mailinator.com"), "{s}");
+        assert!(s.contains("a reason is required"), "{s}");
+        if w == 120 {
+            insta::assert_snapshot!("fraud_blocklist_remove_dialog_120x40", s);
+        }
+        key(&mut a, KeyCode::Esc);
+        // n: add an entry.
+        key(&mut a, KeyCode::Char('n'));
+        for c in "i198.51.100.9".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        key(&mut a, KeyCode::Tab);
+        for c in "ring".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        let s = text(&render(&a, &theme()));
+        assert!(s.contains("198.51.100.9") && s.contains("[x] ip"), "{s}");
+        if w == 120 {
+            insta::assert_snapshot!("fraud_blocklist_add_dialog_120x40", s);
+        }
+        key(&mut a, KeyCode::Enter);
+        assert!(a.block_dialog.is_none());
+        assert_eq!(
+            a.outbox.last(),
+            Some(&lsn_ops::tui::triage::Request::Block {
+                kind: "ip".into(),
+                value: "198.51.100.9".into(),
+                reason: "ring".into()
+            })
+        );
+        // Esc (or b) goes back to the queue.
+        key(&mut a, KeyCode::Esc);
+        assert!(!a.blocklist_open());
+    }
+}
+
+/// Viewers and the wall see the blocklist but cannot change it: no n/x in
+/// the footer or help, and the keys do nothing.
+#[test]
+fn viewers_and_the_wall_cannot_change_the_blocklist() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::tui::keymap::translate;
+    for wall in [false, true] {
+        let mut a = app(wall, 120, 40);
+        if !wall {
+            a.data.role = Some(lsn_ops::domain::operators::Role::Viewer);
+        }
+        a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
+        a.update(Action::ToggleBlocklist);
+        let s = text(&render(&a, &theme()));
+        assert!(s.contains("203.0.113.77"), "{s}");
+        assert!(!s.contains("n add") && !s.contains("x remove"), "{s}");
+        for c in ['n', 'x'] {
+            let ev = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+            assert_eq!(translate(&a, &ev), None, "{c:?}");
+        }
+        a.update(Action::BlockAdd);
+        a.update(Action::BlockRemove);
+        assert!(a.block_dialog.is_none() && a.outbox.is_empty());
+        a.update(Action::ToggleHelp);
+        let s = text(&render(&a, &theme()));
+        assert!(!s.contains("add an entry"), "{s}");
+    }
+}

@@ -13,7 +13,9 @@ use super::keymap;
 use super::layout::{self, Screen};
 use super::panes::PaneId;
 use super::poller::DataState;
-use super::triage::{Dialog, DialogResult, Kind, Outcome, Request, Target};
+use super::triage::{
+    BlockDialog, BlockResult, Dialog, DialogResult, Kind, Outcome, Request, Target,
+};
 use crate::domain::operators::{Permission, Role};
 use crate::store::fraud::{Claim, DecideError, Decision};
 use crate::store::snapshot::Snapshot;
@@ -56,8 +58,14 @@ pub enum Action {
     Undo,
     /// Space: mark the order for a bulk decision (or unmark it).
     Mark,
-    /// A key while the reason dialog is open.
+    /// A key while the reason dialog (or a blocklist dialog) is open.
     DialogKey(KeyEvent),
+    /// `b`: the Fraud pane shows the blocklist instead of the queue (or back).
+    ToggleBlocklist,
+    /// `n` in the blocklist view: the add-entry dialog.
+    BlockAdd,
+    /// `x` in the blocklist view: remove the selected entry, with a reason.
+    BlockRemove,
 }
 
 /// What the keyboard is typing into.
@@ -131,6 +139,15 @@ pub struct App {
     pub detail_requests: Vec<i64>,
     /// Lines scrolled in an open detail view (PgDn/PgUp).
     pub detail_scroll: u16,
+    /// The Fraud pane shows the blocklist instead of the queue (`b`).
+    pub blocklist: bool,
+    /// Selection and first visible row in the blocklist view.
+    pub block_selected: usize,
+    pub block_offset: usize,
+    /// The add / remove dialog of the blocklist view, while open.
+    pub block_dialog: Option<BlockDialog>,
+    /// The zoom before the blocklist view took the screen.
+    zoom_before_blocklist: Option<bool>,
     /// Order numbers of what was decided here (for "undone: LSN-..." after the
     /// order has left the snapshot).
     numbers: HashMap<i64, String>,
@@ -166,6 +183,11 @@ impl App {
             details: HashMap::new(),
             detail_requests: Vec::new(),
             detail_scroll: 0,
+            blocklist: false,
+            block_selected: 0,
+            block_offset: 0,
+            block_dialog: None,
+            zoom_before_blocklist: None,
             numbers: Default::default(),
             wall_cycle: settings.wall_cycle.max(Duration::seconds(1)),
             wall_next: now + settings.wall_cycle.max(Duration::seconds(1)),
@@ -229,6 +251,7 @@ impl App {
                 self.selected_row(id).map(|row| id.key(s, row))
             })
             .collect();
+        let block_key = self.selected_block().map(|b| b.id);
         let changed = match (self.snapshot(), data.snapshot.as_deref()) {
             (Some(old), Some(new)) => fraud_changed(old, new),
             _ => true,
@@ -253,6 +276,14 @@ impl App {
         for id in PaneId::ALL {
             self.rebuild(id, keep[id.index()]);
         }
+        // The selected blocklist entry stays selected as others come and go.
+        if let Some(pos) = block_key.and_then(|k| {
+            self.snapshot()
+                .and_then(|s| s.blocklist.iter().position(|b| b.id == k))
+        }) {
+            self.block_selected = pos;
+        }
+        self.block_move(0);
         self.sync_details();
     }
 
@@ -369,6 +400,115 @@ impl App {
         self.focus = id;
         let rows = self.rows_of(id);
         clamp_offset(&mut self.panes[id.index()], rows);
+    }
+
+    /// The Fraud pane is showing the blocklist.
+    pub fn blocklist_open(&self) -> bool {
+        self.blocklist && self.focus == PaneId::Fraud
+    }
+
+    /// The blocklist entry under the selection.
+    pub fn selected_block(&self) -> Option<&crate::store::snapshot::BlockRow> {
+        self.snapshot()?.blocklist.get(self.block_selected)
+    }
+
+    fn block_move(&mut self, delta: isize) {
+        let n = self.snapshot().map_or(0, |s| s.blocklist.len());
+        let rows = self.rows_of(PaneId::Fraud).max(1);
+        self.block_selected = self
+            .block_selected
+            .saturating_add_signed(delta)
+            .min(n.saturating_sub(1));
+        if self.block_selected < self.block_offset {
+            self.block_offset = self.block_selected;
+        } else if self.block_selected >= self.block_offset + rows {
+            self.block_offset = self.block_selected + 1 - rows;
+        }
+        self.block_offset = self.block_offset.min(n.saturating_sub(rows));
+    }
+
+    fn toggle_blocklist(&mut self) {
+        if self.focus != PaneId::Fraud {
+            self.set_focus(PaneId::Fraud);
+            self.blocklist = true;
+        } else {
+            self.blocklist = !self.blocklist;
+        }
+        self.zoom_for_blocklist();
+        if self.blocklist {
+            // The queue's open order goes back to the others meanwhile.
+            let p = &mut self.panes[PaneId::Fraud.index()];
+            if p.detail {
+                p.detail = false;
+                self.release_open();
+            }
+            self.block_move(0);
+        }
+    }
+
+    /// The blocklist view takes the whole body (its columns need the width);
+    /// leaving it restores the zoom as it was.
+    fn zoom_for_blocklist(&mut self) {
+        if self.blocklist {
+            if self.zoom_before_blocklist.is_none() {
+                self.zoom_before_blocklist = Some(self.zoom);
+            }
+            self.zoom = true;
+        } else if let Some(z) = self.zoom_before_blocklist.take() {
+            self.zoom = z || self.wall;
+        }
+        self.set_focus(PaneId::Fraud);
+    }
+
+    fn open_block_dialog(&mut self, add: bool) {
+        if !self.may_decide() {
+            self.message = Some("read-only: your role cannot change the blocklist".into());
+            return;
+        }
+        if !self.blocklist_open() {
+            return;
+        }
+        if add {
+            self.block_dialog = Some(BlockDialog::add());
+        } else if let Some(b) = self.selected_block() {
+            self.block_dialog = Some(BlockDialog::remove(&b.kind, &b.value));
+        }
+    }
+
+    fn block_dialog_key(&mut self, k: KeyEvent) {
+        let Some(d) = self.block_dialog.as_mut() else {
+            return;
+        };
+        match d.key(k) {
+            BlockResult::Open => {}
+            BlockResult::Cancelled => self.block_dialog = None,
+            BlockResult::Confirmed {
+                add,
+                kind,
+                value,
+                reason,
+            } => {
+                self.block_dialog = None;
+                self.status = Some(if add {
+                    format!("blocking {kind} {value}...")
+                } else {
+                    format!("removing {kind} {value} from the blocklist...")
+                });
+                self.outbox.push(if add {
+                    Request::Block {
+                        kind,
+                        value,
+                        reason,
+                    }
+                } else {
+                    Request::Unblock {
+                        kind,
+                        value,
+                        reason,
+                    }
+                });
+            }
+        }
     }
 
     /// This operator may decide fraud here: not the wall, and a deciding role.
@@ -676,6 +816,19 @@ impl App {
                 let keep = self.keep_key(PaneId::Fraud);
                 self.rebuild(PaneId::Fraud, keep);
             }
+            Outcome::Blocklist {
+                add,
+                kind,
+                value,
+                changed,
+            } => {
+                self.status = Some(match (add, changed) {
+                    (true, true) => format!("blocked {kind} {value}"),
+                    (true, false) => format!("{kind} {value} is already on the blocklist"),
+                    (false, true) => format!("removed {kind} {value} from the blocklist"),
+                    (false, false) => format!("{kind} {value} is no longer on the blocklist"),
+                });
+            }
             Outcome::Undone(Err(msg)) | Outcome::Failed(msg) => self.status = Some(msg),
         }
     }
@@ -690,7 +843,41 @@ impl App {
         if !matches!(action, Action::Tick(_)) {
             self.message = None;
         }
+        if self.blocklist_open() {
+            let page = self.rows_of(focus) as isize;
+            let delta = match action {
+                Action::Down => Some(1),
+                Action::Up => Some(-1),
+                Action::PageDown => Some(page),
+                Action::PageUp => Some(-page),
+                Action::Top => Some(isize::MIN / 2),
+                Action::Bottom => Some(isize::MAX / 2),
+                _ => None,
+            };
+            if let Some(d) = delta {
+                self.block_move(d);
+                return;
+            }
+            match action {
+                // Esc goes back to the queue; Enter has no detail here.
+                Action::Back => {
+                    self.blocklist = false;
+                    self.zoom_for_blocklist();
+                    return;
+                }
+                Action::Open | Action::NextSort | Action::ReverseSort => return,
+                Action::Decide(_) | Action::Mark => return,
+                Action::StartFilter => {
+                    self.blocklist = false;
+                    self.zoom_for_blocklist();
+                }
+                _ => {}
+            }
+        }
         match action {
+            Action::ToggleBlocklist => self.toggle_blocklist(),
+            Action::BlockAdd => self.open_block_dialog(true),
+            Action::BlockRemove => self.open_block_dialog(false),
             Action::Quit => {
                 // The open order goes back to the others at once.
                 self.release_open();
@@ -896,7 +1083,13 @@ impl App {
                     self.move_by(focus, 1);
                 }
             }
-            Action::DialogKey(k) => self.dialog_key(k),
+            Action::DialogKey(k) => {
+                if self.block_dialog.is_some() {
+                    self.block_dialog_key(k);
+                } else {
+                    self.dialog_key(k);
+                }
+            }
             Action::Tick(now) => {
                 self.now = now;
                 if self.wall && now >= self.wall_next {

@@ -56,6 +56,7 @@ pub enum Group {
     Move,
     View,
     Fraud,
+    Blocklist,
     App,
 }
 
@@ -66,6 +67,7 @@ impl Group {
             Group::Move => "Move",
             Group::View => "View",
             Group::Fraud => "Fraud triage (pane 5)",
+            Group::Blocklist => "Blocklist (pane 5)",
             Group::App => "General",
         }
     }
@@ -115,6 +117,24 @@ const fn w(
         group: Group::Fraud,
         footer,
         changes_data: true,
+    }
+}
+
+/// A blocklist binding (`changes`: adds or removes an entry).
+const fn bl(
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+    footer: Option<&'static str>,
+    changes: bool,
+) -> Binding {
+    Binding {
+        keys,
+        action,
+        help,
+        group: Group::Blocklist,
+        footer,
+        changes_data: changes,
     }
 }
 
@@ -284,6 +304,27 @@ pub const KEYMAP: &[Binding] = &[
         "undo my last decision",
         Some("u undo"),
     ),
+    bl(
+        &[Char('b')],
+        Action::ToggleBlocklist,
+        "blocklist view (or back)",
+        None,
+        false,
+    ),
+    bl(
+        &[Char('n')],
+        Action::BlockAdd,
+        "add an entry, with a reason",
+        Some("n add"),
+        true,
+    ),
+    bl(
+        &[Char('x')],
+        Action::BlockRemove,
+        "remove the entry (reason)",
+        Some("x remove"),
+        true,
+    ),
     b(
         &[Char(':')],
         Action::StartCommand,
@@ -359,6 +400,18 @@ pub fn keys_label(b: &Binding, ascii: bool) -> String {
         .join("/")
 }
 
+/// Whether a binding means something in the current view: the decision keys
+/// act on the queue, the blocklist keys on the blocklist view.
+pub fn in_context(app: &App, b: &Binding) -> bool {
+    let blocklist = app.blocklist_open();
+    match b.action {
+        Action::Decide(_) | Action::Mark | Action::Undo => !blocklist,
+        Action::Open | Action::NextSort | Action::ReverseSort => !blocklist,
+        Action::BlockAdd | Action::BlockRemove => blocklist,
+        _ => true,
+    }
+}
+
 /// Looks a `:` command up; unknown commands get a hint.
 pub fn command(line: &str) -> Result<Action, String> {
     let word = line.trim().trim_start_matches(':').to_lowercase();
@@ -394,7 +447,7 @@ fn translate_key(app: &App, k: &KeyEvent) -> Option<Action> {
     if ctrl && k.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    if app.dialog.is_some() {
+    if app.dialog.is_some() || app.block_dialog.is_some() {
         return Some(Action::DialogKey(*k));
     }
     if app.input != Input::None {
@@ -416,6 +469,7 @@ fn translate_key(app: &App, k: &KeyEvent) -> Option<Action> {
     let may_decide = app.may_decide();
     active(app.wall)
         .filter(|b| may_decide || !b.changes_data)
+        .filter(|b| in_context(app, b))
         .find(|b| b.keys.iter().any(|key| key.matches(k)))
         .map(|b| b.action)
 }

@@ -177,6 +177,189 @@ impl Dialog {
     }
 }
 
+/// The kinds of blocklist entry, in the order the add dialog offers them.
+pub const BLOCK_KINDS: [&str; 4] = ["ip", "email", "device", "payer"];
+
+/// Which field of the add dialog has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockField {
+    Kind,
+    Value,
+    Reason,
+}
+
+/// The blocklist dialogs of the Fraud pane's blocklist view: add an entry
+/// (kind, value, reason) or remove one (reason). A reason is always required.
+#[derive(Debug, Clone)]
+pub struct BlockDialog {
+    /// Removing this (kind, value); `None`: adding.
+    pub removing: Option<(String, String)>,
+    /// Index into [`BLOCK_KINDS`] (adding).
+    pub kind: usize,
+    pub value: TextArea<'static>,
+    pub reason: TextArea<'static>,
+    pub field: BlockField,
+    pub error: Option<String>,
+}
+
+/// What a key did to a blocklist dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockResult {
+    Open,
+    Cancelled,
+    /// Add (`add` true) or remove `kind` `value` for `reason`.
+    Confirmed {
+        add: bool,
+        kind: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn text_area(placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_placeholder_text(placeholder.to_string());
+    t
+}
+
+fn one_line(t: &TextArea<'_>) -> String {
+    t.lines().join(" ").trim().to_string()
+}
+
+impl BlockDialog {
+    pub fn add() -> BlockDialog {
+        BlockDialog {
+            removing: None,
+            kind: 0,
+            value: text_area("the IP, email, device fingerprint or PayPal payer id"),
+            reason: text_area("why (required)"),
+            field: BlockField::Kind,
+            error: None,
+        }
+    }
+
+    pub fn remove(kind: &str, value: &str) -> BlockDialog {
+        BlockDialog {
+            removing: Some((kind.to_string(), value.to_string())),
+            kind: BLOCK_KINDS.iter().position(|k| *k == kind).unwrap_or(0),
+            value: TextArea::new(vec![value.to_string()]),
+            reason: text_area("why it comes off the blocklist (required)"),
+            field: BlockField::Reason,
+            error: None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        BLOCK_KINDS[self.kind % BLOCK_KINDS.len()]
+    }
+
+    fn next_field(&mut self, back: bool) {
+        if self.removing.is_some() {
+            return;
+        }
+        let order = [BlockField::Kind, BlockField::Value, BlockField::Reason];
+        let i = order.iter().position(|f| *f == self.field).unwrap_or(0);
+        let n = order.len();
+        self.field = order[if back { (i + n - 1) % n } else { (i + 1) % n }];
+    }
+
+    /// The entry as typed, or why it cannot be sent.
+    fn validate(&self) -> Result<(String, String, String), String> {
+        let reason = one_line(&self.reason);
+        if let Some((kind, value)) = &self.removing {
+            if reason.is_empty() {
+                return Err("a reason is required".into());
+            }
+            return Ok((kind.clone(), value.clone(), reason));
+        }
+        let kind = self.kind();
+        let value = one_line(&self.value);
+        if value.is_empty() {
+            return Err(format!("the {kind} to block is required"));
+        }
+        let value = match kind {
+            "ip" => match value.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => return Err(format!("{value} is not an IP address")),
+            },
+            "email" if !value.contains('@') => {
+                return Err(format!("{value} is not an email address"));
+            }
+            "email" => value.to_lowercase(),
+            _ => value,
+        };
+        if reason.is_empty() {
+            return Err("a reason is required".into());
+        }
+        Ok((kind.to_string(), value, reason))
+    }
+
+    /// Applies one key: Tab moves between fields, Left/Right (or i/e/d/p)
+    /// pick the kind, Enter confirms, Esc cancels.
+    pub fn key(&mut self, k: KeyEvent) -> BlockResult {
+        match k.code {
+            KeyCode::Esc => return BlockResult::Cancelled,
+            KeyCode::Enter => {
+                return match self.validate() {
+                    Ok((kind, value, reason)) => BlockResult::Confirmed {
+                        add: self.removing.is_none(),
+                        kind,
+                        value,
+                        reason,
+                    },
+                    Err(e) => {
+                        self.error = Some(e);
+                        BlockResult::Open
+                    }
+                };
+            }
+            KeyCode::Tab => {
+                self.next_field(false);
+                return BlockResult::Open;
+            }
+            KeyCode::BackTab => {
+                self.next_field(true);
+                return BlockResult::Open;
+            }
+            _ => {}
+        }
+        match self.field {
+            BlockField::Kind => {
+                let n = BLOCK_KINDS.len();
+                match k.code {
+                    KeyCode::Right | KeyCode::Down | KeyCode::Char(' ') => {
+                        self.kind = (self.kind + 1) % n;
+                    }
+                    KeyCode::Left | KeyCode::Up => self.kind = (self.kind + n - 1) % n,
+                    KeyCode::Char(c) => {
+                        if let Some(i) = BLOCK_KINDS
+                            .iter()
+                            .position(|kind| kind.starts_with(c.to_ascii_lowercase()))
+                        {
+                            self.kind = i;
+                            // Picking a kind moves on to its value.
+                            self.field = BlockField::Value;
+                        }
+                    }
+                    _ => {}
+                }
+                self.error = None;
+            }
+            BlockField::Value => {
+                if self.value.input(k) {
+                    self.error = None;
+                }
+            }
+            BlockField::Reason => {
+                if self.reason.input(k) {
+                    self.error = None;
+                }
+            }
+        }
+        BlockResult::Open
+    }
+}
+
 /// What the dashboard asks of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -192,6 +375,18 @@ pub enum Request {
         reason: String,
     },
     Undo,
+    /// Add a blocklist entry by hand.
+    Block {
+        kind: String,
+        value: String,
+        reason: String,
+    },
+    /// Remove an active blocklist entry.
+    Unblock {
+        kind: String,
+        value: String,
+        reason: String,
+    },
 }
 
 /// What the store answered.
@@ -207,6 +402,14 @@ pub enum Outcome {
         refused: Vec<(i64, DecideError)>,
     },
     Undone(Result<i64, String>),
+    /// A blocklist change: `changed` false when there was nothing to do
+    /// (already blocked, or no longer on the list).
+    Blocklist {
+        add: bool,
+        kind: String,
+        value: String,
+        changed: bool,
+    },
     Failed(String),
 }
 
@@ -277,10 +480,61 @@ async fn handle(
                 refused,
             })
         }
+        Request::Block {
+            kind,
+            value,
+            reason,
+        } => Some(blocklist(pool, operator, true, kind, value, reason).await),
+        Request::Unblock {
+            kind,
+            value,
+            reason,
+        } => Some(blocklist(pool, operator, false, kind, value, reason).await),
         Request::Undo => Some(Outcome::Undone(
             fraud::undo_last(pool, operator)
                 .await
                 .map_err(|e| e.to_string()),
+        )),
+    }
+}
+
+/// Adds or removes a blocklist entry, if this operator may decide fraud.
+async fn blocklist(
+    pool: &PgPool,
+    operator: &str,
+    add: bool,
+    kind: String,
+    value: String,
+    reason: String,
+) -> Outcome {
+    let verb = if add { "block" } else { "unblock" };
+    match crate::store::operators::role_of(pool, operator).await {
+        Ok(role) if role.allows(crate::domain::operators::Permission::DecideFraud) => {}
+        Ok(role) => {
+            return Outcome::Failed(format!(
+                "cannot {verb}: {operator} ({}) is read-only",
+                role.as_str()
+            ));
+        }
+        Err(e) => {
+            return Outcome::Failed(format!("cannot {verb}: {}", crate::store::short_reason(&e)));
+        }
+    }
+    let done = if add {
+        fraud::block(pool, &kind, &value, &reason, operator).await
+    } else {
+        fraud::unblock(pool, &kind, &value, &reason, operator).await
+    };
+    match done {
+        Ok(changed) => Outcome::Blocklist {
+            add,
+            kind,
+            value,
+            changed,
+        },
+        Err(e) => Outcome::Failed(format!(
+            "cannot {verb} {kind} {value}: {}",
+            crate::store::short_reason(&e)
         )),
     }
 }
@@ -363,5 +617,69 @@ mod tests {
         let mut d = Dialog::new(Kind::Approve, target());
         d.key(key(KeyCode::Char('1')));
         assert_eq!(d.key(key(KeyCode::Esc)), DialogResult::Cancelled);
+    }
+
+    fn typed(d: &mut BlockDialog, text: &str) {
+        for c in text.chars() {
+            d.key(key(KeyCode::Char(c)));
+        }
+    }
+
+    #[test]
+    fn block_dialog_needs_a_valid_value_and_a_reason() {
+        let mut d = BlockDialog::add();
+        // A letter picks the kind and moves to the value.
+        typed(&mut d, "e");
+        assert_eq!((d.kind(), d.field), ("email", BlockField::Value));
+        typed(&mut d, "not-an-email");
+        assert_eq!(d.key(key(KeyCode::Enter)), BlockResult::Open);
+        assert!(d.error.as_deref().unwrap().contains("not an email"));
+        let mut d = BlockDialog::add();
+        typed(&mut d, "i");
+        typed(&mut d, "203.0.113.300");
+        d.key(key(KeyCode::Enter));
+        assert!(d.error.as_deref().unwrap().contains("not an IP"));
+        let mut d = BlockDialog::add();
+        typed(&mut d, "i203.0.113.7");
+        d.key(key(KeyCode::Enter));
+        assert!(d.error.as_deref().unwrap().contains("reason is required"));
+        d.key(key(KeyCode::Tab));
+        assert_eq!(d.field, BlockField::Reason);
+        typed(&mut d, "ring");
+        assert_eq!(
+            d.key(key(KeyCode::Enter)),
+            BlockResult::Confirmed {
+                add: true,
+                kind: "ip".into(),
+                value: "203.0.113.7".into(),
+                reason: "ring".into()
+            }
+        );
+        // Arrows cycle the kind.
+        let mut d = BlockDialog::add();
+        d.key(key(KeyCode::Right));
+        d.key(key(KeyCode::Right));
+        assert_eq!(d.kind(), "device");
+        d.key(key(KeyCode::Left));
+        assert_eq!(d.kind(), "email");
+        assert_eq!(d.key(key(KeyCode::Esc)), BlockResult::Cancelled);
+    }
+
+    #[test]
+    fn removing_needs_only_a_reason() {
+        let mut d = BlockDialog::remove("payer", "PAYER1");
+        assert_eq!(d.field, BlockField::Reason);
+        d.key(key(KeyCode::Enter));
+        assert!(d.error.is_some());
+        typed(&mut d, "false positive");
+        assert_eq!(
+            d.key(key(KeyCode::Enter)),
+            BlockResult::Confirmed {
+                add: false,
+                kind: "payer".into(),
+                value: "PAYER1".into(),
+                reason: "false positive".into()
+            }
+        );
     }
 }

@@ -36,11 +36,14 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     }
     draw_footer(f, screen.footer, app, theme);
     let p = app.pane(app.focus);
-    if p.detail {
+    if p.detail && !app.blocklist_open() {
         draw_detail(f, screen.body, app, theme);
     }
     if let Some(d) = &app.dialog {
         draw_dialog(f, screen.body, d, theme);
+    }
+    if let Some(d) = &app.block_dialog {
+        draw_block_dialog(f, screen.body, d, theme);
     }
     if app.help {
         draw_help(f, area, app, theme);
@@ -349,7 +352,232 @@ fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Sna
     }
 }
 
+/// Rows of a table straight into the buffer: the column header, then the
+/// visible rows from `offset`, the `selected` one highlighted. Column
+/// positions as ratatui's Table lays them out (start-aligned, one space
+/// apart), after the selection marker.
+#[allow(clippy::too_many_arguments)]
+fn draw_rows(
+    buf: &mut Buffer,
+    inner: Rect,
+    theme: &Theme,
+    cols: &[super::panes::Column],
+    rows: &[(Vec<super::panes::TextCell>, Style)],
+    offset: usize,
+    selected: Option<usize>,
+) {
+    let hl = (theme.sym.select.chars().count() as u16).min(inner.width);
+    let keep = fit_columns(cols, inner.width - hl);
+    let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
+    let rects = Layout::horizontal(widths).spacing(1).split(Rect::new(
+        inner.x + hl,
+        inner.y,
+        inner.width - hl,
+        1,
+    ));
+    let head = theme.muted.add_modifier(Modifier::BOLD);
+    for (j, &k) in keep.iter().enumerate() {
+        put(buf, rects[j], inner.y, cols[k].name, head, cols[k].right);
+    }
+    for (line, (cells, style)) in rows.iter().enumerate() {
+        let y = inner.y + 1 + line as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        let row_area = Rect::new(inner.x, y, inner.width, 1);
+        if *style != Style::default() {
+            buf.set_style(row_area, *style);
+        }
+        for (j, &k) in keep.iter().enumerate() {
+            if let Some(cell) = cells.get(k) {
+                put(buf, rects[j], y, &cell.text, cell.style, cell.right);
+            }
+        }
+        if selected == Some(offset + line) {
+            buf.set_stringn(
+                inner.x,
+                y,
+                theme.sym.select,
+                usize::from(hl),
+                Style::default(),
+            );
+            buf.set_style(row_area, theme.selected);
+        }
+    }
+}
+
+/// The Fraud pane's blocklist view: active entries, newest first.
+fn draw_blocklist(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(s) = app.snapshot() else { return };
+    let shown = s.blocklist.len();
+    let count = if shown as i64 == s.blocklist_total {
+        format!(" {shown} ")
+    } else {
+        format!(" {shown} of {} ", grouped(s.blocklist_total))
+    };
+    let name = if area.width < 70 {
+        "Blocklist"
+    } else {
+        "Blocklist (active entries, newest first)"
+    };
+    let mut bottom = vec![Span::styled(" b back to the queue ", theme.muted)];
+    if app.may_decide() {
+        bottom.push(Span::styled(" n add  x remove ", theme.accent));
+    }
+    let block = Block::bordered()
+        .border_set(theme.sym.focus_border)
+        .border_style(theme.border_focus)
+        .title(Line::styled(format!(" 5 {name} "), theme.title))
+        .title_top(Line::styled(count, theme.muted).right_aligned())
+        .title_bottom(Line::from(bottom));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if s.blocklist.is_empty() {
+        f.render_widget(
+            Paragraph::new(Line::styled("The blocklist is empty.", theme.muted)),
+            inner,
+        );
+        return;
+    }
+    let c = ctx(app, theme, s);
+    let rows_fit = usize::from(inner.height.saturating_sub(1)).max(1);
+    let offset = app.block_offset.min(shown.saturating_sub(1));
+    let rows: Vec<_> = (offset..shown)
+        .take(rows_fit)
+        .map(|i| (crate::tui::panes::fraud::block_row(&c, i), Style::default()))
+        .collect();
+    let selected = (!app.wall).then_some(app.block_selected);
+    draw_rows(
+        f.buffer_mut(),
+        inner,
+        theme,
+        crate::tui::panes::fraud::BLOCK_COLUMNS,
+        &rows,
+        offset,
+        selected,
+    );
+}
+
+/// The add / remove dialog of the blocklist view.
+fn draw_block_dialog(
+    f: &mut Frame,
+    body: Rect,
+    d: &crate::tui::triage::BlockDialog,
+    theme: &Theme,
+) {
+    use crate::tui::triage::{BLOCK_KINDS, BlockField};
+    let adding = d.removing.is_none();
+    let focus = |on: bool| if on { theme.border_focus } else { theme.border };
+    let height = if adding {
+        1 + 3 + 3 + 1 + 2
+    } else {
+        2 + 3 + 1 + 2
+    };
+    let area = centered(body, 72, height);
+    let title = if adding {
+        " Block: add an entry "
+    } else {
+        " Block: remove the entry "
+    };
+    let block = Block::bordered()
+        .border_set(theme.sym.focus_border)
+        .border_style(theme.border_focus)
+        .title(Line::styled(title, theme.title))
+        .title_bottom(Line::styled(
+            if adding {
+                " Tab field  Left/Right or i/e/d/p kind  Enter confirm  Esc cancel "
+            } else {
+                " Enter confirm  Esc cancel "
+            },
+            theme.muted,
+        ));
+    let inner = block.inner(area);
+    f.render_widget(Clear, area);
+    f.render_widget(block, area);
+    let ta_style = |ta: &ratatui_textarea::TextArea<'static>, label: &str, on: bool| {
+        let mut ta = ta.clone();
+        ta.set_block(
+            Block::bordered()
+                .border_style(focus(on))
+                .title(Line::styled(format!(" {label} "), theme.muted)),
+        );
+        ta.set_cursor_line_style(Style::default());
+        if !on {
+            ta.set_cursor_style(Style::default());
+        }
+        ta
+    };
+    if adding {
+        let [kind, value, reason, err] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(3),
+            Constraint::Length(3),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        let mut spans = vec![Span::styled(" Kind  ", theme.muted)];
+        for (i, k) in BLOCK_KINDS.iter().enumerate() {
+            let on = i == d.kind;
+            spans.push(Span::styled(
+                format!("[{}] {k}  ", if on { "x" } else { " " }),
+                if on { theme.critical } else { theme.text },
+            ));
+        }
+        if d.field == BlockField::Kind {
+            spans.push(Span::styled("<", theme.accent));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), kind);
+        let v = ta_style(&d.value, "Value", d.field == BlockField::Value);
+        f.render_widget(&v, value);
+        let r = ta_style(
+            &d.reason,
+            "Reason (required)",
+            d.field == BlockField::Reason,
+        );
+        f.render_widget(&r, reason);
+        if let Some(e) = &d.error {
+            f.render_widget(
+                Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
+                err,
+            );
+        }
+    } else {
+        let [what, reason, err] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(3),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        let (kind, value) = d.removing.clone().unwrap_or_default();
+        f.render_widget(
+            Paragraph::new(vec![
+                Line::from(vec![
+                    Span::styled(" Entry  ", theme.muted),
+                    Span::styled(format!("{kind} {value}"), theme.text),
+                ]),
+                Line::styled(
+                    " Orders with it are no longer flagged as blocklisted.",
+                    theme.muted,
+                ),
+            ]),
+            what,
+        );
+        let r = ta_style(&d.reason, "Reason (required)", true);
+        f.render_widget(&r, reason);
+        if let Some(e) = &d.error {
+            f.render_widget(
+                Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
+                err,
+            );
+        }
+    }
+}
+
 fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
+    if id == PaneId::Fraud && app.blocklist {
+        draw_blocklist(f, area, app, theme);
+        return;
+    }
     let focused = id == app.focus;
     let p = app.pane(id);
     let name = if area.width < 70 {
@@ -379,6 +607,9 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
         count_line = Some(Line::styled(count, theme.muted).right_aligned());
         if !p.filter.is_empty() {
             bottom.push(Span::styled(format!(" /{} ", p.filter), theme.warning));
+        }
+        if id == PaneId::Fraud && focused && !app.wall {
+            bottom.push(Span::styled(" b blocklist ", theme.muted));
         }
         if p.sort != 0 || p.reverse {
             let arrow = if p.reverse {
@@ -441,52 +672,25 @@ fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
     } else {
         offset.min(p.selected)
     };
-    let cols = id.columns();
-    let hl = (theme.sym.select.chars().count() as u16).min(inner.width);
-    let keep = fit_columns(cols, inner.width - hl);
-    let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
-    // Column positions as ratatui's Table lays them out (start-aligned, one
-    // space apart), after the selection marker; rows are then written straight
-    // into the buffer: only the visible rows, each string measured once.
-    let rects = Layout::horizontal(widths).spacing(1).split(Rect::new(
-        inner.x + hl,
-        inner.y,
-        inner.width - hl,
-        1,
-    ));
-    let buf = f.buffer_mut();
-    let head = theme.muted.add_modifier(Modifier::BOLD);
-    for (j, &k) in keep.iter().enumerate() {
-        put(buf, rects[j], inner.y, cols[k].name, head, cols[k].right);
-    }
+    // Only the visible rows are formatted, each string measured once.
+    let rows: Vec<_> = p
+        .view
+        .iter()
+        .skip(offset)
+        .take(rows_fit)
+        .map(|&i| id.row(&c, i))
+        .collect();
     // The wall is read-only: no selection to show.
-    let selecting = focused && !app.wall;
-    for (line, &i) in p.view.iter().skip(offset).take(rows_fit).enumerate() {
-        let y = inner.y + 1 + line as u16;
-        if y >= inner.bottom() {
-            break;
-        }
-        let row_area = Rect::new(inner.x, y, inner.width, 1);
-        let (cells, style) = id.row(&c, i);
-        if style != Style::default() {
-            buf.set_style(row_area, style);
-        }
-        for (j, &k) in keep.iter().enumerate() {
-            if let Some(cell) = cells.get(k) {
-                put(buf, rects[j], y, &cell.text, cell.style, cell.right);
-            }
-        }
-        if selecting && offset + line == p.selected {
-            buf.set_stringn(
-                inner.x,
-                y,
-                theme.sym.select,
-                usize::from(hl),
-                Style::default(),
-            );
-            buf.set_style(row_area, theme.selected);
-        }
-    }
+    let selected = (focused && !app.wall).then_some(p.selected);
+    draw_rows(
+        f.buffer_mut(),
+        inner,
+        theme,
+        id.columns(),
+        &rows,
+        offset,
+        selected,
+    );
 }
 
 /// Writes `text` in the column `col` on row `y`, cut to the column's width;
@@ -609,7 +813,7 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
         out
     };
     let left = group_lines(&[Group::Panes, Group::Move, Group::Fraud]);
-    let mut right = group_lines(&[Group::View, Group::App]);
+    let mut right = group_lines(&[Group::View, Group::Blocklist, Group::App]);
     right.push(Line::styled("Commands (Enter runs)", theme.title));
     for (names, _, help) in COMMANDS {
         right.push(Line::from(vec![
@@ -617,10 +821,6 @@ pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'s
             Span::styled(help.to_string(), theme.text),
         ]));
     }
-    right.push(Line::styled(
-        "Mouse: wheel scrolls, click selects",
-        theme.muted,
-    ));
     (left, right)
 }
 
@@ -635,11 +835,23 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         " Keys "
     };
-    let block = Block::bordered()
+    let mut block = Block::bordered()
         .border_set(theme.sym.focus_border)
         .border_style(theme.border_focus)
-        .title(Line::styled(title, theme.title))
-        .title_bottom(Line::styled(" any key closes ", theme.muted));
+        .title(Line::styled(title, theme.title));
+    // One line short (80x24): the bottom border and its hint give way.
+    if height > area.height {
+        block = block.borders(
+            ratatui::widgets::Borders::TOP
+                | ratatui::widgets::Borders::LEFT
+                | ratatui::widgets::Borders::RIGHT,
+        );
+    } else {
+        block = block.title_bottom(Line::styled(
+            " any key closes  mouse: wheel scrolls, click selects ",
+            theme.muted,
+        ));
+    }
     let inner = block.inner(popup);
     f.render_widget(Clear, popup);
     f.render_widget(block, popup);
@@ -702,6 +914,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 let mut hints: Vec<&str> = keymap::active(app.wall)
                     .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
                     .filter(|b| fraud || !b.changes_data)
+                    .filter(|b| keymap::in_context(app, b))
+                    .filter(|b| {
+                        app.focus == PaneId::Fraud || !matches!(b.action, Action::ToggleBlocklist)
+                    })
                     .filter_map(|b| b.footer)
                     .collect();
                 let used: usize = spans.iter().map(|s| s.width()).sum();

@@ -24,6 +24,48 @@ pub const COLUMNS: &[Column] = &[
 
 pub const SORT_KEYS: &[&str] = &["score", "amount", "oldest"];
 
+/// The blocklist view (`b`): active entries, newest first.
+pub const BLOCK_COLUMNS: &[Column] = &[
+    col("Kind", 6, false, 0),
+    col("Value", 26, false, 0),
+    col("Orders", 6, true, 1),
+    col("Added by", 10, false, 2),
+    col("Added", 9, false, 2),
+    fill("Reason", 3),
+];
+
+/// The cells of blocklist entry `i`: when in ops time, matching orders capped.
+pub fn block_row(c: &Ctx, i: usize) -> Vec<TextCell> {
+    let t = c.theme;
+    let Some(b) = c.snap.blocklist.get(i) else {
+        return Vec::new();
+    };
+    let orders = if b.orders >= crate::store::snapshot::BLOCK_MATCH_CAP {
+        format!("{}+", b.orders)
+    } else {
+        b.orders.to_string()
+    };
+    // This week: weekday and time; older: the date.
+    let when = if c.now - b.added_at < chrono::Duration::days(6) {
+        c.local(b.added_at, "%a %H:%M")
+    } else {
+        c.local(b.added_at, "%d %b %y")
+    };
+    let reason = if b.decision_id.is_some() {
+        format!("decline: {}", b.reason)
+    } else {
+        b.reason.clone()
+    };
+    vec![
+        cell(b.kind.clone(), t.accent),
+        cell(b.value.clone(), t.text),
+        right(orders, if b.orders > 0 { t.warning } else { t.muted }),
+        cell(b.added_by.clone(), t.text),
+        cell(when, t.muted),
+        cell(c.text(&reason), t.muted),
+    ]
+}
+
 /// "pending", "held" (a review hold still running) or "due" (a hold that ended:
 /// back in the queue).
 pub fn state_label(
@@ -94,7 +136,7 @@ pub struct Filter {
 }
 
 /// What the footer says while typing a Fraud filter.
-pub const FILTER_HINT: &str = "band:high|elevated|low  ind:vpn  show:TEXT  creator:TEXT  or text";
+pub const FILTER_HINT: &str = "band:high|elevated|low ind:vpn show:X creator:X text";
 
 fn terms(input: &str) -> Vec<String> {
     let mut out = Vec::new();
