@@ -1094,50 +1094,76 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
         "zz@guerrilla.biz",
         "tom.b@example.com",
     ];
-    let scores = [96i16, 91, 88, 84, 79, 75, 72, 71, 66, 58];
-    let fraud: Vec<FraudRow> = scores
+    // Each queue row's signals, one letter per indicator; its indicators,
+    // evidence and score come from the real rules, so the fixture adds up.
+    // v velocity, d shared device, r IP reputation, p proxy, g geo mismatch,
+    // s shipping != billing, e disposable email, f failed payments, h
+    // high-value first order, y payment history.
+    let signals = [
+        "vdpgse", "vdrpg", "vrphg", "yvrp", "vfrp", "vdpg", "vdps", "vdf", "vdp", "vds",
+    ];
+    let rules = crate::domain::fraud::Rules::default();
+    let fraud: Vec<FraudRow> = signals
         .iter()
         .enumerate()
-        .map(|(i, &score)| {
-            let state = if i == 5 { "review" } else { "pending" };
-            let mut indicators = vec![
-                IndicatorRow {
-                    indicator: "ip_velocity".into(),
-                    points: 25,
-                    evidence: format!("{} orders from this IP in 1h", 3 + i),
+        .map(|(i, code)| {
+            let has = |c: char| code.contains(c);
+            let total = m(12_000 + 31_337 * i as i64);
+            let ip = format!("203.0.113.{}", 10 + i);
+            let sig = crate::domain::fraud::Signals {
+                ip: Some(ip.clone()),
+                orders_from_ip: if has('v') { 3 + i as u32 } else { 1 },
+                device: Some("fp_fixture_shared".into()),
+                other_accounts_on_device: if has('d') { 3 } else { 0 },
+                ip_abuse_score: has('r').then_some(85),
+                proxy_range: has('p').then(|| "203.0.113.0/24 (fixture VPN)".into()),
+                // Shipping elsewhere always differs from an IP country too, so
+                // a row with `s` but no `g` has no known IP country.
+                ip_country: if has('g') {
+                    Some("NL".into())
+                } else if has('s') {
+                    None
+                } else {
+                    Some("US".into())
                 },
-                IndicatorRow {
-                    indicator: "vpn_proxy".into(),
-                    points: 15,
-                    evidence: "IP in known VPN range".into(),
-                },
-                IndicatorRow {
-                    indicator: "shipping_billing_mismatch".into(),
-                    points: 15,
-                    evidence: "billing US, shipping NG".into(),
-                },
-            ];
-            if score > 80 {
-                indicators.insert(
-                    0,
-                    IndicatorRow {
-                        indicator: "high_value_first_order".into(),
-                        points: 30,
-                        evidence: "first order, $1,240.00".into(),
-                    },
-                );
-            }
+                billing_country: Some("US".into()),
+                shipping_country: Some(if has('s') { "NG" } else { "US" }.into()),
+                payer_disputes: u32::from(has('y')),
+                previous_orders: if has('h') { 0 } else { 2 },
+                total_minor: total.minor,
+                total_display: total.display(),
+                email_domain: emails[i].rsplit_once('@').map(|(_, d)| d.to_string()),
+                email_domain_disposable: has('e'),
+                failed_payments: if has('f') { 3 } else { 0 },
+                blocklisted: None,
+            };
+            let hits = crate::domain::fraud::hits(&sig, &rules);
+            let score = i16::from(crate::domain::fraud::score(&hits));
+            // Row 5 is on a running review hold; rows 6-9 came back when theirs ended.
+            let state = if i >= 5 { "review" } else { "pending" };
+            let hold_until = match i {
+                5 => Some(now + hours(20)),
+                6.. => Some(now - mins(10 * i as i64)),
+                _ => None,
+            };
             FraudRow {
                 order_id: 70_000 + i as i64,
                 order_number: format!("LSN-{:07}", 1_009_000 + i * 31),
                 score,
                 state: state.into(),
-                total: m(12_000 + 31_337 * i as i64),
+                total,
                 email: emails[i].into(),
-                ip: Some(format!("203.0.113.{}", 10 + i)),
+                ip: Some(ip),
                 created_at: now - mins(5 + 17 * i as i64),
-                hold_until: (state == "review").then(|| now + hours(20)),
-                indicators,
+                hold_until,
+                indicators: hits
+                    .into_iter()
+                    .map(|h| IndicatorRow {
+                        indicator: h.indicator.as_str().into(),
+                        points: i16::from(h.points),
+                        evidence: h.evidence,
+                    })
+                    .collect(),
                 claimed_by: (i == 2).then(|| "dana".to_string()),
                 // The last order came from the storefront, not a show.
                 show: (i < 9).then(|| show_specs[i % show_specs.len()].0.to_string()),
@@ -1149,6 +1175,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             }
         })
         .collect();
+    debug_assert!(fraud.windows(2).all(|w| w[0].score > w[1].score));
 
     let gmv = m(48_213_077);
     let paid = 1_043;
