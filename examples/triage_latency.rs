@@ -122,6 +122,19 @@ impl Rig {
         })
     }
 
+    /// The open order is on a running review hold (waiting on the customer):
+    /// nothing to decide yet, an analyst moves on to the next one.
+    fn open_is_held(&self) -> bool {
+        let (Some(id), Some(snap)) = (self.app.open_order, self.app.snapshot()) else {
+            return false;
+        };
+        snap.fraud.iter().any(|f| {
+            f.order_id == id
+                && f.state == "review"
+                && f.hold_until.is_some_and(|h| h > self.app.now)
+        })
+    }
+
     async fn until(&mut self, what: &str, cond: impl Fn(&Rig) -> bool) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !cond(self) {
@@ -165,7 +178,13 @@ fn summary(name: &str, mut v: Vec<Duration>) {
 /// `decisions` approvals at one pace; returns the samples.
 async fn run_pace(rig: &mut Rig, decisions: usize, reading: bool) -> Result<Samples> {
     let mut s = Samples::default();
-    for _ in 0..decisions {
+    for n in 0..decisions {
+        let mut skipped = 0;
+        while rig.open_is_held() && skipped < 50 {
+            rig.key(Action::Down);
+            rig.flush()?;
+            skipped += 1;
+        }
         if reading {
             rig.until("the detail and its prefetch", |r| {
                 r.detail_shown() && r.details_settled()
@@ -188,7 +207,14 @@ async fn run_pace(rig: &mut Rig, decisions: usize, reading: bool) -> Result<Samp
         )));
         rig.flush()?;
         if rig.app.open_order.is_none_or(|id| id == before) {
-            return Err(eyre!("Enter did not open the next order"));
+            return Err(eyre!(
+                "decision {n} ({} pace): Enter did not open the next order (open {:?}, queue rows {}, message {:?}, status {:?})",
+                if reading { "reading" } else { "rapid" },
+                rig.app.open_order,
+                rig.app.pane(PaneId::Fraud).view.len(),
+                rig.app.message,
+                rig.app.status
+            ));
         }
         s.shown.push(t0.elapsed());
         rig.until("the next order's detail", Rig::detail_shown)
