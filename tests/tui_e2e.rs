@@ -11,187 +11,29 @@
 //!   PostgreSQL keeps running) and back: the screen stays, turns red, recovers
 //!   with no key pressed.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{Dashboard, TestDb, Tmux, server_addr, workdir};
 use sqlx::Connection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lsn-ops");
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const PG_ADDR: &str = "127.0.0.1:5432";
-
-/// A fresh database, dropped (with its connections) when the test ends.
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    async fn create(tag: &str) -> TestDb {
-        let name = format!("lsn_tui_{tag}_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(ADMIN_URL)
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432");
-        let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-            .execute(&mut conn)
-            .await
-            .expect("drop old database");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        TestDb { name }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
-    }
-
-    fn url_via(&self, port: u16) -> String {
-        format!("postgres://postgres@127.0.0.1:{port}/{}", self.name)
-    }
-
-    /// `lsn-ops seed` (which migrates first), the real seeder.
-    fn seed(&self, dir: &std::path::Path) {
-        let out = Command::new(BIN)
-            .args(["--config", &dir.join("config.toml").to_string_lossy()])
-            .args(["seed", "--orders", "2000", "--seed", "7"])
-            .env("DATABASE_URL", self.url())
-            .env("LSN_OPS_LOG__DIR", dir.join("logs"))
-            .output()
-            .expect("run lsn-ops seed");
-        assert!(
-            out.status.success(),
-            "seed failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-/// A temporary directory with an empty config file (so no stray ./config.toml
-/// is read) and the log directory.
-fn workdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lsn-tui-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("logs")).expect("temp dir");
-    std::fs::write(dir.join("config.toml"), "").expect("config file");
-    dir
-}
-
-/// One tmux server (own socket) running the dashboard in a session "main".
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(tag: &str, width: u16, height: u16, dir: &std::path::Path, url: &str) -> Tmux {
-        let socket = format!("lsn-tui-{tag}-{}", std::process::id());
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "kill-server"])
-            .output();
-        // After the dashboard exits, the shell reports the exit code and the
-        // terminal mode, then waits so the pane can still be read.
-        let script = format!(
-            "{BIN} --config {cfg} tui --operator e2e; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 600",
-            cfg = dir.join("config.toml").display()
-        );
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "main",
-            ])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .args(["-e", "LANG=C.UTF-8", "-e", "TERM=tmux-256color"])
-            .args(["-e", &format!("DATABASE_URL={url}")])
-            .args([
-                "-e",
-                &format!("LSN_OPS_LOG__DIR={}", dir.join("logs").display()),
-            ])
-            // The poll is a minute: anything sooner came through LISTEN/NOTIFY.
-            .args(["-e", "LSN_OPS_TUI__REFRESH_MS=60000"])
-            .args(["-e", "LSN_OPS_DATABASE__CONNECT_TIMEOUT_S=2"])
-            .arg(script)
-            .output()
-            .expect("tmux");
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "set-option", "-g", "window-size", "manual"])
-            .output();
-        Tmux { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "main"])
-    }
-
-    /// Polls the screen until `pred` holds; panics with the last screen at the deadline.
-    async fn wait_for(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_text(&self, text: &str, within: Duration) -> String {
-        self.wait_for(text, within, |s| s.contains(text)).await
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
+/// The dashboard as these tests run it: the poll is a minute, so anything
+/// sooner came through LISTEN/NOTIFY; connection attempts give up after 2 s.
+fn dashboard(tag: &str) -> Dashboard<'_> {
+    Dashboard {
+        tag,
+        width: 120,
+        height: 40,
+        operator: "e2e",
+        env: &[
+            ("LSN_OPS_TUI__REFRESH_MS", "60000"),
+            ("LSN_OPS_DATABASE__CONNECT_TIMEOUT_S", "2"),
+        ],
     }
 }
 
@@ -202,7 +44,7 @@ async fn dashboard_in_tmux_panes_keys_notify_resize_quit() {
     let dir = workdir("e2e");
     let db = TestDb::create("e2e").await;
     db.seed(&dir);
-    let t = Tmux::start("e2e", 120, 40, &dir, &db.url());
+    let t = Tmux::start(&dashboard("e2e"), &dir, &db.url());
 
     // All five panes with data (polled as a whole: a capture can catch a frame
     // half drawn).
@@ -325,7 +167,7 @@ impl Proxy {
                 }
                 let mut cut_rx = cut2.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(PG_ADDR).await else {
+                    let Ok(mut server) = TcpStream::connect(server_addr()).await else {
                         return;
                     };
                     tokio::select! {
@@ -354,7 +196,7 @@ async fn database_outage_keeps_the_screen_and_recovers_by_itself() {
     let db = TestDb::create("outage").await;
     db.seed(&dir);
     let proxy = Proxy::start().await;
-    let t = Tmux::start("outage", 120, 40, &dir, &db.url_via(proxy.port));
+    let t = Tmux::start(&dashboard("outage"), &dir, &db.url_via(proxy.port));
     t.wait_text("db ok", UP).await;
     t.wait_text("LIVE", UP).await;
 

@@ -9,170 +9,23 @@
 //! against deadlines (no fixed sleeps for correctness). The server comes from
 //! `LSN_OPS_TEST_PG_BASE` or `DATABASE_URL` (as `scripts/test` sets them).
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Dashboard, TestDb, Tmux, workdir};
 use sqlx::{Connection, PgConnection};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lsn-ops");
-
-/// `postgres://user@host:port` of the test server.
-fn server() -> String {
-    if let Ok(base) = std::env::var("LSN_OPS_TEST_PG_BASE") {
-        return base.trim_end_matches('/').to_string();
-    }
-    if let Ok(url) = std::env::var("DATABASE_URL")
-        && let Some((base, _db)) = url.rsplit_once('/')
-        && base.contains("://")
-        && !base.ends_with('/')
-    {
-        return base.to_string();
-    }
-    "postgres://postgres@127.0.0.1:5432".into()
-}
-
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    async fn create(tag: &str) -> TestDb {
-        let name = format!("lsn_tui_fraud_{tag}_{}", std::process::id());
-        let mut conn = PgConnection::connect(&format!("{}/postgres", server()))
-            .await
-            .expect("PostgreSQL (LSN_OPS_TEST_PG_BASE / DATABASE_URL)");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("drop old database");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        TestDb { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", server(), self.name)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let admin = format!("{}/postgres", server());
-        // A fresh runtime: Drop may run outside (or at the end of) the test's runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&admin).await.ok()?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .ok()
-            })
-        })
-        .join();
-    }
-}
-
-fn workdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lsn-tui-fraud-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("logs")).expect("temp dir");
-    std::fs::write(dir.join("config.toml"), "").expect("config file");
-    dir
-}
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(dir: &std::path::Path, url: &str) -> Tmux {
-        let socket = format!(
-            "lsn-tui-{}",
-            dir.file_name().and_then(|n| n.to_str()).unwrap_or("fraud")
-        );
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "kill-server"])
-            .output();
-        let script = format!(
-            "{BIN} --config {cfg} tui --operator alice; echo EXIT=$?; sleep 600",
-            cfg = dir.join("config.toml").display()
-        );
-        let out = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-s", "main", "-x", "120", "-y", "40"])
-            .args(["-e", "LANG=C.UTF-8", "-e", "TERM=tmux-256color"])
-            .args(["-e", &format!("DATABASE_URL={url}")])
-            .args([
-                "-e",
-                &format!("LSN_OPS_LOG__DIR={}", dir.join("logs").display()),
-            ])
-            // Seeded orders go up to ~$1,000; this analyst may refund them all.
-            .args(["-e", "LSN_OPS_OPS__AGENT_REFUND_LIMIT_MINOR=100000000"])
-            .arg(script)
-            .output()
-            .expect("tmux");
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "set-option", "-g", "window-size", "manual"])
-            .output();
-        Tmux { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "main"])
-    }
-
-    async fn wait_for(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
+/// alice, an agent, at 120x40.
+fn dashboard(dir: &std::path::Path) -> Dashboard<'_> {
+    Dashboard {
+        tag: dir.file_name().and_then(|n| n.to_str()).unwrap_or("fraud"),
+        width: 120,
+        height: 40,
+        operator: "alice",
+        // Seeded orders go up to ~$1,000; this analyst may refund them all.
+        env: &[("LSN_OPS_OPS__AGENT_REFUND_LIMIT_MINOR", "100000000")],
     }
 }
 
@@ -192,18 +45,7 @@ async fn decisions_by_alice(conn: &mut PgConnection, since: chrono::DateTime<chr
 async fn seeded(tag: &str) -> (TestDb, PathBuf, PgConnection, Vec<(i64, String)>) {
     let db = TestDb::create(tag).await;
     let dir = workdir(tag);
-    let out = Command::new(BIN)
-        .args(["--config", &dir.join("config.toml").to_string_lossy()])
-        .args(["seed", "--orders", "2000", "--seed", "7"])
-        .env("DATABASE_URL", db.url())
-        .env("LSN_OPS_LOG__DIR", dir.join("logs"))
-        .output()
-        .expect("run lsn-ops seed");
-    assert!(
-        out.status.success(),
-        "seed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    db.seed(&dir);
     let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
     // The queue as the dashboard lists it: highest score first, then oldest.
     let queue: Vec<(i64, String)> = sqlx::query_as(
@@ -231,7 +73,7 @@ async fn claims_bulk_decline_and_undo_on_screen() {
     .execute(&mut conn)
     .await
     .expect("dana's claim");
-    let t = Tmux::start(&dir, &db.url());
+    let t = Tmux::start(&dashboard(&dir), &dir, &db.url());
     t.wait_for("the dashboard as alice", UP, |s| {
         s.contains("alice (agent)")
     })
@@ -306,7 +148,7 @@ async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
         .await
         .expect("now");
 
-    let t = Tmux::start(&dir, &db.url());
+    let t = Tmux::start(&dashboard(&dir), &dir, &db.url());
     t.wait_for("the dashboard as alice", UP, |s| {
         s.contains("alice (agent)")
     })
@@ -448,7 +290,7 @@ async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocklist_add_and_remove_with_reasons_on_screen() {
     let (db, dir, mut conn, _queue) = seeded("block").await;
-    let t = Tmux::start(&dir, &db.url());
+    let t = Tmux::start(&dashboard(&dir), &dir, &db.url());
     t.wait_for("the dashboard as alice", UP, |s| {
         s.contains("alice (agent)")
     })
