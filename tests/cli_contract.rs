@@ -185,3 +185,64 @@ fn migrate_seed_and_status_json_on_a_fresh_database() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("disputes"));
     psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+#[test]
+fn fraud_lists_checks_the_reference_lists_and_names_a_bad_line() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fraud");
+    let out = lsn_ops(
+        &[
+            "fraud",
+            "lists",
+            "--ip",
+            "45.142.212.66",
+            "--email",
+            "x@eu.mailinator.com",
+        ],
+        &[("LSN_OPS_FRAUD__REFERENCE_DIR", shipped)],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        text.contains(&format!("fraud reference lists from {shipped}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("45.142.212.66: in proxy/VPN range 45.142.212.0/24"),
+        "{text}"
+    );
+    assert!(text.contains("45.142.212.66: abuse score 95"), "{text}");
+    assert!(text.contains("eu.mailinator.com: disposable"), "{text}");
+
+    // Run outside the repository with the default directory: the built-in lists.
+    let out = lsn_ops(&["fraud", "lists"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from built-in"));
+
+    // A typo in a copy of the lists: exit 2, file and line.
+    let dir = std::env::temp_dir().join(format!("lsn-ops-cli-lists-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for name in [
+        "disposable_domains.txt",
+        "proxy_ranges.txt",
+        "ip_reputation.csv",
+    ] {
+        std::fs::copy(format!("{shipped}/{name}"), dir.join(name)).expect("copy list");
+    }
+    let mut reputation = std::fs::read_to_string(dir.join("ip_reputation.csv")).expect("read");
+    reputation.push_str("198.51.100.7,high,typo\n");
+    std::fs::write(dir.join("ip_reputation.csv"), &reputation).expect("write");
+    let line = reputation.lines().count();
+    let dir_text = dir.to_string_lossy().into_owned();
+    let out = lsn_ops(
+        &["fraud", "lists"],
+        &[("LSN_OPS_FRAUD__REFERENCE_DIR", &dir_text)],
+    );
+    assert_one_clear_line(
+        &out,
+        2,
+        &format!(
+            "ip_reputation.csv:{line}: abuse score \"high\": expected a whole number from 0 to 100"
+        ),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -80,7 +80,7 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             value,
             reason,
         } => {
-            let operator = allowed(&pool).await?;
+            let operator = allowed(&pool, "edit the blocklist").await?;
             let added = crate::store::fraud::block(&pool, &kind, &value, &reason, &operator)
                 .await
                 .map_err(sql)?;
@@ -98,7 +98,7 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             value,
             reason,
         } => {
-            let operator = allowed(&pool).await?;
+            let operator = allowed(&pool, "edit the blocklist").await?;
             if !crate::store::fraud::unblock(&pool, &kind, &value, &reason, &operator)
                 .await
                 .map_err(sql)?
@@ -111,7 +111,7 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             println!("{kind} {value}: removed from the blocklist");
         }
         FraudAction::Rescore { orders, queue } => {
-            let operator = allowed(&pool).await?;
+            let operator = allowed(&pool, "rescore orders").await?;
             return rescore(loaded, &pool, &operator, orders, queue).await;
         }
         FraudAction::Lists { .. } => {}
@@ -248,8 +248,8 @@ async fn rescore(
     Ok(0)
 }
 
-/// The acting operator, if their role may edit the blocklist.
-async fn allowed(pool: &sqlx::PgPool) -> Result<String, Failure> {
+/// The acting operator, if their role may decide fraud (`what` they tried, for the refusal).
+async fn allowed(pool: &sqlx::PgPool, what: &str) -> Result<String, Failure> {
     let operator = crate::store::operators::current_user();
     let role = crate::store::operators::role_of(pool, &operator)
         .await
@@ -263,7 +263,7 @@ async fn allowed(pool: &sqlx::PgPool) -> Result<String, Failure> {
         Err(Failure {
             code: 1,
             message: format!(
-                "{operator} is a {}: only agents and admins edit the blocklist",
+                "{operator} is a {}: only agents and admins {what}",
                 role.as_str()
             ),
         })
