@@ -317,6 +317,18 @@ fn ip_normal(rng: &mut ChaCha8Rng) -> String {
     )
 }
 
+/// The `assets/fraud/proxy_ranges.txt` entry a risky address falls in, as
+/// live scoring's evidence names it.
+fn proxy_range(ip: &str) -> &'static str {
+    if ip.starts_with("185.220.") {
+        "185.220.100.0/22 (Tor exit relays (sample))"
+    } else if ip.starts_with("45.142.212.") {
+        "45.142.212.0/24 (Hosting VPN exits (sample))"
+    } else {
+        "203.0.113.0/24 (documentation range)"
+    }
+}
+
 fn ip_risky(rng: &mut ChaCha8Rng) -> String {
     // A handful of shared addresses (proxy exits, one abused host), so velocity shows.
     let host = rng.random_range(1..=12);
@@ -868,14 +880,14 @@ impl Generator {
                     (
                         Indicator::SharedDevice,
                         format!(
-                            "device {device} seen on {} accounts",
+                            "device {device} seen on {} other accounts",
                             self.rng.random_range(3..12)
                         ),
                     ),
                     (
                         Indicator::IpReputation,
                         format!(
-                            "{ip} listed as abusive (score {})",
+                            "{ip} has abuse score {} on the reputation list",
                             self.rng.random_range(60..99)
                         ),
                     ),
@@ -885,7 +897,7 @@ impl Generator {
                     ),
                     (
                         Indicator::VpnProxy,
-                        format!("{ip} is a known proxy/VPN exit"),
+                        format!("{ip} is in proxy/VPN range {}", proxy_range(&ip)),
                     ),
                     (
                         Indicator::HighValueFirstOrder,
@@ -900,7 +912,7 @@ impl Generator {
                     ),
                     (
                         Indicator::ShippingBillingMismatch,
-                        "shipping country differs from billing".into(),
+                        format!("ships to {}, bills to {billing}", RISKY_COUNTRIES[0]),
                     ),
                 ];
                 let mut chosen = Vec::new();
@@ -920,7 +932,7 @@ impl Generator {
                     .iter()
                     .any(|h| h.indicator == Indicator::ShippingBillingMismatch)
                 {
-                    shipping_country = *pick(&mut self.rng, RISKY_COUNTRIES);
+                    shipping_country = RISKY_COUNTRIES[0];
                 }
                 if cust.disposable {
                     let domain = cust.email.rsplit('@').next().unwrap_or("");
