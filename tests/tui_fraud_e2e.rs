@@ -89,7 +89,9 @@ async fn claims_bulk_decline_and_undo_on_screen() {
     t.keys(&["a"]);
     let s = t.screen();
     assert!(!s.contains("Approve ━"), "no dialog on dana's order:\n{s}");
-    t.keys(&["Escape", "j", "Space", "Space"]);
+    t.escape("the detail closed", |s| !s.contains("Fraud detail"))
+        .await;
+    t.keys(&["j", "Space", "Space"]);
     t.wait_for("two marked", UP, |s| s.contains("2 marked"))
         .await;
     t.keys(&["d"]);
@@ -278,7 +280,9 @@ async fn analyst_clears_twenty_high_risk_orders_with_the_keyboard() {
     .expect("blocklist count");
     assert!(added >= 2, "{added} blocklist entries");
 
-    t.keys(&["Escape", "q"]);
+    t.escape("the detail closed", |s| !s.contains("Fraud detail"))
+        .await;
+    t.keys(&["q"]);
     t.wait_for("the dashboard to quit", UP, |s| s.contains("EXIT=0"))
         .await;
     drop(conn);
@@ -403,7 +407,9 @@ async fn blocklist_add_and_remove_with_reasons_on_screen() {
             ),
         ]
     );
-    t.keys(&["Escape", "q"]);
+    t.escape("back to the queue", |s| !s.contains("Blocklist (active"))
+        .await;
+    t.keys(&["q"]);
     t.wait_for("the dashboard to quit", UP, |s| s.contains("EXIT=0"))
         .await;
 }

@@ -235,6 +235,13 @@ impl Tmux {
         }
     }
 
+    /// Escape on its own, then waits until `pred` holds: a key that follows
+    /// Escape in the same burst reaches the app as Alt+key.
+    pub async fn escape(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.keys(&["Escape"]);
+        self.wait_for(what, Duration::from_secs(20), pred).await
+    }
+
     pub async fn wait_text(&self, text: &str, within: Duration) -> String {
         self.wait_for(text, within, |s| s.contains(text)).await
     }
