@@ -281,6 +281,27 @@ pub(crate) fn queue(
     }
 }
 
+/// What every simulator starts with: its shared state (knobs, faults, stats)
+/// and, when `config` names a webhook target, the queue into its deliverer task.
+pub(crate) type Started = (
+    Arc<Shared>,
+    Option<tokio::sync::mpsc::UnboundedSender<Delivery>>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
+pub(crate) fn start_shared(config: &SimConfig) -> Started {
+    let shared = Arc::new(Shared::default());
+    *lock(&shared.knobs) = config.knobs;
+    match &config.webhooks {
+        Some(target) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let deliverer = spawn_deliverer(shared.clone(), target.clone(), rx);
+            (shared, Some(tx), Some(deliverer))
+        }
+        None => (shared, None, None),
+    }
+}
+
 /// Sends deliveries in order, applying the duplicate/out-of-order knobs and
 /// retrying non-2xx answers a few times (as providers do, much faster).
 pub(crate) fn spawn_deliverer(

@@ -80,18 +80,7 @@ impl WiseSim {
     pub async fn start(config: SimConfig) -> Result<Self, String> {
         let key = SimKey::generate()?;
         let (listener, base_url) = Server::bind().await?;
-        let shared = Arc::new(Shared::default());
-        *lock(&shared.knobs) = config.knobs;
-        let (tx, deliverer) = match &config.webhooks {
-            Some(target) => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                (
-                    Some(tx),
-                    Some(super::spawn_deliverer(shared.clone(), target.clone(), rx)),
-                )
-            }
-            None => (None, None),
-        };
+        let (shared, tx, deliverer) = super::start_shared(&config);
         let inner = Arc::new(Inner {
             shared: shared.clone(),
             state: Mutex::new(State_::default()),
