@@ -515,6 +515,9 @@ async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result
                         transfer = now;
                         None
                     }
+                    // The look failed too: whether the money moved is unknown,
+                    // so nothing is concluded; the next attempt looks again.
+                    Err(lookup) if lookup.is_retryable() => return Err(lookup.into()),
                     _ => Some(Err(e)),
                 }
             }
