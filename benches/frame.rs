@@ -61,6 +61,7 @@ fn app(snap: Snapshot, wall: bool) -> App {
     let mut app = App::new(
         Settings {
             wall,
+            readonly: false,
             operator: "bench".into(),
             tz: tz(),
             threshold: 70,
@@ -111,26 +112,30 @@ fn frame(c: &mut Criterion) {
 /// full frame at 200x60, zoomed on the Fraud pane with the detail open.
 fn fraud_keypress(c: &mut Criterion) {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use lsn_ops::tui::app::Action;
+    use lsn_ops::tui::action::{Action, Kind, Nav, PaneAction};
     use lsn_ops::tui::panes::PaneId;
-    use lsn_ops::tui::triage::Kind;
     let (snap, _) = snapshot();
     let theme = Theme::load("default", ColorMode::Full, false).expect("theme");
     let mut ready = app(snap, false);
-    ready.data.role = Some(lsn_ops::domain::operators::Role::Agent);
+    let data = DataState {
+        role: Some(lsn_ops::domain::operators::Role::Agent),
+        ..ready.data.clone()
+    };
+    ready.set_data(data);
     ready.update(Action::Show(PaneId::Fraud));
-    ready.update(Action::Open);
-    ready.update(Action::Decide(Kind::Approve));
-    ready.update(Action::DialogKey(KeyEvent::new(
+    ready.update(Action::Nav(Nav::Open));
+    ready.update(Action::Pane(PaneAction::Decide(Kind::Approve)));
+    ready.update(Action::Modal(KeyEvent::new(
         KeyCode::Char('1'),
         KeyModifiers::NONE,
     )));
-    ready.outbox.clear();
-    let enter = Action::DialogKey(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    ready.requests.triage.clear();
+    let enter = Action::Modal(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     let mut check = ready.clone();
-    let first = check.selected_order();
+    let order = |a: &App| a.panes.fraud.selected_order(a.snapshot()?);
+    let first = order(&check);
     check.update(enter);
-    assert!(check.pane(PaneId::Fraud).detail && check.selected_order() != first);
+    assert!(check.pane(PaneId::Fraud).detail && order(&check) != first);
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     c.bench_function("fraud_enter_to_next_order_200x60", |b| {
         b.iter_batched(

@@ -30,11 +30,12 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lsn_ops::domain::Currency;
 use lsn_ops::domain::operators::Role;
-use lsn_ops::tui::app::{Action, App, Settings};
+use lsn_ops::tui::action::{Action, Kind, Nav, PaneAction};
+use lsn_ops::tui::app::{App, Settings};
 use lsn_ops::tui::panes::PaneId;
 use lsn_ops::tui::poller::{DataState, PollerConfig};
 use lsn_ops::tui::theme::{ColorMode, Theme};
-use lsn_ops::tui::triage::{self, Kind, Outcome};
+use lsn_ops::tui::triage::{self, Outcome};
 use lsn_ops::tui::{detail, poller};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -68,12 +69,12 @@ impl Rig {
 
     /// What the UI loop does before waiting: hand requests to the tasks, draw.
     fn flush(&mut self) -> Result<()> {
-        for req in self.app.outbox.drain(..) {
+        for req in self.app.requests.triage.drain(..) {
             self.requests
                 .send(req)
                 .map_err(|_| eyre!("triage task gone"))?;
         }
-        for id in self.app.detail_requests.drain(..) {
+        for id in self.app.requests.details.drain(..) {
             self.details
                 .send(id)
                 .map_err(|_| eyre!("detail task gone"))?;
@@ -108,15 +109,19 @@ impl Rig {
     /// The open order's detail is in the cache (and so in the frame drawn).
     fn detail_shown(&self) -> bool {
         self.app
+            .panes
+            .fraud
             .open_order
-            .and_then(|id| self.app.detail_of(id))
+            .and_then(|id| self.app.panes.fraud.detail_of(id))
             .is_some_and(|e| e.detail.is_some())
     }
 
     /// Nothing asked of the detail task is still out (the prefetch is in).
     fn details_settled(&self) -> bool {
-        self.app.wanted_details().iter().all(|id| {
-            self.app
+        let fraud = &self.app.panes.fraud;
+        let wanted = fraud.wanted_details(self.app.snapshot(), self.app.focus == PaneId::Fraud);
+        wanted.iter().all(|id| {
+            fraud
                 .detail_of(*id)
                 .is_some_and(|e| !e.loading && (e.detail.is_some() || e.error.is_some()))
         })
@@ -125,7 +130,7 @@ impl Rig {
     /// The open order is on a running review hold (waiting on the customer):
     /// nothing to decide yet, an analyst moves on to the next one.
     fn open_is_held(&self) -> bool {
-        let (Some(id), Some(snap)) = (self.app.open_order, self.app.snapshot()) else {
+        let (Some(id), Some(snap)) = (self.app.panes.fraud.open_order, self.app.snapshot()) else {
             return false;
         };
         snap.fraud.iter().any(|f| {
@@ -181,7 +186,7 @@ async fn run_pace(rig: &mut Rig, decisions: usize, reading: bool) -> Result<Samp
     for n in 0..decisions {
         let mut skipped = 0;
         while rig.open_is_held() && skipped < 50 {
-            rig.key(Action::Down);
+            rig.key(Action::Nav(Nav::Down));
             rig.flush()?;
             skipped += 1;
         }
@@ -191,9 +196,14 @@ async fn run_pace(rig: &mut Rig, decisions: usize, reading: bool) -> Result<Samp
             })
             .await?;
         }
-        let before = rig.app.open_order.ok_or_else(|| eyre!("no order open"))?;
-        rig.key(Action::Decide(Kind::Approve));
-        rig.key(Action::DialogKey(KeyEvent::new(
+        let before = rig
+            .app
+            .panes
+            .fraud
+            .open_order
+            .ok_or_else(|| eyre!("no order open"))?;
+        rig.key(Action::Pane(PaneAction::Decide(Kind::Approve)));
+        rig.key(Action::Modal(KeyEvent::new(
             KeyCode::Char('1'),
             KeyModifiers::NONE,
         )));
@@ -201,19 +211,19 @@ async fn run_pace(rig: &mut Rig, decisions: usize, reading: bool) -> Result<Samp
         let decided_before = rig.decided;
         // The measured key.
         let t0 = Instant::now();
-        rig.key(Action::DialogKey(KeyEvent::new(
+        rig.key(Action::Modal(KeyEvent::new(
             KeyCode::Enter,
             KeyModifiers::NONE,
         )));
         rig.flush()?;
-        if rig.app.open_order.is_none_or(|id| id == before) {
+        if rig.app.panes.fraud.open_order.is_none_or(|id| id == before) {
             return Err(eyre!(
                 "decision {n} ({} pace): Enter did not open the next order (open {:?}, queue rows {}, message {:?}, status {:?})",
                 if reading { "reading" } else { "rapid" },
-                rig.app.open_order,
+                rig.app.panes.fraud.open_order,
                 rig.app.pane(PaneId::Fraud).view.len(),
                 rig.app.message,
-                rig.app.status
+                rig.app.panes.fraud.status
             ));
         }
         s.shown.push(t0.elapsed());
@@ -293,6 +303,7 @@ async fn main() -> Result<()> {
         app: App::new(
             Settings {
                 wall: false,
+                readonly: false,
                 operator: OPERATOR.into(),
                 tz: TZ,
                 threshold: 70,
@@ -316,7 +327,7 @@ async fn main() -> Result<()> {
     })
     .await?;
     rig.key(Action::Show(PaneId::Fraud));
-    rig.key(Action::Open);
+    rig.key(Action::Nav(Nav::Open));
     rig.flush()?;
     rig.until("the first detail", Rig::detail_shown).await?;
 

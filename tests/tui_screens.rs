@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lsn_ops::store::snapshot::fixture;
-use lsn_ops::tui::app::{Action, App, Settings};
+use lsn_ops::tui::action::{Action, Nav, PaneAction};
+use lsn_ops::tui::app::{App, Settings};
 use lsn_ops::tui::poller::DataState;
 use lsn_ops::tui::theme::{ColorMode, Theme};
 use lsn_ops::tui::ui;
@@ -28,6 +29,7 @@ fn app(wall: bool, w: u16, h: u16) -> App {
     let mut app = App::new(
         Settings {
             wall,
+            readonly: false,
             operator: "maria".into(),
             tz: tz(),
             threshold: 70,
@@ -45,6 +47,15 @@ fn app(wall: bool, w: u16, h: u16) -> App {
         ..Default::default()
     });
     app
+}
+
+/// New data saying the operator's role is `role` (the keymap follows it).
+fn set_role(app: &mut App, role: lsn_ops::domain::operators::Role) {
+    let data = DataState {
+        role: Some(role),
+        ..app.data.clone()
+    };
+    app.set_data(data);
 }
 
 fn theme() -> Theme {
@@ -110,16 +121,16 @@ fn help_overlay_lists_every_binding_and_command() {
         let mut a = app(false, w, h);
         a.update(Action::ToggleHelp);
         let s = text(&render(&a, &theme()));
-        for b in lsn_ops::tui::keymap::KEYMAP {
+        // Every binding of the registry (an agent may use them all) and
+        // every `:` command.
+        for b in a.sections().flat_map(|s| s.bindings.iter()) {
             assert!(s.contains(b.help), "{w}x{h}: help lacks {:?}\n{s}", b.help);
-        }
-        for (names, _, help) in lsn_ops::tui::keymap::COMMANDS {
-            assert!(
-                s.contains(&format!(":{}", names[0])),
-                "{w}x{h}: help lacks :{}",
-                names[0]
-            );
-            assert!(s.contains(help), "{w}x{h}: help lacks {help:?}\n{s}");
+            if let Some(name) = b.commands.first() {
+                assert!(
+                    s.contains(&format!(":{name}")),
+                    "{w}x{h}: help lacks :{name}"
+                );
+            }
         }
     }
     let mut a = app(false, 120, 40);
@@ -131,7 +142,7 @@ fn help_overlay_lists_every_binding_and_command() {
 fn dispute_detail_at_120x40() {
     let mut a = app(false, 120, 40);
     a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Disputes));
-    a.update(Action::Open);
+    a.update(Action::Nav(Nav::Open));
     let s = text(&render(&a, &theme()));
     assert!(s.contains("Internal SLA"), "{s}");
     assert!(s.contains("Evidence:"), "{s}");
@@ -241,8 +252,8 @@ fn no_panic_at_any_size() {
             for wall in [false, true] {
                 let mut a = app(wall, w, h);
                 a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
-                a.update(Action::Bottom);
-                a.update(Action::Open);
+                a.update(Action::Nav(Nav::Bottom));
+                a.update(Action::Nav(Nav::Open));
                 let t = render(&a, &theme);
                 assert_eq!(t.backend().buffer().area.width, w);
                 a.update(Action::ToggleHelp);
@@ -264,6 +275,7 @@ fn a_database_without_the_schema_says_what_to_do() {
     let mut a = App::new(
         Settings {
             wall: false,
+            readonly: false,
             operator: "maria".into(),
             tz: tz(),
             threshold: 70,
@@ -294,32 +306,32 @@ fn a_database_without_the_schema_says_what_to_do() {
 #[test]
 fn fraud_reason_dialog_at_80x24_and_120x40() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use lsn_ops::tui::triage::Kind;
+    use lsn_ops::tui::action::Kind;
     for (w, h) in [(80u16, 24u16), (120, 40)] {
         let mut a = app(false, w, h);
         a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
-        a.update(Action::Decide(Kind::Decline));
-        a.update(Action::DialogKey(KeyEvent::new(
+        a.update(Action::Pane(PaneAction::Decide(Kind::Decline)));
+        a.update(Action::Modal(KeyEvent::new(
             KeyCode::Enter,
             KeyModifiers::NONE,
         )));
-        a.update(Action::DialogKey(KeyEvent::new(
+        a.update(Action::Modal(KeyEvent::new(
             KeyCode::Char('i'),
             KeyModifiers::ALT,
         )));
         let s = text(&render(&a, &theme()));
         assert!(s.contains("a reason is required"), "{s}");
         insta::assert_snapshot!(format!("fraud_decline_dialog_{w}x{h}"), s);
-        a.update(Action::DialogKey(KeyEvent::new(
+        a.update(Action::Modal(KeyEvent::new(
             KeyCode::Esc,
             KeyModifiers::NONE,
         )));
-        a.update(Action::Decide(Kind::Review));
-        a.update(Action::DialogKey(KeyEvent::new(
+        a.update(Action::Pane(PaneAction::Decide(Kind::Review)));
+        a.update(Action::Modal(KeyEvent::new(
             KeyCode::Char('2'),
             KeyModifiers::NONE,
         )));
-        a.update(Action::DialogKey(KeyEvent::new(
+        a.update(Action::Modal(KeyEvent::new(
             KeyCode::Tab,
             KeyModifiers::NONE,
         )));
@@ -334,14 +346,26 @@ fn fraud_reason_dialog_at_80x24_and_120x40() {
 fn a_viewer_neither_sees_nor_uses_the_decision_keys() {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     let mut a = app(false, 120, 40);
-    a.data.role = Some(lsn_ops::domain::operators::Role::Viewer);
+    set_role(&mut a, lsn_ops::domain::operators::Role::Viewer);
     a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
     let s = text(&render(&a, &theme()));
     assert!(!s.contains("a approve") && !s.contains("d decline"), "{s}");
     for c in ['a', 'r', 'd', 'u', ' '] {
         let ev = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-        assert_eq!(lsn_ops::tui::keymap::translate(&a, &ev), None, "{c:?}");
+        // The key is refused (the footer says why), never acted on.
+        let action = a.translate(&ev);
+        assert!(
+            matches!(action, Some(Action::Refused { .. })),
+            "{c:?}: {action:?}"
+        );
+        a.update(action.unwrap());
+        assert!(a.panes.fraud.dialog.is_none() && a.requests.triage.is_empty());
     }
+    let s = text(&render(&a, &theme()));
+    assert!(
+        s.contains("maria is a viewer; to decide fraud orders you need to be an agent or an admin"),
+        "{s}"
+    );
     a.update(Action::ToggleHelp);
     let s = text(&render(&a, &theme()));
     assert!(!s.contains("approve with a reason"), "{s}");
@@ -359,11 +383,15 @@ fn fraud_detail_with_history_and_related_orders() {
     for (w, h) in [(120u16, 40u16), (80, 24)] {
         let mut a = app(false, w, h);
         a.update(Action::Focus(PaneId::Fraud));
-        a.update(Action::Open);
-        let first = a.selected_order().expect("an order");
+        a.update(Action::Nav(Nav::Open));
+        let first = a
+            .panes
+            .fraud
+            .selected_order(a.snapshot().unwrap())
+            .expect("an order");
         // The open order and the next one are asked for at once.
-        assert_eq!(a.detail_requests.len(), 2, "{:?}", a.detail_requests);
-        assert_eq!(a.detail_requests[0], first);
+        assert_eq!(a.requests.details.len(), 2, "{:?}", a.requests.details);
+        assert_eq!(a.requests.details[0], first);
         let s = text(&render(&a, &theme()));
         assert!(s.contains("Loading items, customer history"), "{s}");
         let number = a.snapshot().unwrap().fraud[a.selected_row(PaneId::Fraud).unwrap()]
@@ -394,7 +422,7 @@ fn fraud_detail_with_history_and_related_orders() {
                 assert!(s.contains(needle), "{needle} missing:\n{s}");
             }
         } else {
-            a.update(Action::PageDown);
+            a.update(Action::Nav(Nav::PageDown));
             let s = text(&render(&a, &theme()));
             insta::assert_snapshot!(format!("fraud_detail_{w}x{h}_page2"), s);
         }
@@ -406,11 +434,10 @@ fn fraud_detail_with_history_and_related_orders() {
 #[test]
 fn blocklist_view_and_its_dialogs() {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    use lsn_ops::tui::keymap::translate;
     use lsn_ops::tui::panes::PaneId;
     let key = |a: &mut App, code: KeyCode| {
         let ev = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
-        if let Some(action) = translate(a, &ev) {
+        if let Some(action) = a.translate(&ev) {
             a.update(action);
         }
     };
@@ -418,7 +445,7 @@ fn blocklist_view_and_its_dialogs() {
         let mut a = app(false, w, h);
         a.update(Action::Focus(PaneId::Fraud));
         key(&mut a, KeyCode::Char('b'));
-        assert!(a.blocklist_open());
+        assert!(a.panes.fraud.blocklist_open());
         let s = text(&render(&a, &theme()));
         for needle in [
             "Blocklist",
@@ -437,9 +464,9 @@ fn blocklist_view_and_its_dialogs() {
         insta::assert_snapshot!(format!("fraud_blocklist_{w}x{h}"), s);
         // j moves the selection; a/r/d do nothing here.
         key(&mut a, KeyCode::Char('j'));
-        assert_eq!(a.block_selected, 1);
+        assert_eq!(a.panes.fraud.blocklist.selected, 1);
         key(&mut a, KeyCode::Char('a'));
-        assert!(a.dialog.is_none());
+        assert!(a.panes.fraud.dialog.is_none());
         // x: remove the selected entry, a reason is required.
         key(&mut a, KeyCode::Char('x'));
         key(&mut a, KeyCode::Enter);
@@ -465,9 +492,9 @@ fn blocklist_view_and_its_dialogs() {
             insta::assert_snapshot!("fraud_blocklist_add_dialog_120x40", s);
         }
         key(&mut a, KeyCode::Enter);
-        assert!(a.block_dialog.is_none());
+        assert!(a.panes.fraud.blocklist.dialog.is_none());
         assert_eq!(
-            a.outbox.last(),
+            a.requests.triage.last(),
             Some(&lsn_ops::tui::triage::Request::Block {
                 kind: "ip".into(),
                 value: "198.51.100.9".into(),
@@ -476,7 +503,7 @@ fn blocklist_view_and_its_dialogs() {
         );
         // Esc (or b) goes back to the queue.
         key(&mut a, KeyCode::Esc);
-        assert!(!a.blocklist_open());
+        assert!(!a.panes.fraud.blocklist_open());
     }
 }
 
@@ -485,24 +512,26 @@ fn blocklist_view_and_its_dialogs() {
 #[test]
 fn viewers_and_the_wall_cannot_change_the_blocklist() {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-    use lsn_ops::tui::keymap::translate;
     for wall in [false, true] {
         let mut a = app(wall, 120, 40);
         if !wall {
-            a.data.role = Some(lsn_ops::domain::operators::Role::Viewer);
+            set_role(&mut a, lsn_ops::domain::operators::Role::Viewer);
         }
         a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
-        a.update(Action::ToggleBlocklist);
+        a.update(Action::Pane(PaneAction::ToggleBlocklist));
         let s = text(&render(&a, &theme()));
         assert!(s.contains("203.0.113.77"), "{s}");
         assert!(!s.contains("n add") && !s.contains("x remove"), "{s}");
         for c in ['n', 'x'] {
             let ev = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-            assert_eq!(translate(&a, &ev), None, "{c:?}");
+            let action = a.translate(&ev);
+            assert!(
+                matches!(action, Some(Action::Refused { .. })),
+                "{c:?}: {action:?}"
+            );
+            a.update(action.unwrap());
         }
-        a.update(Action::BlockAdd);
-        a.update(Action::BlockRemove);
-        assert!(a.block_dialog.is_none() && a.outbox.is_empty());
+        assert!(a.panes.fraud.blocklist.dialog.is_none() && a.requests.triage.is_empty());
         a.update(Action::ToggleHelp);
         let s = text(&render(&a, &theme()));
         assert!(!s.contains("add an entry"), "{s}");

@@ -54,6 +54,7 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
     Ok(crate::tui::Options {
         settings: Settings {
             wall: args.wall,
+            readonly: args.wall,
             operator: operator.clone(),
             tz: loaded.timezone,
             threshold,

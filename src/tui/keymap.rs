@@ -1,13 +1,15 @@
-//! The one keymap: [`KEYMAP`] and [`COMMANDS`] drive both the key handling
-//! ([`translate`]) and what `?` and the footer show, so help is never stale.
+//! The one key registry. Every binding (the app-wide ones here, each pane's in
+//! its own module) says its name, keys, help text, footer hint, `:` command
+//! names and the permission it needs when it changes data. Key handling
+//! ([`super::app`]), `?` help, footer hints and `:` commands all read these
+//! tables, so help is never stale; [`Keymap`] is the operator's active subset,
+//! built from `domain::operators::PERMISSIONS` (the table the store checks).
 
-use crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
-};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{Action, App, Input};
-use super::panes::PaneId;
-use super::triage::Kind;
+use super::action::{Action, Nav};
+use super::pane_id::PaneId;
+use crate::domain::operators::{self, Actor, Permission, Refusal, Role};
 
 /// A key as written in the keymap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +41,7 @@ impl Key {
         }
     }
 
-    fn matches(&self, k: &KeyEvent) -> bool {
+    pub fn matches(&self, k: &KeyEvent) -> bool {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match (self, k.code) {
             (Key::Char(c), KeyCode::Char(got)) => !ctrl && *c == got,
@@ -50,342 +52,338 @@ impl Key {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    Panes,
-    Move,
-    View,
-    Fraud,
-    Blocklist,
-    App,
-}
-
-impl Group {
-    pub fn title(&self) -> &'static str {
-        match self {
-            Group::Panes => "Panes",
-            Group::Move => "Move",
-            Group::View => "View",
-            Group::Fraud => "Fraud triage (pane 5)",
-            Group::Blocklist => "Blocklist (pane 5)",
-            Group::App => "General",
-        }
-    }
-}
-
-/// One entry of the keymap.
+/// One entry of the registry.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
+    /// The action's name, as `?` shows it (stable: config files may name it).
+    pub name: &'static str,
     pub keys: &'static [Key],
     pub action: Action,
     pub help: &'static str,
-    pub group: Group,
     /// Short label for the footer; `None` keeps it out of the footer.
     pub footer: Option<&'static str>,
-    /// Changes data: neither works nor shows in wall mode.
-    pub changes_data: bool,
+    /// `:` command names (the first is the one help shows).
+    pub commands: &'static [&'static str],
+    /// Changes data: the permission it needs. `None`: reading only.
+    pub needs: Option<Permission>,
 }
 
-const fn b(
-    keys: &'static [Key],
-    action: Action,
-    help: &'static str,
-    group: Group,
-    footer: Option<&'static str>,
-) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        group,
-        footer,
-        changes_data: false,
+impl Binding {
+    /// A binding that only reads.
+    pub const fn read(
+        name: &'static str,
+        keys: &'static [Key],
+        action: Action,
+        help: &'static str,
+        footer: Option<&'static str>,
+    ) -> Binding {
+        Binding {
+            name,
+            keys,
+            action,
+            help,
+            footer,
+            commands: &[],
+            needs: None,
+        }
+    }
+
+    /// A binding that changes data and needs `permission`.
+    pub const fn change(
+        name: &'static str,
+        keys: &'static [Key],
+        action: Action,
+        help: &'static str,
+        footer: Option<&'static str>,
+        permission: Permission,
+    ) -> Binding {
+        Binding {
+            name,
+            keys,
+            action,
+            help,
+            footer,
+            commands: &[],
+            needs: Some(permission),
+        }
+    }
+
+    /// A `:` command with no key of its own.
+    pub const fn command(
+        name: &'static str,
+        commands: &'static [&'static str],
+        action: Action,
+        help: &'static str,
+    ) -> Binding {
+        Binding {
+            name,
+            keys: &[],
+            action,
+            help,
+            footer: None,
+            commands,
+            needs: None,
+        }
+    }
+
+    pub fn matches(&self, k: &KeyEvent) -> bool {
+        self.keys.iter().any(|key| key.matches(k))
     }
 }
 
-/// A binding that changes data: hidden and inert on the wall and for viewers.
-const fn w(
-    keys: &'static [Key],
-    action: Action,
-    help: &'static str,
-    footer: Option<&'static str>,
-) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        group: Group::Fraud,
-        footer,
-        changes_data: true,
-    }
-}
-
-/// A blocklist binding (`changes`: adds or removes an entry).
-const fn bl(
-    keys: &'static [Key],
-    action: Action,
-    help: &'static str,
-    footer: Option<&'static str>,
-    changes: bool,
-) -> Binding {
-    Binding {
-        keys,
-        action,
-        help,
-        group: Group::Blocklist,
-        footer,
-        changes_data: changes,
-    }
+/// A titled group of bindings, as `?` shows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Section {
+    pub title: &'static str,
+    pub bindings: &'static [Binding],
 }
 
 use Key::{Char, Code, Ctrl};
 
-pub const KEYMAP: &[Binding] = &[
-    b(
+const PANES: &[Binding] = &[
+    Binding::read(
+        "alerts",
         &[Char('1')],
         Action::Focus(PaneId::Alerts),
         "Alerts & incidents",
-        Group::Panes,
         None,
     ),
-    b(
+    Binding::read(
+        "shows",
         &[Char('2')],
         Action::Focus(PaneId::Shows),
         "Live shows (today)",
-        Group::Panes,
         None,
     ),
-    b(
+    Binding::read(
+        "disputes",
         &[Char('3')],
         Action::Focus(PaneId::Disputes),
         "Disputes (SLA queue)",
-        Group::Panes,
         None,
     ),
-    b(
+    Binding::read(
+        "payouts",
         &[Char('4')],
         Action::Focus(PaneId::Payouts),
         "Payouts (this week)",
-        Group::Panes,
         None,
     ),
-    b(
+    Binding::read(
+        "fraud",
         &[Char('5')],
         Action::Focus(PaneId::Fraud),
         "Fraud (score list)",
-        Group::Panes,
         Some("1-5 panes"),
     ),
-    b(
+    Binding::read(
+        "next_pane",
         &[Code(KeyCode::Tab)],
         Action::NextPane,
         "next pane",
-        Group::Panes,
         None,
     ),
-    b(
+    Binding::read(
+        "previous_pane",
         &[Code(KeyCode::BackTab)],
         Action::PrevPane,
         "previous pane",
-        Group::Panes,
         None,
     ),
-    b(
+];
+
+const MOVE: &[Binding] = &[
+    Binding::read(
+        "down",
         &[Char('j'), Code(KeyCode::Down)],
-        Action::Down,
+        Action::Nav(Nav::Down),
         "next row",
-        Group::Move,
         None,
     ),
-    b(
+    Binding::read(
+        "up",
         &[Char('k'), Code(KeyCode::Up)],
-        Action::Up,
+        Action::Nav(Nav::Up),
         "previous row",
-        Group::Move,
         Some("j/k move"),
     ),
-    b(
+    Binding::read(
+        "page_down",
         &[Code(KeyCode::PageDown), Ctrl('d')],
-        Action::PageDown,
+        Action::Nav(Nav::PageDown),
         "page down",
-        Group::Move,
         None,
     ),
-    b(
+    Binding::read(
+        "page_up",
         &[Code(KeyCode::PageUp), Ctrl('u')],
-        Action::PageUp,
+        Action::Nav(Nav::PageUp),
         "page up",
-        Group::Move,
         None,
     ),
-    b(
+    Binding::read(
+        "top",
         &[Char('g'), Code(KeyCode::Home)],
-        Action::Top,
+        Action::Nav(Nav::Top),
         "first row",
-        Group::Move,
         None,
     ),
-    b(
+    Binding::read(
+        "bottom",
         &[Char('G'), Code(KeyCode::End)],
-        Action::Bottom,
+        Action::Nav(Nav::Bottom),
         "last row",
-        Group::Move,
         None,
     ),
-    b(
+];
+
+const VIEW: &[Binding] = &[
+    Binding::read(
+        "open",
         &[Code(KeyCode::Enter)],
-        Action::Open,
+        Action::Nav(Nav::Open),
         "detail view of the row",
-        Group::View,
         Some("Enter detail"),
     ),
-    b(
+    Binding::read(
+        "back",
         &[Code(KeyCode::Esc)],
-        Action::Back,
+        Action::Nav(Nav::Back),
         "close detail / filter / zoom",
-        Group::View,
         None,
     ),
-    b(
+    Binding::read(
+        "filter",
         &[Char('/')],
         Action::StartFilter,
         "filter rows (live, any case)",
-        Group::View,
         Some("/ filter"),
     ),
-    b(
+    Binding::read(
+        "sort",
         &[Char('s')],
-        Action::NextSort,
+        Action::Nav(Nav::NextSort),
         "next sort key",
-        Group::View,
         Some("s sort"),
     ),
-    b(
+    Binding::read(
+        "reverse_sort",
         &[Char('S')],
-        Action::ReverseSort,
+        Action::Nav(Nav::ReverseSort),
         "reverse the sort",
-        Group::View,
         None,
     ),
-    b(
+    Binding::read(
+        "zoom",
         &[Char('z')],
         Action::ToggleZoom,
         "zoom the pane (full screen)",
-        Group::View,
         Some("z zoom"),
     ),
-    w(
-        &[Char('a')],
-        Action::Decide(Kind::Approve),
-        "approve with a reason",
-        Some("a approve"),
-    ),
-    w(
-        &[Char('r')],
-        Action::Decide(Kind::Review),
-        "review: hold 24h/48h",
-        Some("r review"),
-    ),
-    w(
-        &[Char('d')],
-        Action::Decide(Kind::Decline),
-        "decline and refund",
-        Some("d decline"),
-    ),
-    w(
-        &[Char(' ')],
-        Action::Mark,
-        "mark for bulk decision",
-        Some("Space mark"),
-    ),
-    w(
-        &[Char('u')],
-        Action::Undo,
-        "undo my last decision",
-        Some("u undo"),
-    ),
-    bl(
-        &[Char('b')],
-        Action::ToggleBlocklist,
-        "blocklist view (or back)",
-        None,
-        false,
-    ),
-    bl(
-        &[Char('n')],
-        Action::BlockAdd,
-        "add an entry, with a reason",
-        Some("n add"),
-        true,
-    ),
-    bl(
-        &[Char('x')],
-        Action::BlockRemove,
-        "remove the entry (reason)",
-        Some("x remove"),
-        true,
-    ),
-    b(
+];
+
+const GENERAL: &[Binding] = &[
+    Binding::read(
+        "command",
         &[Char(':')],
         Action::StartCommand,
         "command line (:fraud, :q)",
-        Group::App,
         Some(": cmd"),
     ),
-    b(
+    Binding::read(
+        "help",
         &[Char('?')],
         Action::ToggleHelp,
         "this help",
-        Group::App,
         Some("? help"),
     ),
-    b(
+    Binding::read(
+        "quit",
         &[Char('q'), Ctrl('c')],
         Action::Quit,
         "quit",
-        Group::App,
         Some("q quit"),
     ),
 ];
 
 /// The `:` commands, in the manner of k9s.
-pub const COMMANDS: &[(&[&str], Action, &str)] = &[
-    (
+const COMMANDS: &[Binding] = &[
+    Binding::command(
+        "show_alerts",
         &["alerts", "incidents", "a"],
         Action::Show(PaneId::Alerts),
         "alerts & incidents",
     ),
-    (
+    Binding::command(
+        "show_shows",
         &["shows", "s"],
         Action::Show(PaneId::Shows),
         "today's live shows",
     ),
-    (
+    Binding::command(
+        "show_disputes",
         &["disputes", "d"],
         Action::Show(PaneId::Disputes),
         "the dispute SLA queue",
     ),
-    (
+    Binding::command(
+        "show_payouts",
         &["payouts", "p"],
         Action::Show(PaneId::Payouts),
         "this week's payouts",
     ),
-    (
+    Binding::command(
+        "show_fraud",
         &["fraud", "f"],
         Action::Show(PaneId::Fraud),
         "the fraud queue",
     ),
-    (&["help", "h"], Action::ToggleHelp, "this help"),
-    (&["q", "quit", "q!"], Action::Quit, "quit"),
+    Binding::command(
+        "help_command",
+        &["help", "h"],
+        Action::ToggleHelp,
+        "this help",
+    ),
+    Binding::command("quit_command", &["q", "quit", "q!"], Action::Quit, "quit"),
 ];
 
-/// The bindings that work (and show) in this mode.
-pub fn active(wall: bool) -> impl Iterator<Item = &'static Binding> {
-    KEYMAP.iter().filter(move |b| !(wall && b.changes_data))
-}
+/// The app-wide sections: they work in every pane.
+pub const GLOBAL: &[Section] = &[
+    Section {
+        title: "Panes",
+        bindings: PANES,
+    },
+    Section {
+        title: "Move",
+        bindings: MOVE,
+    },
+    Section {
+        title: "View",
+        bindings: VIEW,
+    },
+    Section {
+        title: "General",
+        bindings: GENERAL,
+    },
+    Section {
+        title: "Commands (Enter runs)",
+        bindings: COMMANDS,
+    },
+];
 
-/// The keys of a binding as "j/↓".
+/// The sections before a pane's own in help and in the footer hints.
+pub const LEADING: &[Section] = GLOBAL.split_at(3).0;
+/// The sections after a pane's own.
+pub const TRAILING: &[Section] = GLOBAL.split_at(3).1;
+
+/// The keys of a binding as "j/↓" (a `:` command as ":fraud").
 pub fn keys_label(b: &Binding, ascii: bool) -> String {
+    if b.keys.is_empty() {
+        return b
+            .commands
+            .first()
+            .map_or_else(String::new, |c| format!(":{c}"));
+    }
     b.keys
         .iter()
         .map(|k| {
@@ -400,78 +398,61 @@ pub fn keys_label(b: &Binding, ascii: bool) -> String {
         .join("/")
 }
 
-/// Whether a binding means something in the current view: the decision keys
-/// act on the queue, the blocklist keys on the blocklist view.
-pub fn in_context(app: &App, b: &Binding) -> bool {
-    let blocklist = app.blocklist_open();
-    match b.action {
-        Action::Decide(_) | Action::Mark | Action::Undo => !blocklist,
-        Action::Open | Action::NextSort | Action::ReverseSort => !blocklist,
-        Action::BlockAdd | Action::BlockRemove => blocklist,
-        _ => true,
+/// The operator's active keymap: who they are, their role and whether this
+/// dashboard is read-only. Built once from the permission table (again only
+/// if the role changes); a binding it does not allow is absent from help and
+/// hints, and pressing its key says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    actor: Actor,
+    role: Role,
+}
+
+impl Keymap {
+    pub fn new(actor: Actor, role: Role) -> Keymap {
+        Keymap { actor, role }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.actor.readonly
+    }
+
+    /// May this operator do what `permission` covers, here?
+    pub fn may(&self, permission: Permission) -> bool {
+        self.check(permission).is_ok()
+    }
+
+    /// Why not, phrased for the footer.
+    pub fn check(&self, permission: Permission) -> Result<(), Refusal> {
+        operators::check(&self.actor, self.role, permission)
+    }
+
+    /// The binding works (and shows) for this operator.
+    pub fn allows(&self, b: &Binding) -> bool {
+        b.needs.is_none_or(|p| self.may(p))
     }
 }
 
-/// Looks a `:` command up; unknown commands get a hint.
-pub fn command(line: &str) -> Result<Action, String> {
+/// Looks a `:` command up in `sections`; unknown commands say what exists.
+pub fn command<'a>(
+    sections: impl Iterator<Item = &'a Section> + Clone,
+    line: &str,
+) -> Result<&'a Binding, String> {
     let word = line.trim().trim_start_matches(':').to_lowercase();
-    COMMANDS
-        .iter()
-        .find(|(names, _, _)| names.contains(&word.as_str()))
-        .map(|(_, action, _)| *action)
+    let mut all = sections.flat_map(|s| s.bindings.iter());
+    all.clone()
+        .find(|b| b.commands.contains(&word.as_str()))
         .ok_or_else(|| {
-            let known: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| n[0]).collect();
+            let known: Vec<&str> = all
+                .by_ref()
+                .filter_map(|b| b.commands.first().copied())
+                .collect();
             format!("unknown command :{word} (try :{})", known.join(", :"))
         })
-}
-
-/// A terminal event in the app's current state → the action it asks for.
-pub fn translate(app: &App, event: &Event) -> Option<Action> {
-    match event {
-        Event::Key(k) if k.kind == KeyEventKind::Press || k.kind == KeyEventKind::Repeat => {
-            translate_key(app, k)
-        }
-        Event::Resize(w, h) => Some(Action::Resize(*w, *h)),
-        Event::Mouse(m) => match m.kind {
-            MouseEventKind::ScrollDown => Some(Action::ScrollAt(m.column, m.row, 3)),
-            MouseEventKind::ScrollUp => Some(Action::ScrollAt(m.column, m.row, -3)),
-            MouseEventKind::Down(MouseButton::Left) => Some(Action::Click(m.column, m.row)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn translate_key(app: &App, k: &KeyEvent) -> Option<Action> {
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    if ctrl && k.code == KeyCode::Char('c') {
-        return Some(Action::Quit);
-    }
-    if app.dialog.is_some() || app.block_dialog.is_some() {
-        return Some(Action::DialogKey(*k));
-    }
-    if app.input != Input::None {
-        return match k.code {
-            KeyCode::Esc => Some(Action::Cancel),
-            KeyCode::Enter => Some(Action::Submit),
-            KeyCode::Backspace => Some(Action::Backspace),
-            KeyCode::Char(c) if !ctrl => Some(Action::Type(c)),
-            _ => None,
-        };
-    }
-    if app.help {
-        // Any key closes the help; q still quits.
-        return match k.code {
-            KeyCode::Char('q') => Some(Action::Quit),
-            _ => Some(Action::ToggleHelp),
-        };
-    }
-    let may_decide = app.may_decide();
-    active(app.wall)
-        .filter(|b| may_decide || !b.changes_data)
-        .filter(|b| in_context(app, b))
-        .find(|b| b.keys.iter().any(|key| key.matches(k)))
-        .map(|b| b.action)
 }
 
 #[cfg(test)]
@@ -479,22 +460,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_key_is_bound_twice() {
+    fn no_key_is_bound_twice_among_the_app_wide_bindings() {
         let mut seen = Vec::new();
-        for b in KEYMAP {
-            for k in b.keys {
-                assert!(!seen.contains(k), "{k:?} bound twice");
-                seen.push(*k);
+        for s in GLOBAL {
+            for b in s.bindings {
+                for k in b.keys {
+                    assert!(!seen.contains(k), "{k:?} bound twice");
+                    seen.push(*k);
+                }
             }
         }
     }
 
     #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = GLOBAL
+            .iter()
+            .flat_map(|s| s.bindings.iter().map(|b| b.name))
+            .collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
     fn every_command_resolves_and_unknown_ones_explain() {
-        assert_eq!(command(":fraud"), Ok(Action::Show(PaneId::Fraud)));
-        assert_eq!(command("disputes"), Ok(Action::Show(PaneId::Disputes)));
-        assert_eq!(command(" Q "), Ok(Action::Quit));
-        let err = command("frod").unwrap_err();
+        let find = |l: &str| command(GLOBAL.iter(), l).map(|b| b.action);
+        assert_eq!(find(":fraud"), Ok(Action::Show(PaneId::Fraud)));
+        assert_eq!(find("disputes"), Ok(Action::Show(PaneId::Disputes)));
+        assert_eq!(find(" Q "), Ok(Action::Quit));
+        let err = find("frod").unwrap_err();
         assert!(err.contains(":fraud"), "{err}");
+    }
+
+    #[test]
+    fn the_keymap_follows_the_permission_table() {
+        let agent = Keymap::new(Actor::new("ann"), Role::Agent);
+        assert!(agent.may(Permission::DecideFraud));
+        assert!(!agent.may(Permission::ApprovePayouts));
+        let ro = Keymap::new(Actor::new("root").read_only(), Role::Admin);
+        assert!(!ro.may(Permission::DecideFraud));
+        assert!(ro.may(Permission::Read));
+        let viewer = Keymap::new(Actor::new("v"), Role::Viewer);
+        assert!(!viewer.may(Permission::EditBlocklist));
     }
 }

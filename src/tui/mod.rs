@@ -1,16 +1,21 @@
 //! The dashboard. Split in the manner of gitui/yazi: the [`poller`] task owns
 //! the database and publishes immutable snapshots on a `watch` channel; the UI
 //! loop here selects over terminal events, new snapshots and a one-second
-//! tick, feeds them to [`app::App::update`] (pure state) and draws with
-//! [`ui::draw`] (a pure function of the state) only when something changed.
+//! tick, feeds them to [`app::App::update`] (pure state: the shared part, and
+//! one component per pane in [`panes`]) and draws with [`ui::draw`] (a pure
+//! function of the state) only when something changed. Operator actions go
+//! to background tasks ([`triage`], [`detail`]) as requests; their answers
+//! come back as events of the same loop.
 //!
 //! The terminal is restored on quit, on error and on panic (the panic hook
 //! restores first, then the previous hook reports).
 
+pub mod action;
 pub mod app;
 pub mod detail;
 pub mod keymap;
 pub mod layout;
+pub mod pane_id;
 pub mod panes;
 pub mod poller;
 pub mod theme;
@@ -33,7 +38,8 @@ use ratatui::backend::CrosstermBackend;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch};
 
-use app::{Action, App, Settings};
+use action::Action;
+use app::{App, Settings};
 use poller::{DataState, PollerConfig};
 use theme::Theme;
 
@@ -160,14 +166,14 @@ async fn ui_loop(
     let mut dirty = true;
     loop {
         // Requests go to the triage task; the loop never waits for them.
-        for req in app.outbox.drain(..) {
+        for req in app.requests.triage.drain(..) {
             if requests.send(req).is_err() {
-                app.status = Some("the decision task stopped (see the log)".into());
+                app.message = Some("the decision task stopped (see the log)".into());
             }
         }
-        for order_id in app.detail_requests.drain(..) {
+        for order_id in app.requests.details.drain(..) {
             if details.send(order_id).is_err() {
-                app.status = Some("the detail task stopped (see the log)".into());
+                app.message = Some("the detail task stopped (see the log)".into());
             }
         }
         if dirty {
@@ -192,7 +198,7 @@ async fn ui_loop(
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
-                    if let Some(action) = keymap::translate(&app, &ev) {
+                    if let Some(action) = app.translate(&ev) {
                         app.update(action);
                         dirty = true;
                     }

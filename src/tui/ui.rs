@@ -1,17 +1,20 @@
-//! Drawing: a pure function of the [`App`] and the [`Theme`]. Nothing here
-//! waits on I/O; only the visible rows of each pane are formatted.
+//! Drawing: a pure function of the [`App`] and the [`Theme`]. This module
+//! draws the shared chrome (header, banner, tabs, footer, help, "too small");
+//! each pane draws itself ([`super::panes::Pane::draw`]). Nothing here waits
+//! on I/O; only the visible rows of each pane are formatted.
 
 use ratatui::Frame;
-use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{Action, App, Input};
-use super::keymap::{self, COMMANDS, Group};
+use super::action::Action;
+use super::app::{App, Input};
+use super::keymap;
 use super::layout::{self, LayoutKind, MIN_HEIGHT, MIN_WIDTH};
-use super::panes::{Ctx, PaneId, fit_columns, grouped};
+use super::panes::table::centered;
+use super::panes::{PaneId, grouped};
 use super::theme::Theme;
 use crate::domain::money::format_bps;
 
@@ -29,115 +32,18 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some(t) = screen.tabs {
         draw_tabs(f, t, app, theme);
     }
+    // Each pane draws itself; the focused one then draws its overlays.
     for id in PaneId::ALL {
         if let Some(r) = screen.pane(id) {
-            draw_pane(f, r, app, id, theme);
+            app.panes.get(id).draw(f, r, &app.view(theme, id));
         }
     }
     draw_footer(f, screen.footer, app, theme);
-    let p = app.pane(app.focus);
-    if p.detail && !app.blocklist_open() {
-        draw_detail(f, screen.body, app, theme);
-    }
-    if let Some(d) = &app.dialog {
-        draw_dialog(f, screen.body, d, theme);
-    }
-    if let Some(d) = &app.block_dialog {
-        draw_block_dialog(f, screen.body, d, theme);
-    }
+    app.panes
+        .get(app.focus)
+        .draw_overlay(f, screen.body, &app.view(theme, app.focus));
     if app.help {
         draw_help(f, area, app, theme);
-    }
-}
-
-/// The reason dialog of a fraud decision.
-fn draw_dialog(f: &mut Frame, body: Rect, d: &crate::tui::triage::Dialog, theme: &Theme) {
-    use crate::tui::triage::Kind;
-    let templates = d.kind.templates();
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    let orders: Vec<String> = d
-        .targets
-        .iter()
-        .take(4)
-        .map(|t| format!("{} ({})", t.order_number, t.score))
-        .collect();
-    let more = d.targets.len().saturating_sub(4);
-    lines.push(Line::from(vec![
-        Span::styled(
-            if d.targets.len() == 1 {
-                " Order  ".to_string()
-            } else {
-                format!(" {} orders  ", d.targets.len())
-            },
-            theme.muted,
-        ),
-        Span::styled(
-            if more > 0 {
-                format!("{} +{more}", orders.join(", "))
-            } else {
-                orders.join(", ")
-            },
-            theme.text,
-        ),
-    ]));
-    let on = |b: bool, label: &str| {
-        Span::styled(
-            format!("[{}] {label}  ", if b { "x" } else { " " }),
-            if b { theme.critical } else { theme.text },
-        )
-    };
-    match d.kind {
-        Kind::Review => lines.push(Line::from(vec![
-            Span::styled(" Hold   ", theme.muted),
-            on(d.hold_hours == 24, "24h"),
-            on(d.hold_hours == 48, "48h"),
-            Span::styled("(Tab switches)", theme.muted),
-        ])),
-        Kind::Decline => lines.push(Line::from(vec![
-            Span::styled(" Block  ", theme.muted),
-            on(d.block.ip, "IP Alt-i"),
-            on(d.block.email, "email Alt-e"),
-            on(d.block.device, "device Alt-d"),
-            on(d.block.payer, "payer Alt-p"),
-        ])),
-        Kind::Approve => {}
-    }
-    lines.push(Line::styled(" Reason (required):", theme.title));
-    for (i, t) in templates.iter().enumerate() {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {} ", i + 1), theme.accent),
-            Span::styled(t.to_string(), theme.text),
-        ]));
-    }
-    let height = lines.len() as u16 + 2 + 3 + 1;
-    let area = centered(body, 78, height);
-    let block = Block::bordered()
-        .border_set(theme.sym.focus_border)
-        .border_style(theme.border_focus)
-        .title(Line::styled(format!(" {} ", d.kind.title()), theme.title))
-        .title_bottom(Line::styled(
-            " Enter confirm  Esc cancel  1-9 template ",
-            theme.muted,
-        ));
-    let inner = block.inner(area);
-    f.render_widget(Clear, area);
-    f.render_widget(block, area);
-    let [top, input, err] = Layout::vertical([
-        Constraint::Length(lines.len() as u16),
-        Constraint::Length(3),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
-    f.render_widget(Paragraph::new(lines), top);
-    let mut ta = d.reason.clone();
-    ta.set_block(Block::bordered().border_style(theme.border_focus));
-    ta.set_cursor_line_style(Style::default());
-    f.render_widget(&ta, input);
-    if let Some(e) = &d.error {
-        f.render_widget(
-            Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
-            err,
-        );
     }
 }
 
@@ -340,498 +246,90 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn ctx<'a>(app: &'a App, theme: &'a Theme, snap: &'a crate::store::snapshot::Snapshot) -> Ctx<'a> {
-    Ctx {
-        snap,
-        now: app.now,
-        tz: &app.tz,
-        theme,
-        threshold: app.threshold,
-        operator: &app.operator,
-        marked: &app.marked,
-    }
-}
-
-/// Rows of a table straight into the buffer: the column header, then the
-/// visible rows from `offset`, the `selected` one highlighted. Column
-/// positions as ratatui's Table lays them out (start-aligned, one space
-/// apart), after the selection marker.
-#[allow(clippy::too_many_arguments)]
-fn draw_rows(
-    buf: &mut Buffer,
-    inner: Rect,
+/// The help text, generated from the registry (so it is never stale): every
+/// section this operator has a usable binding in, whole sections in two
+/// columns `width` cells wide together, as short as they can be. Returns the
+/// columns and the left one's width.
+pub fn help_columns(
+    app: &App,
     theme: &Theme,
-    cols: &[super::panes::Column],
-    rows: &[(Vec<super::panes::TextCell>, Style)],
-    offset: usize,
-    selected: Option<usize>,
-) {
-    let hl = (theme.sym.select.chars().count() as u16).min(inner.width);
-    let keep = fit_columns(cols, inner.width - hl);
-    let widths: Vec<Constraint> = keep.iter().map(|&k| cols[k].width).collect();
-    let rects = Layout::horizontal(widths).spacing(1).split(Rect::new(
-        inner.x + hl,
-        inner.y,
-        inner.width - hl,
-        1,
-    ));
-    let head = theme.muted.add_modifier(Modifier::BOLD);
-    for (j, &k) in keep.iter().enumerate() {
-        put(buf, rects[j], inner.y, cols[k].name, head, cols[k].right);
+    width: u16,
+) -> (Vec<Line<'static>>, Vec<Line<'static>>, u16) {
+    let ascii = theme.sym.dot == "*";
+    let mut blocks: Vec<(Vec<Line<'static>>, usize)> = Vec::new();
+    for section in app.sections() {
+        // Keys this operator may not use are left out; so is an empty section.
+        let usable: Vec<_> = section
+            .bindings
+            .iter()
+            .filter(|b| app.keymap.allows(b))
+            .collect();
+        if usable.is_empty() {
+            continue;
+        }
+        let mut lines = vec![Line::styled(section.title.to_string(), theme.title)];
+        for b in usable {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{:>11}  ", keymap::keys_label(b, ascii)),
+                    theme.accent,
+                ),
+                Span::styled(b.help.to_string(), theme.text),
+            ]));
+        }
+        let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+        blocks.push((lines, widest));
     }
-    for (line, (cells, style)) in rows.iter().enumerate() {
-        let y = inner.y + 1 + line as u16;
-        if y >= inner.bottom() {
-            break;
-        }
-        let row_area = Rect::new(inner.x, y, inner.width, 1);
-        if *style != Style::default() {
-            buf.set_style(row_area, *style);
-        }
-        for (j, &k) in keep.iter().enumerate() {
-            if let Some(cell) = cells.get(k) {
-                put(buf, rects[j], y, &cell.text, cell.style, cell.right);
+    // Which sections go left: the split whose taller column is shortest among
+    // those whose columns fit side by side (a handful of sections: every split
+    // is tried; the registry's order is kept within each column).
+    let n = blocks.len().min(16);
+    let mut best: Option<(usize, u32)> = None;
+    for mask in 0u32..(1 << n) {
+        let (mut lh, mut rh, mut lw, mut rw) = (0, 0, 0, 0);
+        for (i, (lines, w)) in blocks.iter().enumerate().take(n) {
+            if mask & (1 << i) != 0 {
+                lh += lines.len();
+                lw = lw.max(*w);
+            } else {
+                rh += lines.len();
+                rw = rw.max(*w);
             }
         }
-        if selected == Some(offset + line) {
-            buf.set_stringn(
-                inner.x,
-                y,
-                theme.sym.select,
-                usize::from(hl),
-                Style::default(),
-            );
-            buf.set_style(row_area, theme.selected);
+        let fits = lw + rw + 2 <= usize::from(width);
+        let tall = lh.max(rh) + if fits { 0 } else { 10_000 };
+        if best.is_none_or(|(t, _)| tall < t) {
+            best = Some((tall, mask));
         }
     }
-}
-
-/// The Fraud pane's blocklist view: active entries, newest first.
-fn draw_blocklist(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let Some(s) = app.snapshot() else { return };
-    let shown = s.blocklist.len();
-    let count = if shown as i64 == s.blocklist_total {
-        format!(" {shown} ")
-    } else {
-        format!(" {shown} of {} ", grouped(s.blocklist_total))
-    };
-    let name = if area.width < 70 {
-        "Blocklist"
-    } else {
-        "Blocklist (active entries, newest first)"
-    };
-    let mut bottom = vec![Span::styled(" b back to the queue ", theme.muted)];
-    if app.may_decide() {
-        bottom.push(Span::styled(" n add  x remove ", theme.accent));
-    }
-    let block = Block::bordered()
-        .border_set(theme.sym.focus_border)
-        .border_style(theme.border_focus)
-        .title(Line::styled(format!(" 5 {name} "), theme.title))
-        .title_top(Line::styled(count, theme.muted).right_aligned())
-        .title_bottom(Line::from(bottom));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    if s.blocklist.is_empty() {
-        f.render_widget(
-            Paragraph::new(Line::styled("The blocklist is empty.", theme.muted)),
-            inner,
-        );
-        return;
-    }
-    let c = ctx(app, theme, s);
-    let rows_fit = usize::from(inner.height.saturating_sub(1)).max(1);
-    let offset = app.block_offset.min(shown.saturating_sub(1));
-    let rows: Vec<_> = (offset..shown)
-        .take(rows_fit)
-        .map(|i| (crate::tui::panes::fraud::block_row(&c, i), Style::default()))
-        .collect();
-    let selected = (!app.wall).then_some(app.block_selected);
-    draw_rows(
-        f.buffer_mut(),
-        inner,
-        theme,
-        crate::tui::panes::fraud::BLOCK_COLUMNS,
-        &rows,
-        offset,
-        selected,
-    );
-}
-
-/// The add / remove dialog of the blocklist view.
-fn draw_block_dialog(
-    f: &mut Frame,
-    body: Rect,
-    d: &crate::tui::triage::BlockDialog,
-    theme: &Theme,
-) {
-    use crate::tui::triage::{BLOCK_KINDS, BlockField};
-    let adding = d.removing.is_none();
-    let focus = |on: bool| if on { theme.border_focus } else { theme.border };
-    let height = if adding {
-        1 + 3 + 3 + 1 + 2
-    } else {
-        2 + 3 + 1 + 2
-    };
-    let area = centered(body, 72, height);
-    let title = if adding {
-        " Block: add an entry "
-    } else {
-        " Block: remove the entry "
-    };
-    let block = Block::bordered()
-        .border_set(theme.sym.focus_border)
-        .border_style(theme.border_focus)
-        .title(Line::styled(title, theme.title))
-        .title_bottom(Line::styled(
-            if adding {
-                " Tab field  Left/Right or i/e/d/p kind  Enter confirm  Esc cancel "
-            } else {
-                " Enter confirm  Esc cancel "
-            },
-            theme.muted,
-        ));
-    let inner = block.inner(area);
-    f.render_widget(Clear, area);
-    f.render_widget(block, area);
-    let ta_style = |ta: &ratatui_textarea::TextArea<'static>, label: &str, on: bool| {
-        let mut ta = ta.clone();
-        ta.set_block(
-            Block::bordered()
-                .border_style(focus(on))
-                .title(Line::styled(format!(" {label} "), theme.muted)),
-        );
-        ta.set_cursor_line_style(Style::default());
-        if !on {
-            ta.set_cursor_style(Style::default());
-        }
-        ta
-    };
-    if adding {
-        let [kind, value, reason, err] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(3),
-            Constraint::Length(3),
-            Constraint::Length(1),
-        ])
-        .areas(inner);
-        let mut spans = vec![Span::styled(" Kind  ", theme.muted)];
-        for (i, k) in BLOCK_KINDS.iter().enumerate() {
-            let on = i == d.kind;
-            spans.push(Span::styled(
-                format!("[{}] {k}  ", if on { "x" } else { " " }),
-                if on { theme.critical } else { theme.text },
-            ));
-        }
-        if d.field == BlockField::Kind {
-            spans.push(Span::styled("<", theme.accent));
-        }
-        f.render_widget(Paragraph::new(Line::from(spans)), kind);
-        let v = ta_style(&d.value, "Value", d.field == BlockField::Value);
-        f.render_widget(&v, value);
-        let r = ta_style(
-            &d.reason,
-            "Reason (required)",
-            d.field == BlockField::Reason,
-        );
-        f.render_widget(&r, reason);
-        if let Some(e) = &d.error {
-            f.render_widget(
-                Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
-                err,
-            );
-        }
-    } else {
-        let [what, reason, err] = Layout::vertical([
-            Constraint::Length(2),
-            Constraint::Length(3),
-            Constraint::Length(1),
-        ])
-        .areas(inner);
-        let (kind, value) = d.removing.clone().unwrap_or_default();
-        f.render_widget(
-            Paragraph::new(vec![
-                Line::from(vec![
-                    Span::styled(" Entry  ", theme.muted),
-                    Span::styled(format!("{kind} {value}"), theme.text),
-                ]),
-                Line::styled(
-                    " Orders with it are no longer flagged as blocklisted.",
-                    theme.muted,
-                ),
-            ]),
-            what,
-        );
-        let r = ta_style(&d.reason, "Reason (required)", true);
-        f.render_widget(&r, reason);
-        if let Some(e) = &d.error {
-            f.render_widget(
-                Paragraph::new(Line::styled(format!(" {e}"), theme.critical)),
-                err,
-            );
-        }
-    }
-}
-
-fn draw_pane(f: &mut Frame, area: Rect, app: &App, id: PaneId, theme: &Theme) {
-    if id == PaneId::Fraud && app.blocklist {
-        draw_blocklist(f, area, app, theme);
-        return;
-    }
-    let focused = id == app.focus;
-    let p = app.pane(id);
-    let name = if area.width < 70 {
-        id.short()
-    } else {
-        id.title()
-    };
-    let title = vec![Span::styled(
-        format!(" {} {name} ", id.index() + 1),
-        if focused { theme.title } else { theme.text },
-    )];
-    let mut bottom = Vec::new();
-    let mut count_line = None;
-    if let Some(s) = app.snapshot() {
-        let c = ctx(app, theme, s);
-        let sub = id.subtitle(&c);
-        if !sub.is_empty() {
-            bottom.push(Span::styled(format!(" {sub} "), theme.accent));
-        }
-        let shown = p.view.len();
-        let total = id.total(s);
-        let count = if p.filter.is_empty() && shown as i64 == total {
-            format!(" {shown} ")
+    let mask = best.map_or(0, |(_, m)| m);
+    let (mut left, mut right, mut left_width) = (Vec::new(), Vec::new(), 0);
+    for (i, (lines, w)) in blocks.into_iter().enumerate() {
+        if i < 32 && mask & (1 << i) != 0 {
+            left_width = left_width.max(w);
+            left.extend(lines);
         } else {
-            format!(" {shown} of {} ", grouped(total))
-        };
-        count_line = Some(Line::styled(count, theme.muted).right_aligned());
-        if !p.filter.is_empty() {
-            bottom.push(Span::styled(format!(" /{} ", p.filter), theme.warning));
-        }
-        if id == PaneId::Fraud && focused && !app.wall {
-            bottom.push(Span::styled(" b blocklist ", theme.muted));
-        }
-        if p.sort != 0 || p.reverse {
-            let arrow = if p.reverse {
-                theme.sym.up
-            } else {
-                theme.sym.down
-            };
-            let key = id.sort_keys().get(p.sort).copied().unwrap_or("");
-            bottom.push(Span::styled(format!(" sort: {key} {arrow} "), theme.muted));
+            right.extend(lines);
         }
     }
-    let mut block = Block::bordered()
-        .border_set(if focused {
-            theme.sym.focus_border
-        } else {
-            theme.sym.border
-        })
-        .border_style(if focused {
-            theme.border_focus
-        } else {
-            theme.border
-        })
-        .title(Line::from(title));
-    if let Some(line) = count_line {
-        block = block.title_top(line);
-    }
-    if !bottom.is_empty() {
-        block = block.title_bottom(Line::from(bottom));
-    }
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let Some(s) = app.snapshot() else {
-        let msg = if app.data.query_failed {
-            "No data: the database answered with an error (see the header)."
-        } else if app.data.down_since.is_some() {
-            "No data: the database is unreachable."
-        } else {
-            "Loading..."
-        };
-        f.render_widget(Paragraph::new(Line::styled(msg, theme.muted)), inner);
-        return;
-    };
-    if p.view.is_empty() {
-        let msg = if p.filter.is_empty() {
-            id.empty_text().to_string()
-        } else {
-            format!("No rows match /{} (Esc clears)", p.filter)
-        };
-        f.render_widget(
-            Paragraph::new(Line::styled(msg, theme.muted)).wrap(Wrap { trim: true }),
-            inner,
-        );
-        return;
-    }
-    let c = ctx(app, theme, s);
-    let rows_fit = usize::from(inner.height.saturating_sub(1)).max(1);
-    let offset = p.offset.min(p.view.len().saturating_sub(1));
-    let offset = if p.selected >= offset + rows_fit {
-        p.selected + 1 - rows_fit
-    } else {
-        offset.min(p.selected)
-    };
-    // Only the visible rows are formatted, each string measured once.
-    let rows: Vec<_> = p
-        .view
-        .iter()
-        .skip(offset)
-        .take(rows_fit)
-        .map(|&i| id.row(&c, i))
-        .collect();
-    // The wall is read-only: no selection to show.
-    let selected = (focused && !app.wall).then_some(p.selected);
-    draw_rows(
-        f.buffer_mut(),
-        inner,
-        theme,
-        id.columns(),
-        &rows,
-        offset,
-        selected,
-    );
-}
-
-/// Writes `text` in the column `col` on row `y`, cut to the column's width;
-/// right-aligned text that does not fit is shown from its start.
-fn put(buf: &mut Buffer, col: Rect, y: u16, text: &str, style: Style, right: bool) {
-    if col.width == 0 {
-        return;
-    }
-    let width = if text.is_ascii() {
-        text.len()
-    } else {
-        Span::raw(text).width()
-    };
-    let pad = if right {
-        usize::from(col.width).saturating_sub(width) as u16
-    } else {
-        0
-    };
-    buf.set_stringn(col.x + pad, y, text, usize::from(col.width - pad), style);
-}
-
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
+    (
+        left,
+        right,
+        u16::try_from(left_width + 2).unwrap_or(width / 2),
     )
 }
 
-/// Widest the Fraud detail gets (the other details: 96).
-const DETAIL_WIDTH: u16 = 110;
-
-fn draw_detail(f: &mut Frame, body: Rect, app: &App, theme: &Theme) {
-    let Some(s) = app.snapshot() else { return };
-    let Some(row) = app.selected_row(app.focus) else {
-        return;
-    };
-    let c = ctx(app, theme, s);
-    let mut lines = if app.focus == PaneId::Fraud {
-        let entry = s.fraud.get(row).and_then(|f| app.detail_of(f.order_id));
-        let width = body.width.min(DETAIL_WIDTH).saturating_sub(2);
-        crate::tui::panes::fraud::detail_with(&c, row, entry, width)
-    } else {
-        app.focus.detail(&c, row)
-    };
-    if app.focus == PaneId::Fraud
-        && let Some((order, note)) = &app.claimed
-        && s.fraud.get(row).is_some_and(|f| f.order_id == *order)
-    {
-        lines.insert(0, Line::styled(format!("  {note}"), theme.critical));
-    }
-    let wanted = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(2);
-    let max_width = if app.focus == PaneId::Fraud {
-        DETAIL_WIDTH
-    } else {
-        96
-    };
-    let area = centered(body, max_width, wanted);
-    // Longer than the screen: PgDn/PgUp scroll it (kept within the text).
-    let visible = area.height.saturating_sub(2);
-    let overflow = wanted.saturating_sub(2).saturating_sub(visible);
-    let scroll = app.detail_scroll.min(overflow);
-    let more = if overflow > 0 {
-        if scroll < overflow {
-            "  PgDn more"
-        } else {
-            "  PgUp back"
-        }
-    } else {
-        ""
-    };
-    let keys = if app.focus == PaneId::Fraud && app.may_decide() {
-        " Esc close  j/k next/previous  a approve  r review  d decline"
-    } else {
-        " Esc close  j/k next/previous"
-    };
-    let block = Block::bordered()
-        .border_set(theme.sym.focus_border)
-        .border_style(theme.border_focus)
-        .title(Line::styled(
-            format!(" {} detail ", app.focus.short()),
-            theme.title,
-        ))
-        .title_bottom(Line::styled(format!("{keys}{more} "), theme.muted));
-    f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        area,
-    );
-}
-
-/// The help text, generated from the keymap (so it is never stale).
-pub fn help_lines(wall: bool, theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
-    let ascii = theme.sym.dot == "*";
-    let group_lines = |groups: &[Group]| {
-        let mut out = Vec::new();
-        for g in groups {
-            // A group with nothing usable here (the Fraud keys for a viewer) is left out.
-            if keymap::active(wall).any(|b| b.group == *g) {
-                out.push(Line::styled(g.title().to_string(), theme.title));
-            }
-            for b in keymap::active(wall).filter(|b| b.group == *g) {
-                out.push(Line::from(vec![
-                    Span::styled(
-                        format!("{:>11}  ", keymap::keys_label(b, ascii)),
-                        theme.accent,
-                    ),
-                    Span::styled(b.help.to_string(), theme.text),
-                ]));
-            }
-        }
-        out
-    };
-    let left = group_lines(&[Group::Panes, Group::Move, Group::Fraud]);
-    let mut right = group_lines(&[Group::View, Group::Blocklist, Group::App]);
-    right.push(Line::styled("Commands (Enter runs)", theme.title));
-    for (names, _, help) in COMMANDS {
-        right.push(Line::from(vec![
-            Span::styled(format!("{:>11}  ", format!(":{}", names[0])), theme.accent),
-            Span::styled(help.to_string(), theme.text),
-        ]));
-    }
-    (left, right)
-}
-
 fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    // Viewers and the wall do not see the keys that change data.
-    let (left, right) = help_lines(app.wall || !app.may_decide(), theme);
+    // Viewers, read-only dashboards and the wall do not see the keys that change data.
+    let width = area.width.min(92);
+    let (left, right, left_width) = help_columns(app, theme, width.saturating_sub(2));
     // Two columns always: the whole keymap fits 80x24.
     let height = left.len().max(right.len()) as u16 + 2;
-    let popup = centered(area, 92, height);
+    let popup = centered(area, width, height);
     let title = if app.wall {
         " Keys (wall mode: read-only) "
+    } else if app.readonly {
+        " Keys (read-only) "
     } else {
         " Keys "
     };
@@ -855,7 +353,8 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = block.inner(popup);
     f.render_widget(Clear, popup);
     f.render_widget(block, popup);
-    let [l, r] = Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(inner);
+    let [l, r] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Fill(1)]).areas(inner);
     f.render_widget(Paragraph::new(left), l);
     f.render_widget(Paragraph::new(right), r);
 }
@@ -879,11 +378,8 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Span::styled(text, theme.warning),
                 Span::styled("   Enter keep  Esc clear", theme.muted),
             ];
-            if app.focus == PaneId::Fraud {
-                spans.push(Span::styled(
-                    format!("   {}", crate::tui::panes::fraud::FILTER_HINT),
-                    theme.muted,
-                ));
+            if let Some(hint) = app.panes.get(app.focus).filter_hint() {
+                spans.push(Span::styled(format!("   {hint}"), theme.muted));
             }
             Line::from(spans)
         }
@@ -906,18 +402,13 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(" WALL ", theme.selected));
                     spans.push(Span::styled(" read-only, cycling panes ", theme.muted));
                 }
-                // The wall shows only what works there without a keyboard habit.
-                let fraud = app.focus == PaneId::Fraud && app.may_decide();
-                if let Some(st) = app.status.as_ref().filter(|_| fraud) {
+                if let Some(st) = app.panes.get(app.focus).status(&app.keymap) {
                     spans.push(Span::styled(format!(" {st} "), theme.warning));
                 }
-                let mut hints: Vec<&str> = keymap::active(app.wall)
+                // The wall shows only what works there without a keyboard habit.
+                let mut hints: Vec<&str> = app
+                    .live_bindings()
                     .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
-                    .filter(|b| fraud || !b.changes_data)
-                    .filter(|b| keymap::in_context(app, b))
-                    .filter(|b| {
-                        app.focus == PaneId::Fraud || !matches!(b.action, Action::ToggleBlocklist)
-                    })
                     .filter_map(|b| b.footer)
                     .collect();
                 let used: usize = spans.iter().map(|s| s.width()).sum();

@@ -259,3 +259,45 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         None => Vec::new(),
     }
 }
+
+/// The pane: a table of these rows (no actions of its own yet).
+pub type AlertsPane = super::TablePane<Alerts>;
+
+/// This pane's rows of the snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Alerts;
+
+impl super::Rows for Alerts {
+    const ID: super::PaneId = super::PaneId::Alerts;
+    const COLUMNS: &'static [Column] = COLUMNS;
+    const SORT_KEYS: &'static [&'static str] = SORT_KEYS;
+
+    fn len(s: &Snapshot) -> usize {
+        s.alerts.len() + s.incidents.len()
+    }
+
+    fn total(s: &Snapshot) -> i64 {
+        let f = &s.facts;
+        f.alerts.critical + f.alerts.warning + f.alerts.info + f.incidents.open
+    }
+
+    fn key(s: &Snapshot, i: usize) -> i64 {
+        key(s, i)
+    }
+
+    fn haystack(s: &Snapshot, i: usize) -> String {
+        haystack(s, i)
+    }
+
+    fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
+        compare(s, key, a, b)
+    }
+
+    fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
+        row(c, i)
+    }
+
+    fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
+        detail(c, i)
+    }
+}

@@ -192,3 +192,44 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
     }
     lines
 }
+
+/// The pane: a table of these rows (no actions of its own yet).
+pub type DisputesPane = super::TablePane<Disputes>;
+
+/// This pane's rows of the snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disputes;
+
+impl super::Rows for Disputes {
+    const ID: super::PaneId = super::PaneId::Disputes;
+    const COLUMNS: &'static [Column] = COLUMNS;
+    const SORT_KEYS: &'static [&'static str] = SORT_KEYS;
+
+    fn len(s: &Snapshot) -> usize {
+        s.disputes.len()
+    }
+
+    fn total(s: &Snapshot) -> i64 {
+        s.facts.disputes.active
+    }
+
+    fn key(s: &Snapshot, i: usize) -> i64 {
+        s.disputes.get(i).map_or(-1, |r| r.id)
+    }
+
+    fn haystack(s: &Snapshot, i: usize) -> String {
+        haystack(s, i)
+    }
+
+    fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
+        compare(s, key, a, b)
+    }
+
+    fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
+        row(c, i)
+    }
+
+    fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
+        detail(c, i)
+    }
+}

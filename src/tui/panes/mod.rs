@@ -1,206 +1,201 @@
-//! The five panes. Each module owns one pane's columns, rows, filter text,
-//! sort keys and detail view, as pure functions of a [`Snapshot`]; this module
-//! dispatches on [`PaneId`] and holds the shared cell helpers.
+//! The five panes, each a component ([`Pane`]) in a module of its own: its
+//! state, its key bindings, what its actions do and how it draws. Their rows
+//! are pure functions of a [`Snapshot`] ([`Rows`]). This module holds the
+//! component contract, the contexts panes get ([`Cx`] to act, [`View`] to
+//! draw) and the shared cell helpers.
 
 pub mod alerts;
 pub mod disputes;
 pub mod fraud;
 pub mod payouts;
 pub mod shows;
+pub mod table;
 
-use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ratatui::layout::Constraint;
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::action::{Nav, PaneAction};
+use super::keymap::{Binding, Keymap, Section};
+pub use super::pane_id::PaneId;
+use super::poller::DataState;
 use super::theme::Theme;
+use super::triage;
 use crate::domain::disputes::Urgency;
 use crate::store::snapshot::Snapshot;
+pub use table::{Rows, Table, TablePane};
 
-/// The panes, in key order (1-5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PaneId {
-    Alerts,
-    Shows,
-    Disputes,
-    Payouts,
-    Fraud,
+/// A pane of the dashboard: it owns its state, turns the actions routed to it
+/// into state changes and requests for background tasks, declares its key
+/// bindings and draws itself. [`super::app::App`] keeps only what is shared
+/// and routes by focus.
+pub trait Pane {
+    fn id(&self) -> PaneId;
+    fn table(&self) -> &Table;
+    fn table_mut(&mut self) -> &mut Table;
+    /// Rows of this kind in the database (for the tab strip).
+    fn total(&self, s: &Snapshot) -> i64;
+    /// The identity of the selected row in `s`.
+    fn selected_key(&self, s: &Snapshot) -> Option<i64>;
+    /// Filters and sorts again (new filter or sort), keeping row `keep` selected.
+    fn rebuild(&mut self, cx: &Cx, keep: Option<i64>);
+    /// New data arrived (`old` is what the view was built from).
+    fn on_data(&mut self, old: Option<&Snapshot>, cx: &mut Cx) {
+        let keep = old.and_then(|s| self.selected_key(s));
+        self.rebuild(cx, keep);
+    }
+    /// Moves, opens, sorts. False: not handled here (the app unzooms on Esc).
+    fn nav(&mut self, nav: Nav, cx: &mut Cx) -> bool;
+    /// The pane's own bindings, all of them (help lists them by section).
+    fn sections(&self) -> &'static [Section] {
+        &[]
+    }
+    /// Whether a binding (the pane's or an app-wide one) means something in
+    /// the pane's current view; one that does not is left out of the hints
+    /// and its key does nothing.
+    fn applies(&self, _binding: &Binding) -> bool {
+        true
+    }
+    /// One of the pane's own actions.
+    fn act(&mut self, _action: PaneAction, _cx: &mut Cx) {}
+    /// A dialog is open: every key goes to [`Pane::modal_key`].
+    fn modal(&self) -> bool {
+        false
+    }
+    fn modal_key(&mut self, _key: KeyEvent, _cx: &mut Cx) {}
+    /// `/` was pressed: the filter line takes the keyboard.
+    fn start_filter(&mut self, _cx: &mut Cx) {
+        self.table_mut().detail = false;
+    }
+    /// What the filter line explains while typing (the Fraud pane's terms).
+    fn filter_hint(&self) -> Option<&'static str> {
+        None
+    }
+    /// The screen (and so the pane's height) changed.
+    fn clamp(&mut self, rows: usize, _s: Option<&Snapshot>) {
+        self.table_mut().clamp(rows);
+    }
+    /// The operator quits: give back what this dashboard holds.
+    fn quit(&mut self, _cx: &mut Cx) {}
+    /// The last answer of this pane's background work, for the footer.
+    fn status(&self, _keymap: &Keymap) -> Option<&str> {
+        None
+    }
+    /// The pane's frame and rows.
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View);
+    /// What the pane shows over the body: its detail view, its dialogs.
+    fn draw_overlay(&self, f: &mut Frame, body: Rect, v: &View);
 }
 
-impl PaneId {
-    pub const ALL: [PaneId; 5] = [
-        Self::Alerts,
-        Self::Shows,
-        Self::Disputes,
-        Self::Payouts,
-        Self::Fraud,
-    ];
+/// Requests for the background tasks, drained by the UI loop after each update.
+#[derive(Debug, Clone, Default)]
+pub struct Requests {
+    /// For the triage task (claims, decisions, blocklist edits).
+    pub triage: Vec<triage::Request>,
+    /// Fraud order details for the detail task.
+    pub details: Vec<i64>,
+}
 
-    pub fn index(self) -> usize {
-        match self {
-            Self::Alerts => 0,
-            Self::Shows => 1,
-            Self::Disputes => 2,
-            Self::Payouts => 3,
-            Self::Fraud => 4,
+/// What a pane may use while it handles an action: the shared state, and
+/// where its requests and footer messages go.
+pub struct Cx<'a> {
+    pub data: &'a DataState,
+    pub now: DateTime<Utc>,
+    pub tz: chrono_tz::Tz,
+    pub threshold: u8,
+    pub operator: &'a str,
+    pub keymap: &'a Keymap,
+    pub wall: bool,
+    /// The pane acted on has the focus.
+    pub focused: bool,
+    /// The pane's visible rows at the current size.
+    pub rows: usize,
+    /// Lines a detail page scrolls.
+    pub page: u16,
+    /// The body is zoomed to this one pane (a pane may ask for it).
+    pub zoom: &'a mut bool,
+    pub requests: &'a mut Requests,
+    /// The footer's one-line message (cleared by the next key).
+    pub message: &'a mut Option<String>,
+}
+
+impl Cx<'_> {
+    pub fn snap(&self) -> Option<&Snapshot> {
+        self.data.snapshot.as_deref()
+    }
+
+    pub fn snapshot_arc(&self) -> Option<&Arc<Snapshot>> {
+        self.data.snapshot.as_ref()
+    }
+}
+
+/// What a pane may use while it draws: the shared state, read-only.
+pub struct View<'a> {
+    pub data: &'a DataState,
+    pub now: DateTime<Utc>,
+    pub tz: &'a chrono_tz::Tz,
+    pub theme: &'a Theme,
+    pub threshold: u8,
+    pub operator: &'a str,
+    pub keymap: &'a Keymap,
+    pub wall: bool,
+    /// The pane being drawn has the focus.
+    pub focused: bool,
+}
+
+impl<'a> View<'a> {
+    pub fn snapshot(&self) -> Option<&'a Snapshot> {
+        self.data.snapshot.as_deref()
+    }
+
+    /// The cell context for rows of `snap`, with `marked` rows starred.
+    pub fn ctx<'b>(&'b self, snap: &'b Snapshot, marked: &'b BTreeSet<i64>) -> Ctx<'b> {
+        Ctx {
+            snap,
+            now: self.now,
+            tz: self.tz,
+            theme: self.theme,
+            threshold: self.threshold,
+            operator: self.operator,
+            marked,
+        }
+    }
+}
+
+/// The five panes, each its own component.
+#[derive(Debug, Clone, Default)]
+pub struct Panes {
+    pub alerts: alerts::AlertsPane,
+    pub shows: shows::ShowsPane,
+    pub disputes: disputes::DisputesPane,
+    pub payouts: payouts::PayoutsPane,
+    pub fraud: fraud::FraudPane,
+}
+
+impl Panes {
+    pub fn get(&self, id: PaneId) -> &dyn Pane {
+        match id {
+            PaneId::Alerts => &self.alerts,
+            PaneId::Shows => &self.shows,
+            PaneId::Disputes => &self.disputes,
+            PaneId::Payouts => &self.payouts,
+            PaneId::Fraud => &self.fraud,
         }
     }
 
-    pub fn from_index(i: usize) -> PaneId {
-        Self::ALL[i % Self::ALL.len()]
-    }
-
-    pub fn next(self) -> PaneId {
-        Self::from_index(self.index() + 1)
-    }
-
-    pub fn prev(self) -> PaneId {
-        Self::from_index(self.index() + Self::ALL.len() - 1)
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Alerts => "Alerts & incidents",
-            Self::Shows => "Live shows (today)",
-            Self::Disputes => "Disputes (SLA queue)",
-            Self::Payouts => "Payouts (this week)",
-            Self::Fraud => "Fraud (highest first)",
-        }
-    }
-
-    pub fn short(self) -> &'static str {
-        match self {
-            Self::Alerts => "Alerts",
-            Self::Shows => "Shows",
-            Self::Disputes => "Disputes",
-            Self::Payouts => "Payouts",
-            Self::Fraud => "Fraud",
-        }
-    }
-
-    pub fn columns(self) -> &'static [Column] {
-        match self {
-            Self::Alerts => alerts::COLUMNS,
-            Self::Shows => shows::COLUMNS,
-            Self::Disputes => disputes::COLUMNS,
-            Self::Payouts => payouts::COLUMNS,
-            Self::Fraud => fraud::COLUMNS,
-        }
-    }
-
-    pub fn sort_keys(self) -> &'static [&'static str] {
-        match self {
-            Self::Alerts => alerts::SORT_KEYS,
-            Self::Shows => shows::SORT_KEYS,
-            Self::Disputes => disputes::SORT_KEYS,
-            Self::Payouts => payouts::SORT_KEYS,
-            Self::Fraud => fraud::SORT_KEYS,
-        }
-    }
-
-    pub fn empty_text(self) -> &'static str {
-        match self {
-            Self::Alerts => "No open alerts or incidents.",
-            Self::Shows => "No shows scheduled today.",
-            Self::Disputes => "No active disputes.",
-            Self::Payouts => "No payout batch yet this week.",
-            Self::Fraud => "Fraud queue is empty.",
-        }
-    }
-
-    /// Rows in the snapshot for this pane.
-    pub fn len(self, s: &Snapshot) -> usize {
-        match self {
-            Self::Alerts => s.alerts.len() + s.incidents.len(),
-            Self::Shows => s.shows.len(),
-            Self::Disputes => s.disputes.len(),
-            Self::Payouts => s.payout_items.len(),
-            Self::Fraud => s.fraud.len(),
-        }
-    }
-
-    /// Rows of this kind in the database (the pane holds the top of them).
-    pub fn total(self, s: &Snapshot) -> i64 {
-        match self {
-            Self::Alerts => {
-                let f = &s.facts;
-                (f.alerts.critical + f.alerts.warning + f.alerts.info + f.incidents.open)
-                    .max(self.len(s) as i64)
-            }
-            Self::Shows => s.facts.shows_today.total.max(s.shows.len() as i64),
-            Self::Disputes => s.facts.disputes.active.max(s.disputes.len() as i64),
-            Self::Payouts => s
-                .facts
-                .payout_batch
-                .as_ref()
-                .map_or(0, |b| b.items)
-                .max(s.payout_items.len() as i64),
-            Self::Fraud => s.fraud_queue_total.max(s.fraud.len() as i64),
-        }
-    }
-
-    /// A stable identity of row `i`, to keep the selection across refreshes.
-    pub fn key(self, s: &Snapshot, i: usize) -> i64 {
-        match self {
-            Self::Alerts => alerts::key(s, i),
-            Self::Shows => s.shows.get(i).map_or(-1, |r| r.id),
-            Self::Disputes => s.disputes.get(i).map_or(-1, |r| r.id),
-            Self::Payouts => s.payout_items.get(i).map_or(-1, |r| r.id),
-            Self::Fraud => s.fraud.get(i).map_or(-1, |r| r.order_id),
-        }
-    }
-
-    /// The text `/` matches against (lower case).
-    pub fn haystack(self, s: &Snapshot, i: usize) -> String {
-        let text = match self {
-            Self::Alerts => alerts::haystack(s, i),
-            Self::Shows => shows::haystack(s, i),
-            Self::Disputes => disputes::haystack(s, i),
-            Self::Payouts => payouts::haystack(s, i),
-            Self::Fraud => fraud::haystack(s, i),
-        };
-        text.to_lowercase()
-    }
-
-    pub fn compare(self, s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
-        match self {
-            Self::Alerts => alerts::compare(s, key, a, b),
-            Self::Shows => shows::compare(s, key, a, b),
-            Self::Disputes => disputes::compare(s, key, a, b),
-            Self::Payouts => payouts::compare(s, key, a, b),
-            Self::Fraud => fraud::compare(s, key, a, b),
-        }
-    }
-
-    /// The cells of row `i`, plus a style for the whole row (P0 rows shout).
-    pub fn row(self, c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
-        match self {
-            Self::Alerts => alerts::row(c, i),
-            Self::Shows => shows::row(c, i),
-            Self::Disputes => disputes::row(c, i),
-            Self::Payouts => payouts::row(c, i),
-            Self::Fraud => fraud::row(c, i),
-        }
-    }
-
-    pub fn detail(self, c: &Ctx, i: usize) -> Vec<Line<'static>> {
-        match self {
-            Self::Alerts => alerts::detail(c, i),
-            Self::Shows => shows::detail(c, i),
-            Self::Disputes => disputes::detail(c, i),
-            Self::Payouts => payouts::detail(c, i),
-            Self::Fraud => fraud::detail(c, i),
-        }
-    }
-
-    /// Extra text for the pane's title (batch state, queue size, ...).
-    pub fn subtitle(self, c: &Ctx) -> String {
-        match self {
-            Self::Payouts => payouts::subtitle(c),
-            Self::Fraud => fraud::subtitle(c),
-            _ => String::new(),
+    pub fn get_mut(&mut self, id: PaneId) -> &mut dyn Pane {
+        match id {
+            PaneId::Alerts => &mut self.alerts,
+            PaneId::Shows => &mut self.shows,
+            PaneId::Disputes => &mut self.disputes,
+            PaneId::Payouts => &mut self.payouts,
+            PaneId::Fraud => &mut self.fraud,
         }
     }
 }
@@ -270,7 +265,7 @@ pub struct Ctx<'a> {
     /// Who is looking (their own claims are not "someone else's").
     pub operator: &'a str,
     /// Fraud orders marked for a bulk decision.
-    pub marked: &'a std::collections::BTreeSet<i64>,
+    pub marked: &'a BTreeSet<i64>,
 }
 
 impl Ctx<'_> {
@@ -371,7 +366,7 @@ mod tests {
 
     #[test]
     fn narrow_panes_drop_the_least_important_columns_first() {
-        let cols = fraud::COLUMNS;
+        let cols = <fraud::Queue as Rows>::COLUMNS;
         let all: Vec<usize> = (0..cols.len()).collect();
         assert_eq!(fit_columns(cols, 200), all);
         let narrow = fit_columns(cols, 50);
@@ -386,14 +381,9 @@ mod tests {
     }
 
     #[test]
-    fn grouping_and_pane_cycle() {
+    fn grouping() {
         assert_eq!(grouped(0), "0");
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(grouped(-1_000), "-1,000");
-        assert_eq!(PaneId::Fraud.next(), PaneId::Alerts);
-        assert_eq!(PaneId::Alerts.prev(), PaneId::Fraud);
-        for id in PaneId::ALL {
-            assert_eq!(PaneId::from_index(id.index()), id);
-        }
     }
 }

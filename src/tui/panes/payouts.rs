@@ -204,3 +204,48 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
     }
     lines
 }
+
+/// The pane: a table of these rows (no actions of its own yet).
+pub type PayoutsPane = super::TablePane<Payouts>;
+
+/// This pane's rows of the snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Payouts;
+
+impl super::Rows for Payouts {
+    const ID: super::PaneId = super::PaneId::Payouts;
+    const COLUMNS: &'static [Column] = COLUMNS;
+    const SORT_KEYS: &'static [&'static str] = SORT_KEYS;
+
+    fn len(s: &Snapshot) -> usize {
+        s.payout_items.len()
+    }
+
+    fn total(s: &Snapshot) -> i64 {
+        s.facts.payout_batch.as_ref().map_or(0, |b| b.items)
+    }
+
+    fn key(s: &Snapshot, i: usize) -> i64 {
+        s.payout_items.get(i).map_or(-1, |r| r.id)
+    }
+
+    fn haystack(s: &Snapshot, i: usize) -> String {
+        haystack(s, i)
+    }
+
+    fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
+        compare(s, key, a, b)
+    }
+
+    fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
+        row(c, i)
+    }
+
+    fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
+        detail(c, i)
+    }
+
+    fn subtitle(c: &Ctx) -> String {
+        subtitle(c)
+    }
+}
