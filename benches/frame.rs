@@ -66,6 +66,8 @@ fn app(snap: Snapshot, wall: bool) -> App {
             tz: tz(),
             threshold: 70,
             wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Default::default(),
         },
         now,
         (200, 60),

@@ -308,6 +308,8 @@ async fn main() -> Result<()> {
                 tz: TZ,
                 threshold: 70,
                 wall_cycle: chrono::Duration::seconds(15),
+                mouse: false,
+                keys: Default::default(),
             },
             Utc::now(),
             (200, 60),

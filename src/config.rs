@@ -80,6 +80,9 @@ pub struct Config {
     pub fraud: FraudConfig,
     pub payouts: PayoutsConfig,
     pub log: LogConfig,
+    /// Dashboard keys rebound by action name (`quit = "Q"`); checked when the
+    /// dashboard starts (an unknown name or a clash is exit 2).
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -106,6 +109,9 @@ pub struct TuiConfig {
     pub refresh_ms: u64,
     pub wall_cycle_s: u64,
     pub theme: String,
+    /// Mouse clicks and wheel in the dashboard; off keeps the terminal's own
+    /// selection (copy with the mouse) working.
+    pub mouse: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -222,6 +228,7 @@ impl Default for TuiConfig {
             refresh_ms: 2000,
             wall_cycle_s: 15,
             theme: "default".into(),
+            mouse: false,
         }
     }
 }

@@ -34,6 +34,8 @@ fn app(wall: bool, w: u16, h: u16) -> App {
             tz: tz(),
             threshold: 70,
             wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Default::default(),
         },
         now(),
         (w, h),
@@ -116,24 +118,33 @@ fn every_pane_shows_its_fixture_rows_at_200x60() {
 
 #[test]
 fn help_overlay_lists_every_binding_and_command() {
-    // The whole keymap fits, from the smallest common terminal up.
+    use lsn_ops::tui::panes::PaneId;
+    // The whole keymap of each pane fits, from the smallest common terminal up.
     for (w, h) in [(80, 24), (120, 40), (200, 60)] {
-        let mut a = app(false, w, h);
-        a.update(Action::ToggleHelp);
-        let s = text(&render(&a, &theme()));
-        // Every binding of the registry (an agent may use them all) and
-        // every `:` command.
-        for b in a.sections().flat_map(|s| s.bindings.iter()) {
-            assert!(s.contains(b.help), "{w}x{h}: help lacks {:?}\n{s}", b.help);
-            if let Some(name) = b.commands.first() {
+        for id in PaneId::ALL {
+            let mut a = app(false, w, h);
+            a.update(Action::Focus(id));
+            a.update(Action::ToggleHelp);
+            let s = text(&render(&a, &theme()));
+            // Every binding of the app and of the pane (an agent may use
+            // them all) and every `:` command.
+            for b in a.help_sections().flat_map(|s| s.bindings.iter()) {
                 assert!(
-                    s.contains(&format!(":{name}")),
-                    "{w}x{h}: help lacks :{name}"
+                    s.contains(b.help),
+                    "{w}x{h} {id:?}: help lacks {:?}\n{s}",
+                    b.help
                 );
+                if let Some(name) = b.commands.first() {
+                    assert!(
+                        s.contains(&format!(":{name}")),
+                        "{w}x{h}: help lacks :{name}"
+                    );
+                }
             }
         }
     }
     let mut a = app(false, 120, 40);
+    a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Fraud));
     a.update(Action::ToggleHelp);
     insta::assert_snapshot!(render(&a, &theme()).backend());
 }
@@ -280,6 +291,8 @@ fn a_database_without_the_schema_says_what_to_do() {
             tz: tz(),
             threshold: 70,
             wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Default::default(),
         },
         now(),
         (120, 40),

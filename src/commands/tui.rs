@@ -61,6 +61,8 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
             wall_cycle: chrono::Duration::seconds(
                 loaded.config.tui.wall_cycle_s.clamp(1, 86_400) as i64
             ),
+            mouse: loaded.config.tui.mouse,
+            keys: std::sync::Arc::new(rebound_keys(loaded)?),
         },
         poller: PollerConfig {
             refresh: Duration::from_millis(loaded.config.tui.refresh_ms.clamp(100, 3_600_000)),
@@ -71,6 +73,35 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
         },
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
+    })
+}
+
+/// `[keys]` checked against the registry: every name an action, no clash in
+/// any pane. A mistake is exit 2 naming the file (or variable), key and clash.
+pub fn rebound_keys(loaded: &Loaded) -> Result<crate::tui::keymap::Rebound, Failure> {
+    let wanted = &loaded.config.keys;
+    if wanted.is_empty() {
+        return Ok(Default::default());
+    }
+    let panes = crate::tui::panes::Panes::default();
+    let scopes: Vec<Vec<&'static crate::tui::keymap::Section>> = crate::tui::panes::PaneId::ALL
+        .iter()
+        .map(|&id| {
+            crate::tui::keymap::GLOBAL
+                .iter()
+                .chain(panes.get(id).sections().iter())
+                .collect()
+        })
+        .collect();
+    crate::tui::keymap::rebind(wanted, &scopes).map_err(|e| {
+        let origin = loaded
+            .file
+            .as_ref()
+            .map_or_else(|| "configuration".to_string(), |f| f.display().to_string());
+        Failure {
+            code: 2,
+            message: format!("{origin}: {e}"),
+        }
     })
 }
 

@@ -31,6 +31,16 @@ pub enum Action {
     ScrollAt(u16, u16, i8),
     Click(u16, u16),
     Tick(DateTime<Utc>),
+    /// `y`: copy the selected row's main id to the clipboard (OSC 52).
+    Copy,
+    /// `f`: freeze the screen while reading (data keeps arriving underneath);
+    /// again: jump to now.
+    ToggleFreeze,
+    /// Up / Down in the command line: the previous / next command run.
+    HistoryPrev,
+    HistoryNext,
+    /// Tab in the command line: complete the command name.
+    Complete,
     /// Moving in, opening and sorting the focused pane's rows.
     Nav(Nav),
     /// Something only the focused pane knows how to do (its own bindings).

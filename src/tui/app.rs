@@ -6,6 +6,8 @@
 //! hands the rest to the focused pane ([`super::panes`]), which owns its own
 //! state. Pure: no I/O, no terminal; unit-tested.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
@@ -14,7 +16,7 @@ use ratatui::layout::Rect;
 
 use super::action::{Action, Nav};
 use super::detail::Loaded;
-use super::keymap::{self, Binding, Keymap, Section};
+use super::keymap::{self, Binding, Keymap, Rebound, Section};
 use super::layout::{self, Screen};
 use super::panes::{Cx, PaneId, Panes, Requests, Table, View};
 use super::poller::DataState;
@@ -65,7 +67,14 @@ pub struct Settings {
     pub tz: chrono_tz::Tz,
     pub threshold: u8,
     pub wall_cycle: Duration,
+    /// Mouse clicks and wheel (`[tui] mouse`); off keeps terminal selection working.
+    pub mouse: bool,
+    /// Keys rebound by the operator (`[keys]`, checked at start).
+    pub keys: Arc<Rebound>,
 }
+
+/// Commands remembered for Up/Down in the command line.
+const HISTORY: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct App {
@@ -90,6 +99,14 @@ pub struct App {
     pub quit: bool,
     /// Requests for the background tasks; the UI loop drains them after each update.
     pub requests: Requests,
+    /// `f`: the screen is frozen since then; new data waits in `pending`.
+    pub frozen: Option<DateTime<Utc>>,
+    pending: Option<Box<DataState>>,
+    /// Commands run, oldest first, and the one Up/Down is showing.
+    history: Vec<String>,
+    history_pos: Option<usize>,
+    mouse: bool,
+    rebound: Arc<Rebound>,
     wall_cycle: Duration,
     wall_next: DateTime<Utc>,
 }
@@ -101,7 +118,11 @@ impl App {
         App {
             wall: settings.wall,
             readonly,
-            keymap: Keymap::new(actor(&settings.operator, readonly), Role::Viewer),
+            keymap: Keymap::new(
+                actor(&settings.operator, readonly),
+                Role::Viewer,
+                settings.keys.clone(),
+            ),
             operator: settings.operator,
             tz: settings.tz,
             threshold: settings.threshold,
@@ -117,6 +138,12 @@ impl App {
             data: DataState::default(),
             quit: false,
             requests: Requests::default(),
+            frozen: None,
+            pending: None,
+            history: Vec::new(),
+            history_pos: None,
+            mouse: settings.mouse,
+            rebound: settings.keys,
             wall_cycle: cycle,
             wall_next: now + cycle,
         }
@@ -124,6 +151,16 @@ impl App {
 
     pub fn snapshot(&self) -> Option<&Snapshot> {
         self.data.snapshot.as_deref()
+    }
+
+    /// Mouse clicks and wheel are on (`[tui] mouse`).
+    pub fn mouse(&self) -> bool {
+        self.mouse
+    }
+
+    /// Frozen, with newer data waiting underneath.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
     }
 
     pub fn role(&self) -> Role {
@@ -182,6 +219,15 @@ impl App {
             .chain(keymap::TRAILING.iter())
     }
 
+    /// The sections `?` shows: the app-wide ones and the focused pane's own
+    /// (in the manner of k9s: each view's help has its keys).
+    pub fn help_sections(&self) -> impl Iterator<Item = &'static Section> + '_ {
+        keymap::LEADING
+            .iter()
+            .chain(self.panes.get(self.focus).sections().iter())
+            .chain(keymap::TRAILING.iter())
+    }
+
     /// The bindings that work now, in the focused pane's current view, for
     /// this operator, in footer order.
     pub fn live_bindings(&self) -> impl Iterator<Item = &'static Binding> + '_ {
@@ -213,9 +259,18 @@ impl App {
     /// New data from the poller: every pane rebuilds its view, keeping its
     /// selection; the keymap follows a changed role.
     pub fn set_data(&mut self, data: DataState) {
+        if self.frozen.is_some() {
+            // Frozen: the newest data waits until `f` again.
+            self.pending = Some(Box::new(data));
+            return;
+        }
         let role = data.role.unwrap_or(Role::Viewer);
         if role != self.keymap.role() {
-            self.keymap = Keymap::new(actor(&self.operator, self.readonly), role);
+            self.keymap = Keymap::new(
+                actor(&self.operator, self.readonly),
+                role,
+                self.rebound.clone(),
+            );
         }
         let old = std::mem::replace(&mut self.data, data);
         for id in PaneId::ALL {
@@ -262,7 +317,7 @@ impl App {
                 self.translate_key(k)
             }
             Event::Resize(w, h) => Some(Action::Resize(*w, *h)),
-            Event::Mouse(m) => match m.kind {
+            Event::Mouse(m) if self.mouse => match m.kind {
                 MouseEventKind::ScrollDown => Some(Action::ScrollAt(m.column, m.row, 3)),
                 MouseEventKind::ScrollUp => Some(Action::ScrollAt(m.column, m.row, -3)),
                 MouseEventKind::Down(MouseButton::Left) => Some(Action::Click(m.column, m.row)),
@@ -281,7 +336,11 @@ impl App {
             return Some(Action::Modal(*k));
         }
         if self.input != Input::None {
+            let command = self.input == Input::Command;
             return match k.code {
+                KeyCode::Up if command => Some(Action::HistoryPrev),
+                KeyCode::Down if command => Some(Action::HistoryNext),
+                KeyCode::Tab if command => Some(Action::Complete),
                 KeyCode::Esc => Some(Action::Cancel),
                 KeyCode::Enter => Some(Action::Submit),
                 KeyCode::Backspace => Some(Action::Backspace),
@@ -303,7 +362,7 @@ impl App {
             .chain(keymap::GLOBAL.iter())
             .flat_map(|s| s.bindings.iter())
             .filter(|b| pane.applies(b))
-            .find(|b| b.matches(k))?;
+            .find(|b| self.keymap.matches(b, k))?;
         match bound.needs {
             Some(permission) if !self.keymap.may(permission) => Some(Action::Refused {
                 binding: bound.name,
@@ -372,7 +431,39 @@ impl App {
             Action::StartCommand => {
                 self.input = Input::Command;
                 self.command_line.clear();
+                self.history_pos = None;
             }
+            Action::HistoryPrev => {
+                let pos = match self.history_pos {
+                    Some(p) => p.saturating_sub(1),
+                    None => self.history.len().saturating_sub(1),
+                };
+                if let Some(line) = self.history.get(pos) {
+                    self.command_line = line.clone();
+                    self.history_pos = Some(pos);
+                }
+            }
+            Action::HistoryNext => match self.history_pos {
+                Some(p) if p + 1 < self.history.len() => {
+                    self.command_line = self.history[p + 1].clone();
+                    self.history_pos = Some(p + 1);
+                }
+                _ => {
+                    self.command_line.clear();
+                    self.history_pos = None;
+                }
+            },
+            Action::Complete => self.complete(),
+            Action::Copy => self.copy(),
+            Action::ToggleFreeze => match self.frozen.take() {
+                Some(_) => {
+                    if let Some(data) = self.pending.take() {
+                        self.set_data(*data);
+                    }
+                    self.message = Some("live again".into());
+                }
+                None => self.frozen = Some(self.now),
+            },
             Action::ToggleZoom => {
                 if !self.wall {
                     self.zoom = !self.zoom;
@@ -405,13 +496,8 @@ impl App {
                 if input == Input::Command {
                     let line = std::mem::take(&mut self.command_line);
                     if !line.trim().is_empty() {
-                        match keymap::command(self.sections(), &line) {
-                            Ok(b) => {
-                                let action = b.action;
-                                self.update(action);
-                            }
-                            Err(msg) => self.message = Some(msg),
-                        }
+                        self.remember(&line);
+                        self.run_command(&line);
                     }
                 }
             }
@@ -444,6 +530,83 @@ impl App {
                     self.set_focus(focus.next());
                 }
             }
+        }
+    }
+
+    /// Runs a `:` command line: the command, then its argument (an id or a
+    /// name to find and open in the pane the command shows).
+    fn run_command(&mut self, line: &str) {
+        let action = match keymap::command(self.sections(), line) {
+            Ok(b) => b.action,
+            Err(msg) => {
+                self.message = Some(msg);
+                return;
+            }
+        };
+        self.update(action);
+        let arg = line
+            .trim()
+            .trim_start_matches(':')
+            .split_once(char::is_whitespace)
+            .map(|(_, rest)| rest.trim())
+            .unwrap_or_default();
+        if let (Action::Show(id), false) = (action, arg.is_empty()) {
+            let mut cx = cx!(self, id);
+            if !self.panes.get_mut(id).find(arg, &mut cx) {
+                self.message = Some(format!(
+                    "{arg}: not among the {} rows shown in {}",
+                    self.pane(id).view.len(),
+                    id.short()
+                ));
+            }
+            self.clamp_all();
+        }
+    }
+
+    fn remember(&mut self, line: &str) {
+        let line = line.trim().to_string();
+        self.history.retain(|l| *l != line);
+        self.history.push(line);
+        if self.history.len() > HISTORY {
+            self.history.remove(0);
+        }
+        self.history_pos = None;
+    }
+
+    /// Tab: completes the command name, or lists the candidates.
+    fn complete(&mut self) {
+        if self.command_line.contains(char::is_whitespace) {
+            return;
+        }
+        let found = keymap::completions(self.sections(), &self.command_line);
+        match found.as_slice() {
+            [] => {
+                self.message = Some(format!("no command starts with :{}", self.command_line));
+            }
+            [one] => self.command_line = format!("{one} "),
+            many => {
+                // The longest common prefix, and the choices.
+                let first = many[0];
+                let common = (0..=first.len())
+                    .rev()
+                    .find(|&n| many.iter().all(|m| m.get(..n) == first.get(..n)))
+                    .unwrap_or(0);
+                self.command_line = first[..common].to_string();
+                self.message = Some(format!(":{}", many.join("  :")));
+            }
+        }
+    }
+
+    /// `y`: the selected row's main id goes to the clipboard (the UI loop
+    /// writes it as OSC 52, which works through SSH and tmux).
+    fn copy(&mut self) {
+        let pane = self.panes.get(self.focus);
+        match self.snapshot().and_then(|s| pane.copy_id(s)) {
+            Some(id) => {
+                self.message = Some(format!("copied {id}"));
+                self.requests.clipboard = Some(id);
+            }
+            None => self.message = Some("nothing selected to copy".into()),
         }
     }
 

@@ -5,6 +5,9 @@
 //! tables, so help is never stale; [`Keymap`] is the operator's active subset,
 //! built from `domain::operators::PERMISSIONS` (the table the store checks).
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, Nav};
@@ -50,6 +53,118 @@ impl Key {
             _ => false,
         }
     }
+}
+
+/// Reads a key as a config file writes it: `Q`, `space`, `ctrl-d`, `Enter`,
+/// `Esc`, `Tab`, `shift-tab`, `Up`, `PgDn`, `Home`, `F5`, ... (any case for names).
+pub fn parse_key(text: &str) -> Result<Key, String> {
+    let t = text.trim();
+    let mut chars = t.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        return Ok(Key::Char(c));
+    }
+    let lower = t.to_ascii_lowercase();
+    if let Some(rest) = lower
+        .strip_prefix("ctrl-")
+        .or_else(|| lower.strip_prefix("ctrl+"))
+        .or_else(|| lower.strip_prefix("c-"))
+    {
+        let mut c = rest.chars();
+        if let (Some(ch), None) = (c.next(), c.next()) {
+            return Ok(Key::Ctrl(ch));
+        }
+    }
+    let code = match lower.as_str() {
+        "space" => return Ok(Key::Char(' ')),
+        "enter" | "return" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "shift-tab" | "backtab" => KeyCode::BackTab,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "pgup" | "pageup" => KeyCode::PageUp,
+        "pgdn" | "pagedown" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "backspace" => KeyCode::Backspace,
+        "delete" | "del" => KeyCode::Delete,
+        "insert" => KeyCode::Insert,
+        f if f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            KeyCode::F(f[1..].parse().unwrap_or(1))
+        }
+        _ => {
+            return Err(format!(
+                "{t:?} is not a key (write a character, space, ctrl-x, Enter, Esc, Tab, shift-tab, Up, Down, Left, Right, PgUp, PgDn, Home, End, F1-F12)"
+            ));
+        }
+    };
+    Ok(Key::Code(code))
+}
+
+/// Keys rebound by the operator (`[keys]`): action name → its keys.
+pub type Rebound = HashMap<&'static str, Vec<Key>>;
+
+/// Checks and applies `[keys]`: every name must be an action of the registry
+/// (`sections`, grouped by where they are live together: the app-wide
+/// sections with each pane's), and no key may then mean two things in one
+/// scope. The error names the key and the clash.
+pub fn rebind(
+    wanted: &BTreeMap<String, String>,
+    scopes: &[Vec<&'static Section>],
+) -> Result<Rebound, String> {
+    let all: Vec<&'static Binding> = scopes
+        .iter()
+        .flatten()
+        .flat_map(|s| s.bindings.iter())
+        .filter(|b| !b.keys.is_empty())
+        .collect();
+    let mut rebound = Rebound::new();
+    for (name, value) in wanted {
+        let Some(b) = all.iter().find(|b| b.name == name.as_str()) else {
+            let mut names: Vec<&str> = all.iter().map(|b| b.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            let near = names
+                .iter()
+                .map(|n| (strsim::jaro_winkler(n, name), *n))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| format!(" (did you mean \"{n}\"?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "[keys] {name}: unknown action{near}; expected one of: {}",
+                names.join(", ")
+            ));
+        };
+        let keys = value
+            .split(',')
+            .map(|k| parse_key(k).map_err(|e| format!("[keys] {name} = {value:?}: {e}")))
+            .collect::<Result<Vec<Key>, String>>()?;
+        rebound.insert(b.name, keys);
+    }
+    for scope in scopes {
+        let mut seen: Vec<(Key, &str)> = Vec::new();
+        for b in scope.iter().flat_map(|s| s.bindings.iter()) {
+            let keys = rebound.get(b.name).map_or(b.keys, Vec::as_slice);
+            for k in keys {
+                if let Some((_, other)) = seen.iter().find(|(seen, n)| seen == k && *n != b.name) {
+                    let (changed, kept) = if rebound.contains_key(b.name) {
+                        (b.name, *other)
+                    } else {
+                        (*other, b.name)
+                    };
+                    return Err(format!(
+                        "[keys] {changed}: {} is already the key of {kept} (rebind {kept} too, or pick another key)",
+                        k.label()
+                    ));
+                }
+                seen.push((*k, b.name));
+            }
+        }
+    }
+    Ok(rebound)
 }
 
 /// One entry of the registry.
@@ -249,14 +364,14 @@ const VIEW: &[Binding] = &[
         "back",
         &[Code(KeyCode::Esc)],
         Action::Nav(Nav::Back),
-        "close detail / filter / zoom",
+        "close detail/filter/zoom",
         None,
     ),
     Binding::read(
         "filter",
         &[Char('/')],
         Action::StartFilter,
-        "filter rows (live, any case)",
+        "filter rows (any case)",
         Some("/ filter"),
     ),
     Binding::read(
@@ -277,12 +392,26 @@ const VIEW: &[Binding] = &[
         "zoom",
         &[Char('z')],
         Action::ToggleZoom,
-        "zoom the pane (full screen)",
+        "zoom the pane",
         Some("z zoom"),
     ),
 ];
 
 const GENERAL: &[Binding] = &[
+    Binding::read(
+        "copy",
+        &[Char('y')],
+        Action::Copy,
+        "copy the row's id",
+        None,
+    ),
+    Binding::read(
+        "freeze",
+        &[Char('f')],
+        Action::ToggleFreeze,
+        "freeze / back to now",
+        None,
+    ),
     Binding::read(
         "command",
         &[Char(':')],
@@ -310,33 +439,33 @@ const GENERAL: &[Binding] = &[
 const COMMANDS: &[Binding] = &[
     Binding::command(
         "show_alerts",
-        &["alerts", "incidents", "a"],
+        &["alerts", "incidents", "a", "alert"],
         Action::Show(PaneId::Alerts),
         "alerts & incidents",
     ),
     Binding::command(
         "show_shows",
-        &["shows", "s"],
+        &["shows", "s", "show"],
         Action::Show(PaneId::Shows),
         "today's live shows",
     ),
     Binding::command(
         "show_disputes",
-        &["disputes", "d"],
+        &["disputes", "d", "dispute"],
         Action::Show(PaneId::Disputes),
-        "the dispute SLA queue",
+        "disputes; :dispute ID",
     ),
     Binding::command(
         "show_payouts",
-        &["payouts", "p"],
+        &["payouts", "p", "creator"],
         Action::Show(PaneId::Payouts),
-        "this week's payouts",
+        "payouts; :creator NAME",
     ),
     Binding::command(
         "show_fraud",
-        &["fraud", "f"],
+        &["fraud", "f", "order"],
         Action::Show(PaneId::Fraud),
-        "the fraud queue",
+        "fraud queue; :order N",
     ),
     Binding::command(
         "help_command",
@@ -376,28 +505,6 @@ pub const LEADING: &[Section] = GLOBAL.split_at(3).0;
 /// The sections after a pane's own.
 pub const TRAILING: &[Section] = GLOBAL.split_at(3).1;
 
-/// The keys of a binding as "j/↓" (a `:` command as ":fraud").
-pub fn keys_label(b: &Binding, ascii: bool) -> String {
-    if b.keys.is_empty() {
-        return b
-            .commands
-            .first()
-            .map_or_else(String::new, |c| format!(":{c}"));
-    }
-    b.keys
-        .iter()
-        .map(|k| {
-            let l = k.label();
-            if ascii {
-                l.replace('↑', "Up").replace('↓', "Down")
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The operator's active keymap: who they are, their role and whether this
 /// dashboard is read-only. Built once from the permission table (again only
 /// if the role changes); a binding it does not allow is absent from help and
@@ -406,11 +513,59 @@ pub fn keys_label(b: &Binding, ascii: bool) -> String {
 pub struct Keymap {
     actor: Actor,
     role: Role,
+    rebound: Arc<Rebound>,
 }
 
 impl Keymap {
-    pub fn new(actor: Actor, role: Role) -> Keymap {
-        Keymap { actor, role }
+    pub fn new(actor: Actor, role: Role, rebound: Arc<Rebound>) -> Keymap {
+        Keymap {
+            actor,
+            role,
+            rebound,
+        }
+    }
+
+    /// The keys of a binding, as rebound by the operator or by default.
+    pub fn keys<'a>(&'a self, b: &'a Binding) -> &'a [Key] {
+        self.rebound.get(b.name).map_or(b.keys, Vec::as_slice)
+    }
+
+    /// The key event presses this binding.
+    pub fn matches(&self, b: &Binding, k: &KeyEvent) -> bool {
+        self.keys(b).iter().any(|key| key.matches(k))
+    }
+
+    /// The keys as help shows them: "j/↓" (a `:` command as ":fraud").
+    pub fn label(&self, b: &Binding, ascii: bool) -> String {
+        if b.keys.is_empty() {
+            return b
+                .commands
+                .first()
+                .map_or_else(String::new, |c| format!(":{c}"));
+        }
+        self.keys(b)
+            .iter()
+            .map(|k| {
+                let l = k.label();
+                if ascii {
+                    l.replace('↑', "Up").replace('↓', "Down")
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The footer hint of a binding, "a approve", with its key as rebound.
+    pub fn footer(&self, b: &Binding) -> Option<String> {
+        let text = b.footer?;
+        if !self.rebound.contains_key(b.name) {
+            return Some(text.to_string());
+        }
+        let word = text.split_once(' ').map_or(text, |(_, w)| w);
+        let key = self.keys(b).first().map_or_else(String::new, Key::label);
+        Some(format!("{key} {word}"))
     }
 
     pub fn role(&self) -> Role {
@@ -437,12 +592,35 @@ impl Keymap {
     }
 }
 
-/// Looks a `:` command up in `sections`; unknown commands say what exists.
+/// The `:` command names that start with `prefix`, each once, in registry order.
+pub fn completions<'a>(
+    sections: impl Iterator<Item = &'a Section>,
+    prefix: &str,
+) -> Vec<&'static str> {
+    let prefix = prefix.trim().trim_start_matches(':').to_lowercase();
+    let mut out: Vec<&'static str> = Vec::new();
+    for b in sections.flat_map(|s| s.bindings.iter()) {
+        for name in b.commands {
+            if name.len() > 1 && name.starts_with(&prefix) && !out.contains(name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// Looks a `:` command up in `sections` by its first word (the rest is its
+/// argument); unknown commands say what exists.
 pub fn command<'a>(
     sections: impl Iterator<Item = &'a Section> + Clone,
     line: &str,
 ) -> Result<&'a Binding, String> {
-    let word = line.trim().trim_start_matches(':').to_lowercase();
+    let line = line.trim().trim_start_matches(':');
+    let word = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
     let mut all = sections.flat_map(|s| s.bindings.iter());
     all.clone()
         .find(|b| b.commands.contains(&word.as_str()))
@@ -496,13 +674,53 @@ mod tests {
 
     #[test]
     fn the_keymap_follows_the_permission_table() {
-        let agent = Keymap::new(Actor::new("ann"), Role::Agent);
+        let agent = Keymap::new(Actor::new("ann"), Role::Agent, Arc::default());
         assert!(agent.may(Permission::DecideFraud));
         assert!(!agent.may(Permission::ApprovePayouts));
-        let ro = Keymap::new(Actor::new("root").read_only(), Role::Admin);
+        let ro = Keymap::new(Actor::new("root").read_only(), Role::Admin, Arc::default());
         assert!(!ro.may(Permission::DecideFraud));
         assert!(ro.may(Permission::Read));
-        let viewer = Keymap::new(Actor::new("v"), Role::Viewer);
+        let viewer = Keymap::new(Actor::new("v"), Role::Viewer, Arc::default());
         assert!(!viewer.may(Permission::EditBlocklist));
+    }
+
+    #[test]
+    fn keys_parse_as_config_files_write_them() {
+        assert_eq!(parse_key("Q"), Ok(Key::Char('Q')));
+        assert_eq!(parse_key("space"), Ok(Key::Char(' ')));
+        assert_eq!(parse_key("ctrl-d"), Ok(Key::Ctrl('d')));
+        assert_eq!(parse_key("PgDn"), Ok(Key::Code(KeyCode::PageDown)));
+        assert_eq!(parse_key("f5"), Ok(Key::Code(KeyCode::F(5))));
+        assert!(parse_key("hyper-x").unwrap_err().contains("not a key"));
+    }
+
+    #[test]
+    fn rebinding_moves_an_action_and_refuses_clashes_and_unknown_names() {
+        let scopes = vec![GLOBAL.iter().collect::<Vec<_>>()];
+        let want = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<String, String>>()
+        };
+        let r = rebind(&want(&[("quit", "Q")]), &scopes).expect("rebind");
+        let km = Keymap::new(Actor::new("a"), Role::Agent, Arc::new(r));
+        let quit = GENERAL.iter().find(|b| b.name == "quit").unwrap();
+        assert_eq!(km.keys(quit), &[Key::Char('Q')]);
+        assert_eq!(km.footer(quit).as_deref(), Some("Q quit"));
+        let err = rebind(&want(&[("quit", "j")]), &scopes).unwrap_err();
+        assert_eq!(
+            err,
+            "[keys] quit: j is already the key of down (rebind down too, or pick another key)"
+        );
+        // Swapping two keys is fine.
+        assert!(rebind(&want(&[("quit", "j"), ("down", "q")]), &scopes).is_ok());
+        let err = rebind(&want(&[("quitt", "Q")]), &scopes).unwrap_err();
+        assert!(
+            err.starts_with("[keys] quitt: unknown action (did you mean \"quit\"?)"),
+            "{err}"
+        );
+        let err = rebind(&want(&[("quit", "meta-q")]), &scopes).unwrap_err();
+        assert!(err.contains("is not a key"), "{err}");
     }
 }

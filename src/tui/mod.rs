@@ -78,7 +78,7 @@ impl Drop for Restore {
     }
 }
 
-fn init_terminal() -> color_eyre::Result<(Term, Restore)> {
+fn init_terminal(mouse: bool) -> color_eyre::Result<(Term, Restore)> {
     // Restore before the previous hook (color-eyre) prints its report.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -87,8 +87,11 @@ fn init_terminal() -> color_eyre::Result<(Term, Restore)> {
     }));
     enable_raw_mode().wrap_err("cannot switch the terminal to raw mode")?;
     let guard = Restore;
-    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
-        .wrap_err("cannot enter the alternate screen")?;
+    execute!(io::stdout(), EnterAlternateScreen).wrap_err("cannot enter the alternate screen")?;
+    // Opt-in: capturing the mouse takes the terminal's own selection away.
+    if mouse {
+        execute!(io::stdout(), EnableMouseCapture).wrap_err("cannot capture the mouse")?;
+    }
     let terminal = Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
         256 * 1024,
         io::stdout(),
@@ -114,7 +117,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let details = tokio::spawn(detail::run(pool.clone(), detail_rx, loaded_tx));
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
-    let (mut terminal, guard) = init_terminal()?;
+    let (mut terminal, guard) = init_terminal(options.settings.mouse)?;
     let channels = Channels {
         requests: req_tx,
         outcomes: out_rx,
@@ -175,6 +178,15 @@ async fn ui_loop(
             if details.send(order_id).is_err() {
                 app.message = Some("the detail task stopped (see the log)".into());
             }
+        }
+        if let Some(text) = app.requests.clipboard.take() {
+            // OSC 52: the terminal (through SSH, and tmux with set-clipboard)
+            // puts it on the clipboard of the operator's own machine.
+            let _ = crossterm::queue!(
+                terminal.backend_mut(),
+                crossterm::clipboard::CopyToClipboard::to_clipboard_from(text)
+            );
+            dirty = true;
         }
         if dirty {
             // Synchronized output where the terminal knows it (ignored elsewhere).

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::action::Action;
 use super::app::{App, Input};
-use super::keymap;
+
 use super::layout::{self, LayoutKind, MIN_HEIGHT, MIN_WIDTH};
 use super::panes::table::centered;
 use super::panes::{PaneId, grouped};
@@ -112,7 +112,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.muted,
         )
     };
-    let line1 = Line::from(vec![
+    let mut line1 = vec![
         Span::styled(" LSN OPS", theme.title),
         sep(theme),
         Span::styled(clock, theme.text.add_modifier(Modifier::BOLD)),
@@ -122,8 +122,26 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.accent,
         ),
         sep(theme),
-        db,
-    ]);
+    ];
+    if let Some(since) = app.frozen {
+        // Frozen (`f`): say so first, with how old what is on screen is.
+        let shown = age(d.last_success).unwrap_or(0);
+        line1.push(Span::styled(
+            format!(
+                " FROZEN {}s (data {shown}s old{}) f: now ",
+                (app.now - since).num_seconds().max(0),
+                if app.has_pending() {
+                    ", newer waiting"
+                } else {
+                    ""
+                }
+            ),
+            theme.selected.add_modifier(Modifier::BOLD),
+        ));
+        line1.push(sep(theme));
+    }
+    line1.push(db);
+    let line1 = Line::from(line1);
     let mut line2 = vec![Span::raw(" ")];
     match app.snapshot() {
         Some(s) => {
@@ -246,8 +264,9 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The help text, generated from the registry (so it is never stale): every
-/// section this operator has a usable binding in, whole sections in two
+/// The help text, generated from the registry (so it is never stale): the
+/// app-wide sections and the focused pane's, each section this operator has
+/// a usable binding in, whole sections in two
 /// columns `width` cells wide together, as short as they can be. Returns the
 /// columns and the left one's width.
 pub fn help_columns(
@@ -257,7 +276,7 @@ pub fn help_columns(
 ) -> (Vec<Line<'static>>, Vec<Line<'static>>, u16) {
     let ascii = theme.sym.dot == "*";
     let mut blocks: Vec<(Vec<Line<'static>>, usize)> = Vec::new();
-    for section in app.sections() {
+    for section in app.help_sections() {
         // Keys this operator may not use are left out; so is an empty section.
         let usable: Vec<_> = section
             .bindings
@@ -271,7 +290,7 @@ pub fn help_columns(
         for b in usable {
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("{:>11}  ", keymap::keys_label(b, ascii)),
+                    format!("{:>11}  ", app.keymap.label(b, ascii)),
                     theme.accent,
                 ),
                 Span::styled(b.help.to_string(), theme.text),
@@ -281,25 +300,29 @@ pub fn help_columns(
         blocks.push((lines, widest));
     }
     // Which sections go left: the split whose taller column is shortest among
-    // those whose columns fit side by side (a handful of sections: every split
-    // is tried; the registry's order is kept within each column).
+    // those whose columns fit side by side, and among those the one closest
+    // to the registry's order (fewest sections on the left that come after
+    // one on the right). A handful of sections: every split is tried.
     let n = blocks.len().min(16);
-    let mut best: Option<(usize, u32)> = None;
+    let mut best: Option<((usize, u32), u32)> = None;
     for mask in 0u32..(1 << n) {
         let (mut lh, mut rh, mut lw, mut rw) = (0, 0, 0, 0);
+        let (mut right_seen, mut inversions) = (0u32, 0u32);
         for (i, (lines, w)) in blocks.iter().enumerate().take(n) {
             if mask & (1 << i) != 0 {
                 lh += lines.len();
                 lw = lw.max(*w);
+                inversions += right_seen;
             } else {
                 rh += lines.len();
                 rw = rw.max(*w);
+                right_seen += 1;
             }
         }
         let fits = lw + rw + 2 <= usize::from(width);
-        let tall = lh.max(rh) + if fits { 0 } else { 10_000 };
-        if best.is_none_or(|(t, _)| tall < t) {
-            best = Some((tall, mask));
+        let score = (lh.max(rh) + if fits { 0 } else { 10_000 }, inversions);
+        if best.is_none_or(|(b, _)| score < b) {
+            best = Some((score, mask));
         }
     }
     let mask = best.map_or(0, |(_, m)| m);
@@ -346,7 +369,11 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
     } else {
         block = block.title_bottom(Line::styled(
-            " any key closes  mouse: wheel scrolls, click selects ",
+            if app.mouse() {
+                " any key closes  mouse: wheel scrolls, click selects "
+            } else {
+                " any key closes "
+            },
             theme.muted,
         ));
     }
@@ -406,18 +433,18 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(format!(" {st} "), theme.warning));
                 }
                 // The wall shows only what works there without a keyboard habit.
-                let mut hints: Vec<&str> = app
+                let mut hints: Vec<String> = app
                     .live_bindings()
                     .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
-                    .filter_map(|b| b.footer)
+                    .filter_map(|b| app.keymap.footer(b))
                     .collect();
                 let used: usize = spans.iter().map(|s| s.width()).sum();
-                let width = |h: &[&str]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
+                let width = |h: &[String]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
                 // Too narrow: the first hints go first; help and quit always stay.
                 while hints.len() > 2 && used + width(&hints) > usize::from(area.width) {
                     hints.remove(0);
                 }
-                for label in hints {
+                for label in &hints {
                     let (key, rest) = label.split_once(' ').unwrap_or((label, ""));
                     spans.push(Span::styled(format!(" {key}"), theme.accent));
                     spans.push(Span::styled(format!(" {rest} "), theme.muted));

@@ -25,6 +25,8 @@ pub fn app(wall: bool, size: (u16, u16)) -> App {
             tz,
             threshold: 70,
             wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Default::default(),
         },
         now(),
         size,
@@ -278,6 +280,8 @@ fn a_readonly_dashboard_hides_and_refuses_every_change() {
             tz,
             threshold: 70,
             wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Default::default(),
         },
         now(),
         (120, 40),
@@ -328,4 +332,163 @@ fn pane_bindings_work_only_in_their_pane() {
     for n in ["approve", "decline", "block_add", "quit", "show_fraud"] {
         assert!(names.contains(&n), "{n}");
     }
+}
+
+/// `f` freezes what is on screen: new data waits (the header says FROZEN and
+/// that newer data is there); `f` again shows it.
+#[test]
+fn freeze_holds_the_screen_and_f_again_jumps_to_now() {
+    let mut a = app(false, (120, 40));
+    chars(&mut a, "f");
+    assert!(a.frozen.is_some());
+    let before = a.snapshot().unwrap().fraud_queue_total;
+    let mut snap = (**a.data.snapshot.as_ref().unwrap()).clone();
+    snap.fraud_queue_total += 7;
+    a.set_data(DataState {
+        snapshot: Some(Arc::new(snap)),
+        ..a.data.clone()
+    });
+    assert_eq!(a.snapshot().unwrap().fraud_queue_total, before);
+    assert!(a.has_pending());
+    chars(&mut a, "f");
+    assert!(a.frozen.is_none() && !a.has_pending());
+    assert_eq!(a.snapshot().unwrap().fraud_queue_total, before + 7);
+}
+
+/// `y` copies the selected row's main id: the order number in the Fraud
+/// pane, PayPal's dispute id in Disputes; the footer says what was copied.
+#[test]
+fn y_copies_the_selected_rows_id() {
+    let mut a = app(false, (120, 40));
+    chars(&mut a, "5y");
+    let number = {
+        let s = a.snapshot().unwrap();
+        s.fraud[a.selected_row(PaneId::Fraud).unwrap()]
+            .order_number
+            .clone()
+    };
+    assert_eq!(a.requests.clipboard.as_deref(), Some(number.as_str()));
+    assert_eq!(
+        a.message.as_deref(),
+        Some(format!("copied {number}").as_str())
+    );
+    chars(&mut a, "3y");
+    let dispute = {
+        let s = a.snapshot().unwrap();
+        s.disputes[a.selected_row(PaneId::Disputes).unwrap()]
+            .paypal_dispute_id
+            .clone()
+    };
+    assert_eq!(a.requests.clipboard.as_deref(), Some(dispute.as_str()));
+}
+
+/// The command line remembers what ran (Up/Down), completes names (Tab),
+/// and commands with an argument open that row.
+#[test]
+fn command_line_history_completion_and_ids() {
+    let mut a = app(false, (120, 40));
+    let dispute = a.snapshot().unwrap().disputes[3].paypal_dispute_id.clone();
+    chars(&mut a, &format!(":dispute {dispute}"));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.focus, PaneId::Disputes);
+    let row = a.selected_row(PaneId::Disputes).unwrap();
+    assert_eq!(
+        a.snapshot().unwrap().disputes[row].paypal_dispute_id,
+        dispute
+    );
+    assert!(a.pane(PaneId::Disputes).detail);
+    chars(&mut a, ":nosuch 1");
+    press(&mut a, KeyCode::Enter);
+    assert!(
+        a.message
+            .as_deref()
+            .unwrap()
+            .contains("unknown command :nosuch")
+    );
+    // Up brings the last command back, then the one before.
+    chars(&mut a, ":");
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.command_line, "nosuch 1");
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.command_line, format!("dispute {dispute}"));
+    press(&mut a, KeyCode::Down);
+    assert_eq!(a.command_line, "nosuch 1");
+    press(&mut a, KeyCode::Esc);
+    // Tab completes a unique prefix and lists several.
+    chars(&mut a, ":fr");
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.command_line, "fraud ");
+    press(&mut a, KeyCode::Esc);
+    chars(&mut a, ":sh");
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.command_line, "show");
+    assert!(a.message.as_deref().unwrap().contains(":shows"));
+    press(&mut a, KeyCode::Esc);
+    // :order opens a queued order, claimed as Enter would.
+    let number = a.snapshot().unwrap().fraud[2].order_number.clone();
+    chars(&mut a, &format!(":order {}", number.to_lowercase()));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.focus, PaneId::Fraud);
+    let order = a.panes.fraud.selected_order(a.snapshot().unwrap());
+    assert_eq!(order, Some(a.snapshot().unwrap().fraud[2].order_id));
+    assert!(
+        a.requests
+            .triage
+            .iter()
+            .any(|r| matches!(r, crate::tui::triage::Request::Claim { .. }))
+    );
+}
+
+/// `[keys]`: a rebound action answers to its new key only, and help and the
+/// footer show the new key.
+#[test]
+fn a_rebound_key_moves_the_action() {
+    let tz = chrono_tz::America::Los_Angeles;
+    let wanted: std::collections::BTreeMap<String, String> =
+        [("quit".to_string(), "Q".to_string())].into();
+    let scopes = vec![keymap::GLOBAL.iter().collect::<Vec<_>>()];
+    let rebound = keymap::rebind(&wanted, &scopes).expect("rebind");
+    let mut a = App::new(
+        Settings {
+            wall: false,
+            readonly: false,
+            operator: "maria".into(),
+            tz,
+            threshold: 70,
+            wall_cycle: Duration::seconds(15),
+            mouse: false,
+            keys: Arc::new(rebound),
+        },
+        now(),
+        (120, 40),
+    );
+    a.set_data(DataState {
+        snapshot: Some(Arc::new(fixture(now(), &tz))),
+        role: Some(Role::Agent),
+        ..Default::default()
+    });
+    chars(&mut a, "q");
+    assert!(!a.quit, "q no longer quits");
+    let quit = a
+        .live_bindings()
+        .find(|b| b.name == "quit")
+        .expect("quit binding");
+    assert_eq!(a.keymap.footer(quit).as_deref(), Some("Q quit"));
+    assert_eq!(a.keymap.label(quit, false), "Q");
+    chars(&mut a, "Q");
+    assert!(a.quit);
+}
+
+/// Mouse events are ignored unless `[tui] mouse` turned them on.
+#[test]
+fn the_mouse_is_opt_in() {
+    use crossterm::event::{MouseEvent, MouseEventKind};
+    let a = app(false, (200, 60));
+    let click = Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: 3,
+        row: 4,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(a.translate(&click), None);
 }

@@ -297,6 +297,14 @@ impl super::Rows for Alerts {
         row(c, i)
     }
 
+    /// An alert's dedup key, an incident's number.
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String> {
+        match item(s, i)? {
+            Item::Alert(a) => Some(a.rule_key.clone()),
+            Item::Incident(inc) => Some(format!("INC-{}", inc.id)),
+        }
+    }
+
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         detail(c, i)
     }

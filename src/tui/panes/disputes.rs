@@ -229,6 +229,11 @@ impl super::Rows for Disputes {
         row(c, i)
     }
 
+    /// PayPal's dispute id.
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String> {
+        s.disputes.get(i).map(|r| r.paypal_dispute_id.clone())
+    }
+
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         detail(c, i)
     }

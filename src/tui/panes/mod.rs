@@ -77,6 +77,11 @@ pub trait Pane {
     fn filter_hint(&self) -> Option<&'static str> {
         None
     }
+    /// The selected row's main id, for `y` (order number, dispute id, ...).
+    fn copy_id(&self, s: &Snapshot) -> Option<String>;
+    /// `:command ARG`: selects the first row matching `query` and opens it.
+    /// False when no row shown matches.
+    fn find(&mut self, query: &str, cx: &mut Cx) -> bool;
     /// The screen (and so the pane's height) changed.
     fn clamp(&mut self, rows: usize, _s: Option<&Snapshot>) {
         self.table_mut().clamp(rows);
@@ -100,6 +105,8 @@ pub struct Requests {
     pub triage: Vec<triage::Request>,
     /// Fraud order details for the detail task.
     pub details: Vec<i64>,
+    /// Text for the terminal's clipboard (OSC 52).
+    pub clipboard: Option<String>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

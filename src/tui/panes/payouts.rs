@@ -241,6 +241,11 @@ impl super::Rows for Payouts {
         row(c, i)
     }
 
+    /// The creator of the line.
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String> {
+        s.payout_items.get(i).map(|r| r.creator.clone())
+    }
+
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         detail(c, i)
     }

@@ -200,6 +200,11 @@ impl super::Rows for Shows {
         row(c, i)
     }
 
+    /// The show's id (what `lsn-ops report show ID` takes).
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String> {
+        s.shows.get(i).map(|r| r.id.to_string())
+    }
+
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         detail(c, i)
     }

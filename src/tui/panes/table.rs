@@ -36,6 +36,8 @@ pub trait Rows {
     /// The cells of row `i`, plus a style for the whole row (P0 rows shout).
     fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style);
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>>;
+    /// Row `i`'s main id, as `y` copies it (order number, dispute id, ...).
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String>;
     /// Extra text for the pane's bottom border (batch state, queue size, ...).
     fn subtitle(_c: &Ctx) -> String {
         String::new()
@@ -130,6 +132,28 @@ impl Table {
         }
         let max_offset = self.view.len().saturating_sub(rows);
         self.offset = self.offset.min(max_offset);
+    }
+
+    /// Selects the first row whose id or text contains `query` (any case) and
+    /// opens its detail. False when none matches.
+    pub fn find<R: Rows>(&mut self, s: Option<&Snapshot>, query: &str, rows: usize) -> bool {
+        let Some(s) = s else { return false };
+        let q = query.to_lowercase();
+        let hit = self
+            .view
+            .iter()
+            .position(|&i| R::copy_id(s, i).is_some_and(|id| id.to_lowercase() == q));
+        let hit = hit.or_else(|| {
+            self.view
+                .iter()
+                .position(|&i| R::haystack(s, i).to_lowercase().contains(&q))
+        });
+        let Some(pos) = hit else { return false };
+        self.selected = pos;
+        self.detail = true;
+        self.detail_scroll = 0;
+        self.clamp(rows);
+        true
     }
 
     /// Selects the row drawn on screen line `line` of the pane (a click).
@@ -242,6 +266,14 @@ impl<R: Rows> Pane for TablePane<R> {
             }
             Navigated::NotHere => false,
         }
+    }
+
+    fn copy_id(&self, s: &Snapshot) -> Option<String> {
+        R::copy_id(s, self.table.selected_row()?)
+    }
+
+    fn find(&mut self, query: &str, cx: &mut Cx) -> bool {
+        self.table.find::<R>(cx.snap(), query, cx.rows)
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, v: &View) {

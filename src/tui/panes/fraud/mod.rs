@@ -91,7 +91,7 @@ const BLOCKLIST: &[Binding] = &[
         "block_add",
         &[Char('n')],
         Action::Pane(PaneAction::BlockAdd),
-        "add an entry, with a reason",
+        "add an entry (reason)",
         Some("n add"),
         Permission::EditBlocklist,
     ),
@@ -492,6 +492,26 @@ impl Pane for FraudPane {
         Some(FILTER_HINT)
     }
 
+    fn copy_id(&self, s: &Snapshot) -> Option<String> {
+        if self.blocklist.open {
+            return self.blocklist.selected_entry(s).map(|b| b.value.clone());
+        }
+        Queue::copy_id(s, self.table.selected_row()?)
+    }
+
+    fn find(&mut self, query: &str, cx: &mut Cx) -> bool {
+        if self.blocklist.open {
+            self.close_blocklist(cx);
+        }
+        let found = self.table.find::<Queue>(cx.snap(), query, cx.rows);
+        if found {
+            // Opening an order claims it, as Enter does.
+            self.claim_selected(cx);
+            self.sync_details(cx);
+        }
+        found
+    }
+
     fn clamp(&mut self, rows: usize, s: Option<&Snapshot>) {
         self.table.clamp(rows);
         let n = s.map_or(0, |s| s.blocklist.len());
@@ -555,9 +575,12 @@ impl FraudPane {
         // The decision keys this operator may use, from the pane's bindings.
         let mut keys = String::from(" Esc close  j/k next/previous");
         for b in QUEUE {
-            if matches!(b.action, Action::Pane(PaneAction::Decide(_))) && v.keymap.allows(b) {
+            if matches!(b.action, Action::Pane(PaneAction::Decide(_)))
+                && v.keymap.allows(b)
+                && let Some(hint) = v.keymap.footer(b)
+            {
                 keys.push_str("  ");
-                keys.push_str(b.footer.unwrap_or(b.name));
+                keys.push_str(&hint);
             }
         }
         draw_detail(

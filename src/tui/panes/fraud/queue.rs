@@ -283,6 +283,11 @@ impl super::super::Rows for Queue {
         row(c, i)
     }
 
+    /// The order number.
+    fn copy_id(s: &Snapshot, i: usize) -> Option<String> {
+        s.fraud.get(i).map(|f| f.order_number.clone())
+    }
+
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
         super::detail_view::detail_with(c, i, None, 94)
     }
