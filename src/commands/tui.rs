@@ -106,6 +106,9 @@ pub fn rebound_keys(loaded: &Loaded) -> Result<crate::tui::keymap::Rebound, Fail
 }
 
 pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Result<u8, Failure> {
+    // The configuration first (a bad theme or [keys] is exit 2 with or
+    // without a terminal), then the terminal.
+    let options = options(loaded, &args)?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(Failure {
             code: 2,
@@ -114,7 +117,6 @@ pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Resu
                     .into(),
         });
     }
-    let options = options(loaded, &args)?;
     tracing::info!(operator = %options.settings.operator, wall = args.wall, theme = %options.theme.name, "dashboard starting");
     crate::tui::run(pool, options).await?;
     Ok(0)
