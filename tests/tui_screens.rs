@@ -550,3 +550,40 @@ fn viewers_and_the_wall_cannot_change_the_blocklist() {
         assert!(!s.contains("add an entry"), "{s}");
     }
 }
+
+/// Every theme in every colour mode at 80x24, styles included (the buffer's
+/// Debug lists each style run). The words are the same in all of them: no
+/// state is told by colour alone; without colour the selection is reverse
+/// video.
+#[test]
+fn each_theme_at_80x24() {
+    use lsn_ops::tui::panes::PaneId;
+    let mut a = app(false, 80, 24);
+    a.update(Action::Focus(PaneId::Fraud));
+    let plain = text(&render(&a, &theme()));
+    for name in ["default", "high-contrast", "light"] {
+        for (mode, tag) in [
+            (ColorMode::Full, "full"),
+            (ColorMode::Ansi16, "16"),
+            (ColorMode::None, "no_color"),
+        ] {
+            let t = Theme::load(name, mode, false).expect("theme");
+            let term = render(&a, &t);
+            assert_eq!(text(&term), plain, "{name} {tag}: the words differ");
+            let buf = term.backend().buffer().clone();
+            if mode == ColorMode::None {
+                // The selected row (the first fraud row) is reversed, not coloured.
+                let row = (0..buf.area.height)
+                    .find(|&y| (0..buf.area.width).any(|x| buf[(x, y)].symbol() == "▶"))
+                    .expect("a selected row");
+                let cell = &buf[(buf.area.width / 2, row)];
+                assert!(
+                    cell.modifier.contains(ratatui::style::Modifier::REVERSED),
+                    "{name}: selection without colour must be reversed"
+                );
+                assert_eq!(cell.fg, ratatui::style::Color::Reset);
+            }
+            insta::assert_debug_snapshot!(format!("theme_{name}_{tag}_80x24"), buf);
+        }
+    }
+}

@@ -269,32 +269,64 @@ pub fn to_ansi16(c: Color) -> Color {
         }
         other => return other,
     };
-    const PALETTE: [(Color, (u8, u8, u8)); 16] = [
-        (Color::Black, (0, 0, 0)),
-        (Color::Red, (205, 0, 0)),
-        (Color::Green, (0, 205, 0)),
-        (Color::Yellow, (205, 205, 0)),
-        (Color::Blue, (0, 0, 238)),
-        (Color::Magenta, (205, 0, 205)),
-        (Color::Cyan, (0, 205, 205)),
-        (Color::Gray, (229, 229, 229)),
-        (Color::DarkGray, (127, 127, 127)),
-        (Color::LightRed, (255, 0, 0)),
-        (Color::LightGreen, (0, 255, 0)),
-        (Color::LightYellow, (255, 255, 0)),
-        (Color::LightBlue, (92, 92, 255)),
-        (Color::LightMagenta, (255, 0, 255)),
-        (Color::LightCyan, (0, 255, 255)),
-        (Color::White, (255, 255, 255)),
-    ];
-    let dist = |(pr, pg, pb): (u8, u8, u8)| {
-        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
-        d(r, pr) + d(g, pg) + d(b, pb)
-    };
     PALETTE
         .iter()
-        .min_by_key(|(_, rgb)| dist(*rgb))
+        .min_by_key(|(_, rgb)| {
+            let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
+            d(r, rgb.0) + d(g, rgb.1) + d(b, rgb.2)
+        })
         .map_or(Color::Reset, |(c, _)| *c)
+}
+
+/// The 16 basic colours as xterm shows them by default.
+const PALETTE: [(Color, (u8, u8, u8)); 16] = [
+    (Color::Black, (0, 0, 0)),
+    (Color::Red, (205, 0, 0)),
+    (Color::Green, (0, 205, 0)),
+    (Color::Yellow, (205, 205, 0)),
+    (Color::Blue, (0, 0, 238)),
+    (Color::Magenta, (205, 0, 205)),
+    (Color::Cyan, (0, 205, 205)),
+    (Color::Gray, (229, 229, 229)),
+    (Color::DarkGray, (127, 127, 127)),
+    (Color::LightRed, (255, 0, 0)),
+    (Color::LightGreen, (0, 255, 0)),
+    (Color::LightYellow, (255, 255, 0)),
+    (Color::LightBlue, (92, 92, 255)),
+    (Color::LightMagenta, (255, 0, 255)),
+    (Color::LightCyan, (0, 255, 255)),
+    (Color::White, (255, 255, 255)),
+];
+
+/// A colour's RGB (basic colours as xterm shows them); `None` for the
+/// terminal's own default.
+pub fn rgb(c: Color) -> Option<(u8, u8, u8)> {
+    match c {
+        Color::Rgb(r, g, b) => Some((r, g, b)),
+        Color::Reset => None,
+        other => PALETTE
+            .iter()
+            .find(|(p, _)| *p == other)
+            .map(|(_, v)| *v)
+            .or_else(|| rgb(to_ansi16(other)).filter(|_| to_ansi16(other) != other)),
+    }
+}
+
+/// WCAG 2 contrast ratio of two colours (1 to 21).
+pub fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+    let lum = |(r, g, b): (u8, u8, u8)| {
+        let ch = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.039_28 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b)
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
 }
 
 #[cfg(test)]
@@ -365,5 +397,35 @@ mod tests {
     fn unknown_theme_names_the_choices() {
         let err = Theme::load("nope", ColorMode::Full, false).unwrap_err();
         assert!(err.contains("default, high-contrast, light"), "{err}");
+    }
+
+    /// The light theme on a light (white) terminal background: every text
+    /// colour reads at 4.5:1 or more, borders at 3:1 (WCAG 2).
+    #[test]
+    fn the_light_theme_reads_on_a_light_background() {
+        let white = (255, 255, 255);
+        let t = Theme::load("light", ColorMode::Full, false).expect("light");
+        for (name, style, min) in [
+            ("muted", t.muted, 4.5),
+            ("accent", t.accent, 4.5),
+            ("title", t.title, 4.5),
+            ("critical", t.critical, 4.5),
+            ("warning", t.warning, 4.5),
+            ("ok", t.ok, 4.5),
+            ("info", t.info, 4.5),
+            ("border", t.border, 3.0),
+            ("border_focus", t.border_focus, 3.0),
+        ] {
+            let fg = style.fg.and_then(rgb).expect("a colour");
+            let c = contrast(fg, white);
+            assert!(c >= min, "light theme {name}: contrast {c:.2} < {min}");
+        }
+        // The selection and the alarm: their own background, readable text.
+        for (name, style) in [("selected", t.selected), ("alarm", t.alarm)] {
+            let fg = style.fg.and_then(rgb).expect("fg");
+            let bg = style.bg.and_then(rgb).expect("bg");
+            let c = contrast(fg, bg);
+            assert!(c >= 4.5, "light theme {name}: contrast {c:.2}");
+        }
     }
 }
