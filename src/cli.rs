@@ -279,11 +279,14 @@ impl From<crate::store::StoreError> for Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    // Panics get color-eyre's report (the dashboard restores the terminal first);
-    // errors are printed as one line by us, so no backtrace section by default.
-    let _ = color_eyre::config::HookBuilder::default()
+    // Errors are printed as one line by us; a panic is one line too, its full
+    // report goes to a file (`telemetry::install_panic_hook`; the dashboard
+    // restores the terminal first). color-eyre only formats error reports.
+    let (_, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
-        .install();
+        .into_hooks();
+    let _ = eyre_hook.install();
+    crate::telemetry::install_panic_hook();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -306,7 +309,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     let _guard = match crate::telemetry::init(&loaded.config.log, log_name) {
         Ok(guard) => Some(guard),
         Err(reason) => {
-            eprintln!("lsn-ops: logging disabled: {reason}");
+            eprintln!("lsn-ops: warning: logging disabled: {reason}");
             None
         }
     };
