@@ -75,10 +75,14 @@ pub enum Command {
 
 #[derive(Debug, Clone, clap::Args, Default)]
 pub struct TuiArgs {
-    /// Read-only wall-monitor mode: cycles the panes, shouts about P0s
+    /// Read-only wall-monitor mode: cycles the panes, shouts about P0s (implies --readonly)
     #[arg(long)]
     pub wall: bool,
-    /// Operator name for the audit log (default: $USER)
+    /// Nothing can be changed from this dashboard, whatever the operator's role
+    #[arg(long)]
+    pub readonly: bool,
+    /// Act as this operator (admins only; audited as "ADMIN as NAME"). The
+    /// operator is otherwise the OS account running the dashboard
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
     /// ASCII borders and symbols (automatic when the locale is not UTF-8)
@@ -264,6 +268,20 @@ impl From<color_eyre::Report> for Failure {
                 message.push_str(&part);
             }
         }
+        Failure { code: 1, message }
+    }
+}
+
+impl Failure {
+    /// A change the store refused or could not make, for command `what`
+    /// ("fraud block"): exit 1 either way; a refusal is its own sentence
+    /// (it says who may do it), a database failure names the command.
+    pub fn store(what: &str, e: crate::store::authz::AuthError) -> Failure {
+        use crate::store::authz::AuthError;
+        let message = match e {
+            AuthError::Refused(refusal) => refusal.to_string(),
+            AuthError::Sql(e) => format!("{what}: database: {e}"),
+        };
         Failure { code: 1, message }
     }
 }
