@@ -270,7 +270,9 @@ async fn main() -> Result<()> {
             2 * decisions
         ));
     }
-    lsn_ops::store::operators::upsert(&pool, OPERATOR, Role::Agent, "bench").await?;
+    // The seeded admin adds the benchmark's agent (the store checks who adds operators).
+    let admin = lsn_ops::domain::operators::Actor::new("carol");
+    lsn_ops::store::operators::upsert(&pool, &admin, OPERATOR, Role::Agent).await?;
     println!(
         "database: {orders} orders, fraud queue {queue}; {decisions} approvals per pace, frames 200x60"
     );
@@ -282,7 +284,7 @@ async fn main() -> Result<()> {
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let triage_task = tokio::spawn(triage::run(
         pool.clone(),
-        OPERATOR.into(),
+        lsn_ops::domain::operators::Actor::new(OPERATOR),
         50_000,
         req_rx,
         out_tx,

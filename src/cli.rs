@@ -75,10 +75,14 @@ pub enum Command {
 
 #[derive(Debug, Clone, clap::Args, Default)]
 pub struct TuiArgs {
-    /// Read-only wall-monitor mode: cycles the panes, shouts about P0s
+    /// Read-only wall-monitor mode: cycles the panes, shouts about P0s (implies --readonly)
     #[arg(long)]
     pub wall: bool,
-    /// Operator name for the audit log (default: $USER)
+    /// Nothing can be changed from this dashboard, whatever the operator's role
+    #[arg(long)]
+    pub readonly: bool,
+    /// Act as this operator (admins only; audited as "ADMIN as NAME"). The
+    /// operator is otherwise the OS account running the dashboard
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
     /// ASCII borders and symbols (automatic when the locale is not UTF-8)
@@ -268,6 +272,20 @@ impl From<color_eyre::Report> for Failure {
     }
 }
 
+impl Failure {
+    /// A change the store refused or could not make, for command `what`
+    /// ("fraud block"): exit 1 either way; a refusal is its own sentence
+    /// (it says who may do it), a database failure names the command.
+    pub fn store(what: &str, e: crate::store::authz::AuthError) -> Failure {
+        use crate::store::authz::AuthError;
+        let message = match e {
+            AuthError::Refused(refusal) => refusal.to_string(),
+            AuthError::Sql(e) => format!("{what}: database: {e}"),
+        };
+        Failure { code: 1, message }
+    }
+}
+
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         Failure {
@@ -279,11 +297,14 @@ impl From<crate::store::StoreError> for Failure {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    // Panics get color-eyre's report (the dashboard restores the terminal first);
-    // errors are printed as one line by us, so no backtrace section by default.
-    let _ = color_eyre::config::HookBuilder::default()
+    // Errors are printed as one line by us; a panic is one line too, its full
+    // report goes to a file (`telemetry::install_panic_hook`; the dashboard
+    // restores the terminal first). color-eyre only formats error reports.
+    let (_, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
-        .install();
+        .into_hooks();
+    let _ = eyre_hook.install();
+    crate::telemetry::install_panic_hook();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -306,7 +327,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     let _guard = match crate::telemetry::init(&loaded.config.log, log_name) {
         Ok(guard) => Some(guard),
         Err(reason) => {
-            eprintln!("lsn-ops: logging disabled: {reason}");
+            eprintln!("lsn-ops: warning: logging disabled: {reason}");
             None
         }
     };

@@ -197,7 +197,9 @@ pub struct PayoutsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// Directory of the log files (the TUI owns the screen, so logs never go there).
+    /// Directory of the log files (the TUI owns the screen, so logs never go
+    /// there). Empty (the default): the XDG state directory,
+    /// `$XDG_STATE_HOME/lsn-ops`, else `~/.local/state/lsn-ops` (`telemetry::log_dir`).
     pub dir: String,
     /// tracing filter, e.g. "info" or "lsn_ops=debug,sqlx=warn".
     pub level: String,
@@ -280,7 +282,7 @@ impl Default for PayoutsConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            dir: "logs".into(),
+            dir: String::new(),
             level: "info".into(),
         }
     }

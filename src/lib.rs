@@ -5,6 +5,7 @@
 //! - [`store`]: every SQL statement, over PostgreSQL (the one source of truth).
 //! - [`seed`]: deterministic synthetic data for demos, tests and benchmarks.
 //! - [`config`]: layered configuration (defaults < file < environment).
+//! - [`identity`]: the operator is the OS account of the process's user id.
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`telemetry`]: logs to a file (the dashboard owns the screen).
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod identity;
 pub mod providers;
 pub mod seed;
 pub mod simulators;

@@ -3,6 +3,7 @@
 //! parked, and two appliers sharing one inbox.
 
 use chrono::{Duration, Utc};
+use lsn_ops::domain::operators::Actor;
 use lsn_ops::worker::apply::{ApplySettings, MAX_ATTEMPTS, Outcome, apply_due, apply_next, replay};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -401,10 +402,16 @@ async fn failing_events_are_parked_alerted_and_replayable(pool: PgPool) {
     let (alerts, severity): (i64, String) = sqlx::query_as("SELECT count(*), max(severity) FROM alerts WHERE rule_key = 'webhook_failures' AND state = 'open'")
         .fetch_one(&pool).await.expect("alert");
     assert_eq!((alerts, severity.as_str()), (1, "warning"));
-    assert!(replay(&pool, id, "carol").await.expect("replay"));
+    // Replaying is an admin's call (operating the worker).
+    sqlx::query("INSERT INTO operators (name, role, created_by) VALUES ('carol', 'admin', 't')")
+        .execute(&pool)
+        .await
+        .expect("operator");
+    let carol = Actor::new("carol");
+    assert!(replay(&pool, id, &carol).await.expect("replay"));
     assert_eq!(status_of(&pool, id).await, ("pending".into(), 0));
     assert!(
-        !replay(&pool, unknown, "carol")
+        !replay(&pool, unknown, &carol)
             .await
             .expect("replay ignored"),
         "only failed or dead events replay"

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use lsn_ops::config::Config;
+use lsn_ops::domain::operators::{Actor, Refusal};
 use lsn_ops::providers::api::HttpPolicy;
 use lsn_ops::simulators::{SimConfig, Simulators};
 use lsn_ops::store::fraud::{
@@ -56,7 +57,7 @@ async fn pending_orders(pool: &PgPool, n: i64) -> Vec<i64> {
 fn request(order_id: i64, operator: &str, decision: Decision) -> DecisionRequest {
     DecisionRequest {
         order_id,
-        operator: operator.into(),
+        actor: Actor::new(operator),
         decision,
         reason: "Proxy IP and throwaway mailbox".into(),
         score_seen: 85,
@@ -85,20 +86,22 @@ async fn a_decision_needs_a_reason_a_role_and_an_undecided_order(pool: PgPool) {
     );
     assert!(matches!(
         decide(&pool, &request(ids[0], "victor", Decision::Approve), now).await,
-        Err(DecideError::NotAllowed(_))
+        Err(DecideError::Refused(Refusal::Role { .. }))
     ));
     assert!(matches!(
         decide(&pool, &request(ids[0], "fin", Decision::Approve), now).await,
-        Err(DecideError::NotAllowed(_))
+        Err(DecideError::Refused(Refusal::Role { .. }))
     ));
 
     // Claims: dana opens the order, alice is told who has it.
     assert!(matches!(
-        claim(&pool, ids[0], "dana", now).await.expect("claim"),
+        claim(&pool, ids[0], &Actor::new("dana"), now)
+            .await
+            .expect("claim"),
         Claim::Mine { .. }
     ));
     assert!(
-        matches!(claim(&pool, ids[0], "alice", now).await.expect("claim"), Claim::Theirs { ref by, .. } if by == "dana")
+        matches!(claim(&pool, ids[0], &Actor::new("alice"), now).await.expect("claim"), Claim::Theirs { ref by, .. } if by == "dana")
     );
     assert!(matches!(
         decide(&pool, &request(ids[0], "alice", Decision::Approve), now).await,
@@ -106,9 +109,14 @@ async fn a_decision_needs_a_reason_a_role_and_an_undecided_order(pool: PgPool) {
     ));
     // An expired claim is free again.
     assert!(matches!(
-        claim(&pool, ids[0], "alice", now + Duration::minutes(6))
-            .await
-            .expect("claim"),
+        claim(
+            &pool,
+            ids[0],
+            &Actor::new("alice"),
+            now + Duration::minutes(6)
+        )
+        .await
+        .expect("claim"),
         Claim::Mine { .. }
     ));
 
@@ -180,7 +188,7 @@ async fn a_decline_refunds_through_the_outbox_blocklists_and_can_be_undone_until
     .expect("refund");
     assert_eq!((refunds, amount), (1, Some(4000)));
 
-    assert_eq!(undo_last(&pool, "alice").await, Ok(ids[0]));
+    assert_eq!(undo_last(&pool, &Actor::new("alice")).await, Ok(ids[0]));
     let (state, active_blocks, command_state): (String, i64, String) = sqlx::query_as(
         "SELECT (SELECT fraud_state FROM orders WHERE id = $1), (SELECT count(*) FROM blocklist WHERE removed_at IS NULL),
                 (SELECT state FROM commands LIMIT 1)",
@@ -193,7 +201,10 @@ async fn a_decline_refunds_through_the_outbox_blocklists_and_can_be_undone_until
         (state.as_str(), active_blocks, command_state.as_str()),
         ("pending", 0, "cancelled")
     );
-    assert_eq!(undo_last(&pool, "alice").await, Err(UndoError::Nothing));
+    assert_eq!(
+        undo_last(&pool, &Actor::new("alice")).await,
+        Err(UndoError::Nothing)
+    );
 
     // Once the executor has tried the refund, undo is refused.
     decide(&pool, &request(ids[1], "alice", DECLINE_ALL), now)
@@ -204,7 +215,7 @@ async fn a_decline_refunds_through_the_outbox_blocklists_and_can_be_undone_until
         .await
         .expect("sent");
     assert_eq!(
-        undo_last(&pool, "alice").await,
+        undo_last(&pool, &Actor::new("alice")).await,
         Err(UndoError::ProviderCalled)
     );
 }

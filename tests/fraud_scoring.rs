@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lsn_ops::domain::fraud::Rules;
 use lsn_ops::domain::fraud_lists::FILES;
+use lsn_ops::domain::operators::Actor;
 use lsn_ops::worker::apply::{ApplySettings, apply_due};
 use lsn_ops::worker::reference::ReferenceCache;
 use lsn_ops::worker::scoring::{Scoring, rescore};
@@ -449,7 +450,13 @@ async fn rescore_recomputes_with_new_rules_and_keeps_decisions(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .expect("ids");
-    let pending = rescore(&pool, ids[0], &tuned, "alice")
+    // Rescoring is an agent's (or an admin's) call.
+    sqlx::query("INSERT INTO operators (name, role, created_by) VALUES ('alice', 'agent', 't')")
+        .execute(&pool)
+        .await
+        .expect("operator");
+    let alice = Actor::new("alice");
+    let pending = rescore(&pool, ids[0], &tuned, &alice)
         .await
         .expect("rescore")
         .expect("found");
@@ -466,7 +473,7 @@ async fn rescore_recomputes_with_new_rules_and_keeps_decisions(pool: PgPool) {
         "out of the queue, hold released"
     );
 
-    let approved = rescore(&pool, ids[1], &tuned, "alice")
+    let approved = rescore(&pool, ids[1], &tuned, &alice)
         .await
         .expect("rescore")
         .expect("found");
@@ -492,7 +499,7 @@ async fn rescore_recomputes_with_new_rules_and_keeps_decisions(pool: PgPool) {
     .expect("audit");
     assert_eq!(audits, 2);
     assert!(
-        rescore(&pool, -1, &tuned, "alice")
+        rescore(&pool, -1, &tuned, &alice)
             .await
             .expect("rescore")
             .is_none()

@@ -3,11 +3,12 @@
 
 use chrono::{Duration, Utc};
 use lsn_ops::config::Config;
+use lsn_ops::domain::operators::Actor;
 use lsn_ops::providers::api::HttpPolicy;
 use lsn_ops::simulators::{SimConfig, Simulators};
 use lsn_ops::worker::apply::{ApplySettings, apply_due};
 use lsn_ops::worker::commands::{Clients, execute_due};
-use lsn_ops::worker::reconcile::enqueue_due;
+use lsn_ops::worker::reconcile::{enqueue_due, enqueue_due_for};
 use sqlx::PgPool;
 
 #[sqlx::test]
@@ -34,19 +35,25 @@ async fn a_stuck_capture_is_synced_once_per_window_and_applied(pool: PgPool) {
     .await
     .expect("payments");
 
+    sqlx::query("INSERT INTO operators (name, role, created_by) VALUES ('carol', 'admin', 't')")
+        .execute(&pool)
+        .await
+        .expect("operator");
     let now = Utc::now();
     assert_eq!(
-        enqueue_due(&pool, now, "scheduler").await.expect("enqueue"),
+        enqueue_due(&pool, now).await.expect("enqueue"),
         1,
         "only the stuck capture"
     );
     assert_eq!(
-        enqueue_due(&pool, now, "carol").await.expect("enqueue"),
+        enqueue_due_for(&pool, now, &Actor::new("carol"))
+            .await
+            .expect("enqueue"),
         0,
         "once per window"
     );
     assert_eq!(
-        enqueue_due(&pool, now + Duration::minutes(11), "scheduler")
+        enqueue_due(&pool, now + Duration::minutes(11))
             .await
             .expect("enqueue"),
         2,

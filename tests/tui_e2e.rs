@@ -44,6 +44,7 @@ async fn dashboard_in_tmux_panes_keys_notify_resize_quit() {
     let dir = workdir("e2e");
     let db = TestDb::create("e2e").await;
     db.seed(&dir);
+    db.register_os_admin().await;
     let t = Tmux::start(&dashboard("e2e"), &dir, &db.url());
 
     // All five panes with data (polled as a whole: a capture can catch a frame
@@ -195,6 +196,7 @@ async fn database_outage_keeps_the_screen_and_recovers_by_itself() {
     let dir = workdir("outage");
     let db = TestDb::create("outage").await;
     db.seed(&dir);
+    db.register_os_admin().await;
     let proxy = Proxy::start().await;
     let t = Tmux::start(&dashboard("outage"), &dir, &db.url_via(proxy.port));
     t.wait_text("db ok", UP).await;

@@ -46,6 +46,8 @@ async fn seeded(tag: &str) -> (TestDb, PathBuf, PgConnection, Vec<(i64, String)>
     let db = TestDb::create(tag).await;
     let dir = workdir(tag);
     db.seed(&dir);
+    // The OS account running the test acts as alice (`--operator`): an admin.
+    db.register_os_admin().await;
     let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
     // The queue as the dashboard lists it: highest score first, then oldest.
     let queue: Vec<(i64, String)> = sqlx::query_as(
@@ -390,17 +392,21 @@ async fn blocklist_add_and_remove_with_reasons_on_screen() {
     .fetch_all(&mut conn)
     .await
     .expect("audit");
+    // The OS account acted as alice: the audit log says so.
+    let as_alice =
+        lsn_ops::domain::operators::Actor::acting_as(lsn_ops::identity::os_account(), "alice")
+            .audit_name();
     assert_eq!(
         audit,
         [
             (
-                "alice".to_string(),
+                as_alice.clone(),
                 "blocklist.add".to_string(),
                 "email".to_string(),
                 Some("card testing ring".to_string())
             ),
             (
-                "alice".to_string(),
+                as_alice.clone(),
                 "blocklist.remove".to_string(),
                 "email".to_string(),
                 Some("customer verified by phone".to_string())

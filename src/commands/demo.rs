@@ -1,12 +1,12 @@
 //! `lsn-ops demo`: one command to see it all. Creates the database if it is
-//! missing, migrates, registers the current user as admin, seeds demo data if
-//! the database is empty, and opens the dashboard.
+//! missing, migrates, registers the OS account running it as admin, seeds
+//! demo data if the database is empty, and opens the dashboard (`--operator
+//! NAME` is then that admin acting as NAME).
 //! The worker runs in-process against the built-in provider simulators, with a
 //! traffic generator ([`crate::traffic`]) keeping the screen alive.
 
 use crate::cli::{Failure, TuiArgs};
 use crate::config::Loaded;
-use crate::domain::operators::Role;
 
 /// Demo data size: big enough to look real, quick to load.
 pub const DEMO_ORDERS: u64 = 20_000;
@@ -19,14 +19,11 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
     }
     let pool = crate::store::connect(db).await?;
     crate::store::migrate(&pool).await?;
-    let me = crate::store::operators::current_user();
-    let operator = args.operator.clone().unwrap_or_else(|| me.clone());
-    crate::store::operators::upsert(&pool, &operator, Role::Admin, "demo")
+    let me = crate::identity::os_account();
+    crate::store::operators::register_demo_admin(&pool, &me)
         .await
         .map_err(crate::store::StoreError::from)?;
-    eprintln!(
-        "lsn-ops demo: {operator} is an admin; seeding demo data if the database is empty..."
-    );
+    eprintln!("lsn-ops demo: {me} is an admin; seeding demo data if the database is empty...");
     let seeded = crate::seed::seed_if_empty(&pool, DEMO_ORDERS, DEMO_SEED, &loaded.timezone, true)
         .await
         .map_err(Failure::from)?;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use crate::cli::{Failure, FraudAction, StatusFormat};
 use crate::config::Loaded;
 use crate::domain::money::format_bps;
-use crate::domain::operators::Permission;
+use crate::domain::operators::Actor;
 use crate::worker::reference::ReferenceCache;
 use crate::worker::scoring::Scoring;
 
@@ -80,10 +80,10 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             value,
             reason,
         } => {
-            let operator = allowed(&pool, "edit the blocklist").await?;
-            let added = crate::store::fraud::block(&pool, &kind, &value, &reason, &operator)
+            let actor = Actor::new(crate::identity::os_account());
+            let added = crate::store::fraud::block(&pool, &kind, &value, &reason, &actor)
                 .await
-                .map_err(sql)?;
+                .map_err(|e| Failure::store("fraud block", e))?;
             println!(
                 "{kind} {value}: {}",
                 if added {
@@ -98,10 +98,10 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             value,
             reason,
         } => {
-            let operator = allowed(&pool, "edit the blocklist").await?;
-            if !crate::store::fraud::unblock(&pool, &kind, &value, &reason, &operator)
+            let actor = Actor::new(crate::identity::os_account());
+            if !crate::store::fraud::unblock(&pool, &kind, &value, &reason, &actor)
                 .await
-                .map_err(sql)?
+                .map_err(|e| Failure::store("fraud unblock", e))?
             {
                 return Err(Failure {
                     code: 1,
@@ -111,8 +111,8 @@ pub async fn run(loaded: &Loaded, action: FraudAction) -> Result<u8, Failure> {
             println!("{kind} {value}: removed from the blocklist");
         }
         FraudAction::Rescore { orders, queue } => {
-            let operator = allowed(&pool, "rescore orders").await?;
-            return rescore(loaded, &pool, &operator, orders, queue).await;
+            let actor = Actor::new(crate::identity::os_account());
+            return rescore(loaded, &pool, &actor, orders, queue).await;
         }
         FraudAction::Lists { .. } => {}
     }
@@ -166,7 +166,7 @@ fn lists(
 async fn rescore(
     loaded: &Loaded,
     pool: &sqlx::PgPool,
-    operator: &str,
+    actor: &Actor,
     orders: Vec<String>,
     queue: bool,
 ) -> Result<u8, Failure> {
@@ -209,9 +209,9 @@ async fn rescore(
     });
     let (mut changed, mut left_queue, mut entered_queue) = (0, 0, 0);
     for (id, _) in &ids {
-        let Some(r) = crate::worker::scoring::rescore(pool, *id, &scoring, operator)
+        let Some(r) = crate::worker::scoring::rescore(pool, *id, &scoring, actor)
             .await
-            .map_err(sql)?
+            .map_err(|e| Failure::store("fraud rescore", e))?
         else {
             continue;
         };
@@ -246,26 +246,4 @@ async fn rescore(
         eprintln!("warning: {e}");
     }
     Ok(0)
-}
-
-/// The acting operator, if their role may decide fraud (`what` they tried, for the refusal).
-async fn allowed(pool: &sqlx::PgPool, what: &str) -> Result<String, Failure> {
-    let operator = crate::store::operators::current_user();
-    let role = crate::store::operators::role_of(pool, &operator)
-        .await
-        .map_err(|e| Failure {
-            code: 1,
-            message: format!("fraud: {e}"),
-        })?;
-    if role.allows(Permission::DecideFraud) {
-        Ok(operator)
-    } else {
-        Err(Failure {
-            code: 1,
-            message: format!(
-                "{operator} is a {}: only agents and admins {what}",
-                role.as_str()
-            ),
-        })
-    }
 }

@@ -1,21 +1,22 @@
 //! `lsn-ops operators`: list, add (or change the role of) and remove operators.
-//! Changes are audited; the acting operator is `$USER`.
+//! Changes are audited and need an admin (the store checks; the very first
+//! admin of an empty table bootstraps); the acting operator is the OS account
+//! running the command ([`crate::identity`]).
 
 use crate::cli::{Failure, OperatorsAction};
 use crate::config::Loaded;
-use crate::domain::operators::Role;
+use crate::domain::operators::{Actor, Role};
 use crate::store::operators as store;
 
 pub async fn run(loaded: &Loaded, action: OperatorsAction) -> Result<u8, Failure> {
     let pool = crate::store::connect_migrated(&loaded.config.database).await?;
-    let actor = crate::store::operators::current_user();
-    let sql = |e: sqlx::Error| Failure {
-        code: 1,
-        message: format!("operators: {e}"),
-    };
+    let actor = Actor::new(crate::identity::os_account());
     match action {
         OperatorsAction::List => {
-            let list = store::list(&pool).await.map_err(sql)?;
+            let list = store::list(&pool).await.map_err(|e| Failure {
+                code: 1,
+                message: format!("operators: {e}"),
+            })?;
             if list.is_empty() {
                 println!(
                     "no operators yet: everyone is a viewer (add one with `lsn-ops operators add NAME --role admin`)"
@@ -36,13 +37,16 @@ pub async fn run(loaded: &Loaded, action: OperatorsAction) -> Result<u8, Failure
                 code: 2,
                 message: format!("unknown role {role:?}"),
             })?;
-            store::upsert(&pool, &name, role, &actor)
+            store::upsert(&pool, &actor, &name, role)
                 .await
-                .map_err(sql)?;
+                .map_err(|e| Failure::store("operators add", e))?;
             println!("{name} is now {}", role.as_str());
         }
         OperatorsAction::Remove { name } => {
-            if store::remove(&pool, &name, &actor).await.map_err(sql)? {
+            if store::remove(&pool, &actor, &name)
+                .await
+                .map_err(|e| Failure::store("operators remove", e))?
+            {
                 println!("{name} removed (now a viewer)");
             } else {
                 return Err(Failure {

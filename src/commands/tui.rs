@@ -1,8 +1,12 @@
-//! `lsn-ops` / `lsn-ops tui [--wall] [--operator NAME] [--ascii]`: the dashboard.
+//! `lsn-ops` / `lsn-ops tui [--wall] [--readonly] [--operator NAME] [--ascii]`:
+//! the dashboard.
 //!
 //! The dashboard starts even when the database is down (it says so in red and
 //! keeps retrying), so the pool is created lazily here; only a malformed URL or
-//! theme is refused up front (exit 2).
+//! theme is refused up front (exit 2). The operator is the OS account running
+//! it ([`crate::identity`]); `--operator NAME` is checked against the database
+//! at start (only an admin may act as someone else: exit 1 otherwise), and
+//! the store checks again on every change.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use sqlx::postgres::PgPoolOptions;
 use crate::cli::{Failure, TuiArgs};
 use crate::config::Loaded;
 use crate::domain::money::Currency;
+use crate::domain::operators::{Actor, Refusal, Role};
 use crate::tui::app::Settings;
 use crate::tui::poller::PollerConfig;
 use crate::tui::theme::{ColorMode, Theme, locale_is_utf8};
@@ -34,27 +39,69 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
     run_with_pool(loaded, args, pool).await
 }
 
-/// The operator: `--operator`, else `$USER`.
-pub fn operator_name(args: &TuiArgs) -> String {
-    args.operator
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(crate::store::operators::current_user)
+/// Who acts from this dashboard: the OS account, or, with `--operator NAME`,
+/// that account acting as NAME (read-only with `--readonly` or `--wall`).
+/// `--operator` is refused (exit 1, one line) unless the account is an admin;
+/// this is the friendly early answer, the store checks every change anyway.
+pub async fn actor(pool: &PgPool, args: &TuiArgs) -> Result<Actor, Failure> {
+    let me = crate::identity::os_account();
+    let actor = match args.operator.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() && name != me => {
+            let role = crate::store::operators::role_of(pool, &me)
+                .await
+                .map_err(|e| Failure {
+                    code: 1,
+                    message: format!(
+                        "--operator: cannot check that {me} is an admin: {}",
+                        crate::store::short_reason(&e)
+                    ),
+                })?;
+            if role != Role::Admin {
+                let refusal = Refusal::NotAdmin {
+                    admin: me,
+                    name: name.to_string(),
+                };
+                return Err(Failure {
+                    code: 1,
+                    message: format!("--operator: {refusal}"),
+                });
+            }
+            Actor::acting_as(me, name)
+        }
+        _ => Actor::new(me),
+    };
+    Ok(if args.readonly || args.wall {
+        actor.read_only()
+    } else {
+        actor
+    })
 }
 
-/// Builds the dashboard's options from the configuration and the flags.
-pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, Failure> {
+/// The theme from `[tui] theme`, reduced to what the terminal shows
+/// (`NO_COLOR`, 16 colours, ASCII when the locale is not UTF-8).
+pub fn theme(loaded: &Loaded, args: &TuiArgs) -> Result<Theme, Failure> {
     let env = |k: &str| std::env::var(k).ok();
     let ascii = args.ascii || !locale_is_utf8(env);
-    let theme = Theme::load(&loaded.config.tui.theme, ColorMode::detect(env), ascii)
-        .map_err(|message| Failure { code: 2, message })?;
-    let operator = operator_name(args);
+    Theme::load(&loaded.config.tui.theme, ColorMode::detect(env), ascii)
+        .map_err(|message| Failure { code: 2, message })
+}
+
+/// Builds the dashboard's options from the configuration, the flags, the
+/// actor and what was checked at start (the theme, the rebound keys).
+pub fn options(
+    loaded: &Loaded,
+    args: &TuiArgs,
+    actor: Actor,
+    theme: Theme,
+    keys: crate::tui::keymap::Rebound,
+) -> crate::tui::Options {
+    let operator = actor.name.clone();
     let threshold = loaded.config.fraud.high_risk_threshold;
     let currency = Currency::parse(&loaded.config.payouts.currency).unwrap_or(Currency::USD);
-    Ok(crate::tui::Options {
+    crate::tui::Options {
         settings: Settings {
             wall: args.wall,
-            readonly: args.wall,
+            readonly: actor.readonly,
             operator: operator.clone(),
             tz: loaded.timezone,
             threshold,
@@ -62,7 +109,7 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
                 loaded.config.tui.wall_cycle_s.clamp(1, 86_400) as i64
             ),
             mouse: loaded.config.tui.mouse,
-            keys: std::sync::Arc::new(rebound_keys(loaded)?),
+            keys: std::sync::Arc::new(keys),
         },
         poller: PollerConfig {
             refresh: Duration::from_millis(loaded.config.tui.refresh_ms.clamp(100, 3_600_000)),
@@ -73,7 +120,8 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
         },
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
-    })
+        actor,
+    }
 }
 
 /// `[keys]` checked against the registry: every name an action, no clash in
@@ -106,9 +154,12 @@ pub fn rebound_keys(loaded: &Loaded) -> Result<crate::tui::keymap::Rebound, Fail
 }
 
 pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Result<u8, Failure> {
-    // The configuration first (a bad theme or [keys] is exit 2 with or
-    // without a terminal), then the terminal.
-    let options = options(loaded, &args)?;
+    // Configuration mistakes first (exit 2, with or without a terminal), then
+    // who acts (a refused --operator is exit 1, even in a script), then the
+    // terminal.
+    let keys = rebound_keys(loaded)?;
+    let theme = theme(loaded, &args)?;
+    let actor = actor(&pool, &args).await?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(Failure {
             code: 2,
@@ -117,7 +168,8 @@ pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Resu
                     .into(),
         });
     }
-    tracing::info!(operator = %options.settings.operator, wall = args.wall, theme = %options.theme.name, "dashboard starting");
+    let options = options(loaded, &args, actor, theme, keys);
+    tracing::info!(operator = %options.actor.audit_name(), readonly = options.actor.readonly, wall = args.wall, theme = %options.theme.name, "dashboard starting");
     crate::tui::run(pool, options).await?;
     Ok(0)
 }

@@ -12,19 +12,17 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::Failure;
 use crate::config::Loaded;
+use crate::domain::operators::Actor;
 use crate::store::StoreError;
 use crate::worker::Settings;
 
 /// `lsn-ops worker replay ID`: puts a dead or failed inbox event back in the queue.
 pub async fn replay(loaded: &Loaded, id: i64) -> Result<u8, Failure> {
     let pool = crate::store::connect_migrated(&loaded.config.database).await?;
-    let operator = crate::store::operators::current_user();
-    let replayed = crate::worker::apply::replay(&pool, id, &operator)
+    let actor = Actor::new(crate::identity::os_account());
+    let replayed = crate::worker::apply::replay(&pool, id, &actor)
         .await
-        .map_err(|e| Failure {
-            code: 1,
-            message: format!("replay: {e}"),
-        })?;
+        .map_err(|e| Failure::store("replay", e))?;
     if replayed {
         println!("event #{id} is pending again; a running worker applies it within a second");
         Ok(0)
@@ -39,13 +37,10 @@ pub async fn replay(loaded: &Loaded, id: i64) -> Result<u8, Failure> {
 /// `lsn-ops worker sync`: "Sync PayPal Status" and stuck Wise transfers, now.
 pub async fn sync(loaded: &Loaded) -> Result<u8, Failure> {
     let pool = crate::store::connect_migrated(&loaded.config.database).await?;
-    let operator = crate::store::operators::current_user();
-    let queued = crate::worker::reconcile::enqueue_due(&pool, chrono::Utc::now(), &operator)
+    let actor = Actor::new(crate::identity::os_account());
+    let queued = crate::worker::reconcile::enqueue_due_for(&pool, chrono::Utc::now(), &actor)
         .await
-        .map_err(|e| Failure {
-            code: 1,
-            message: format!("sync: {e}"),
-        })?;
+        .map_err(|e| Failure::store("sync", e))?;
     println!(
         "{queued} sync command(s) queued; a running worker asks the providers and applies the answers"
     );

@@ -1,14 +1,22 @@
 //! Fraud triage in the store: claims (one analyst per order), decisions that
 //! hold only while the order is still undecided, the refund a decline sends
 //! through the outbox, blocklist entries, undo before any provider call, and
-//! the feedback report. Every change is one transaction with its audit row.
+//! the feedback report. Every change is one transaction with its audit row,
+//! made on an operator's behalf: it takes the [`Actor`] and checks them with
+//! [`authz::authorize`] in that transaction before writing anything (claims,
+//! releases, decisions and undo need `DecideFraud`, blocklist edits
+//! `EditBlocklist`, a decline's refund [`authz::authorize_refund`]). Claims,
+//! decisions and blocklist rows name `actor.name`; audit rows name
+//! `actor.audit_name()` ("root as maria").
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
-use crate::domain::operators::{Permission, Role};
+use crate::domain::money::{Currency, Money};
+use crate::domain::operators::{Actor, Permission, Refusal};
+use crate::store::authz::{self, AuthError};
 use crate::store::outbox::{self, CommandKind};
 
 /// How long opening an order keeps it for one analyst.
@@ -45,7 +53,8 @@ impl Decision {
 #[derive(Debug, Clone)]
 pub struct DecisionRequest {
     pub order_id: i64,
-    pub operator: String,
+    /// Who decides: their role applies, their name goes on the decision.
+    pub actor: Actor,
     pub decision: Decision,
     pub reason: String,
     /// The score the analyst saw when deciding.
@@ -58,9 +67,15 @@ pub struct DecisionRequest {
 pub enum DecideError {
     #[error("a reason is required")]
     EmptyReason,
-    #[error("{0} may not decide fraud (read-only)")]
-    NotAllowed(String),
-    #[error("refund of {amount_minor} exceeds the agent limit of {limit_minor}: ask finance")]
+    /// The operator may not decide (a viewer, finance, a read-only session, a
+    /// non-admin acting as someone): nothing was written.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// A decline whose refund is over the agent limit (`Refusal::OverRefundLimit`
+    /// with the amounts in minor units, for the dashboard to format): nothing was written.
+    #[error(
+        "a refund of {amount_minor} (minor units) is over the agent limit of {limit_minor}: finance or an admin must issue it"
+    )]
     OverRefundLimit { amount_minor: i64, limit_minor: i64 },
     #[error("already decided by {by} at {at}")]
     AlreadyDecided { by: String, at: DateTime<Utc> },
@@ -75,6 +90,15 @@ pub enum DecideError {
 impl From<sqlx::Error> for DecideError {
     fn from(e: sqlx::Error) -> Self {
         DecideError::Sql(e.to_string())
+    }
+}
+
+impl From<AuthError> for DecideError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Refused(r) => DecideError::Refused(r),
+            AuthError::Sql(e) => e.into(),
+        }
     }
 }
 
@@ -93,14 +117,16 @@ pub enum Claim {
     Theirs { by: String, until: DateTime<Utc> },
 }
 
-/// Claims `order_id` for `operator` (or extends their claim); someone else's
+/// Claims `order_id` for `actor` (or extends their claim); someone else's
 /// live claim is reported, not taken.
 pub async fn claim(
     pool: &PgPool,
     order_id: i64,
-    operator: &str,
+    actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<Claim, sqlx::Error> {
+) -> Result<Claim, AuthError> {
+    let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::DecideFraud).await?;
     let until = now + CLAIM_TTL;
     // Taken when free, expired, or already ours; otherwise nothing is returned.
     let taken: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -111,41 +137,37 @@ pub async fn claim(
          RETURNING expires_at",
     )
     .bind(order_id)
-    .bind(operator)
+    .bind(&actor.name)
     .bind(now)
     .bind(until)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if let Some(until) = taken {
-        return Ok(Claim::Mine { until });
-    }
-    let (by, until): (String, DateTime<Utc>) =
-        sqlx::query_as("SELECT operator, expires_at FROM fraud_claims WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_one(pool)
-            .await?;
-    Ok(Claim::Theirs { by, until })
+    let claim = match taken {
+        Some(until) => Claim::Mine { until },
+        None => {
+            let (by, until): (String, DateTime<Utc>) =
+                sqlx::query_as("SELECT operator, expires_at FROM fraud_claims WHERE order_id = $1")
+                    .bind(order_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            Claim::Theirs { by, until }
+        }
+    };
+    tx.commit().await?;
+    Ok(claim)
 }
 
-/// Releases `operator`'s claim (closing the order without deciding).
-pub async fn release(pool: &PgPool, order_id: i64, operator: &str) -> Result<(), sqlx::Error> {
+/// Releases `actor`'s claim (closing the order without deciding).
+pub async fn release(pool: &PgPool, order_id: i64, actor: &Actor) -> Result<(), AuthError> {
+    let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::DecideFraud).await?;
     sqlx::query("DELETE FROM fraud_claims WHERE order_id = $1 AND operator = $2")
         .bind(order_id)
-        .bind(operator)
-        .execute(pool)
+        .bind(&actor.name)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
-}
-
-async fn role(conn: &mut PgConnection, operator: &str) -> Result<Role, sqlx::Error> {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM operators WHERE name = $1")
-        .bind(operator)
-        .fetch_optional(conn)
-        .await?;
-    Ok(role
-        .as_deref()
-        .and_then(Role::parse)
-        .unwrap_or(Role::Viewer))
 }
 
 /// Records a decision if, and only if, the order is still undecided (pending,
@@ -159,14 +181,13 @@ pub async fn decide(
     if reason.is_empty() {
         return Err(DecideError::EmptyReason);
     }
+    let actor = &request.actor;
     let mut tx = pool.begin().await?;
-    let role = role(&mut tx, &request.operator).await?;
-    if !role.allows(Permission::DecideFraud) {
-        return Err(DecideError::NotAllowed(format!(
-            "{} ({})",
-            request.operator,
-            role.as_str()
-        )));
+    authz::authorize(&mut tx, actor, Permission::DecideFraud).await?;
+    if let Decision::Decline { block } = request.decision
+        && block != BlockToggles::default()
+    {
+        authz::authorize(&mut tx, actor, Permission::EditBlocklist).await?;
     }
     // The row lock serialises deciders: the second one sees the first one's decision.
     #[derive(sqlx::FromRow)]
@@ -218,8 +239,38 @@ pub async fn decide(
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some((by, until)) = claim.filter(|(by, _)| by != &request.operator) {
+    if let Some((by, until)) = claim.filter(|(by, _)| *by != actor.name) {
         return Err(DecideError::ClaimedBy { by, until });
+    }
+    // A decline refunds what is still captured: checked against the refund
+    // limit here, before anything is written.
+    let refund = match request.decision {
+        Decision::Decline { .. } => {
+            let payment: Option<(i64, i64, String)> = sqlx::query_as(
+                "SELECT id, amount_minor - refunded_minor, currency::text FROM payments
+                  WHERE order_id = $1 AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
+                  ORDER BY id LIMIT 1",
+            )
+            .bind(request.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            payment.filter(|p| p.1 > 0)
+        }
+        _ => None,
+    };
+    if let Some((_, amount, currency)) = &refund {
+        let currency = Currency::parse(currency.trim()).unwrap_or(Currency::USD);
+        let limit = request.agent_refund_limit_minor;
+        match authz::authorize_refund(&mut tx, actor, Money::new(*amount, currency), limit).await {
+            Ok(_) => {}
+            Err(AuthError::Refused(Refusal::OverRefundLimit { .. })) => {
+                return Err(DecideError::OverRefundLimit {
+                    amount_minor: *amount,
+                    limit_minor: limit,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 
     let hold = match request.decision {
@@ -235,7 +286,7 @@ pub async fn decide(
     .bind(request.order_id)
     .bind(request.decision.as_str())
     .bind(reason)
-    .bind(&request.operator)
+    .bind(&actor.name)
     .bind(i16::from(request.score_seen))
     .bind(hold)
     .bind(now)
@@ -264,21 +315,7 @@ pub async fn decide(
     if let Decision::Decline { block } = request.decision {
         // Refund what is still captured, through the outbox: the worker calls
         // PayPal with this command's key, so it happens once whatever crashes.
-        let payment: Option<(i64, i64, String)> = sqlx::query_as(
-            "SELECT id, amount_minor - refunded_minor, currency::text FROM payments
-              WHERE order_id = $1 AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
-              ORDER BY id LIMIT 1",
-        )
-        .bind(request.order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((payment_id, amount, currency)) = payment.filter(|p| p.1 > 0) {
-            if role == Role::Agent && amount > request.agent_refund_limit_minor {
-                return Err(DecideError::OverRefundLimit {
-                    amount_minor: amount,
-                    limit_minor: request.agent_refund_limit_minor,
-                });
-            }
+        if let Some((payment_id, amount, currency)) = refund {
             let key = format!("fraud-decline-{}-{decision_id}", request.order_id);
             let refund_id: i64 = sqlx::query_scalar(
                 "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by, idempotency_key)
@@ -289,7 +326,7 @@ pub async fn decide(
             .bind(amount)
             .bind(currency.trim())
             .bind(format!("Declined as fraud: {reason}"))
-            .bind(&request.operator)
+            .bind(&actor.name)
             .bind(&key)
             .fetch_one(&mut *tx)
             .await?;
@@ -298,7 +335,7 @@ pub async fn decide(
                 CommandKind::PaypalRefund,
                 &key,
                 &json!({ "refund_id": refund_id }),
-                &request.operator,
+                &actor.name,
             )
             .await?;
             sqlx::query("UPDATE fraud_decisions SET refund_id = $2, command_id = $3 WHERE id = $1")
@@ -325,7 +362,7 @@ pub async fn decide(
             .bind(kind)
             .bind(&value)
             .bind(reason)
-            .bind(&request.operator)
+            .bind(&actor.name)
             .bind(decision_id)
             .execute(&mut *tx)
             .await?;
@@ -338,7 +375,7 @@ pub async fn decide(
         .await?;
     super::audit(
         &mut tx,
-        &request.operator,
+        &actor.audit_name(),
         &format!("fraud.{}", request.decision.as_str()),
         "order",
         &request.order_id.to_string(),
@@ -360,6 +397,9 @@ pub enum UndoError {
     Nothing,
     #[error("too late to undo: the refund has already been sent to PayPal")]
     ProviderCalled,
+    /// The operator may not undo (see [`Refusal`]): nothing was written.
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("database: {0}")]
     Sql(String),
 }
@@ -370,11 +410,22 @@ impl From<sqlx::Error> for UndoError {
     }
 }
 
-/// Undoes `operator`'s latest decision while no provider call has been made
+impl From<AuthError> for UndoError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Refused(r) => UndoError::Refused(r),
+            AuthError::Sql(e) => e.into(),
+        }
+    }
+}
+
+/// Undoes `actor`'s latest decision while no provider call has been made
 /// for it: the order goes back to the queue, its refund and blocklist entries
 /// are withdrawn. Returns the order id.
-pub async fn undo_last(pool: &PgPool, operator: &str) -> Result<i64, UndoError> {
+pub async fn undo_last(pool: &PgPool, actor: &Actor) -> Result<i64, UndoError> {
     let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::DecideFraud).await?;
+    let operator = actor.name.as_str();
     type LastDecision = (i64, i64, Option<String>, Option<i64>, Option<i64>);
     let last: Option<LastDecision> = sqlx::query_as(
         "SELECT id, order_id, previous_state, refund_id, command_id FROM fraud_decisions
@@ -425,7 +476,7 @@ pub async fn undo_last(pool: &PgPool, operator: &str) -> Result<i64, UndoError> 
     .await?;
     super::audit(
         &mut tx,
-        operator,
+        &actor.audit_name(),
         "fraud.undo",
         "order",
         &order_id.to_string(),
@@ -442,9 +493,10 @@ pub async fn block(
     kind: &str,
     value: &str,
     reason: &str,
-    operator: &str,
-) -> Result<bool, sqlx::Error> {
+    actor: &Actor,
+) -> Result<bool, AuthError> {
     let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::EditBlocklist).await?;
     let added = sqlx::query(
         "INSERT INTO blocklist (kind, value, reason, added_by) VALUES ($1, $2, $3, $4)
          ON CONFLICT (kind, value) WHERE removed_at IS NULL DO NOTHING",
@@ -452,12 +504,12 @@ pub async fn block(
     .bind(kind)
     .bind(value)
     .bind(reason)
-    .bind(operator)
+    .bind(&actor.name)
     .execute(&mut *tx)
     .await?;
     super::audit(
         &mut tx,
-        operator,
+        &actor.audit_name(),
         "blocklist.add",
         kind,
         value,
@@ -474,22 +526,23 @@ pub async fn unblock(
     kind: &str,
     value: &str,
     reason: &str,
-    operator: &str,
-) -> Result<bool, sqlx::Error> {
+    actor: &Actor,
+) -> Result<bool, AuthError> {
     let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::EditBlocklist).await?;
     let removed = sqlx::query(
         "UPDATE blocklist SET removed_at = now(), removed_by = $3, removed_reason = $4
           WHERE kind = $1 AND value = $2 AND removed_at IS NULL",
     )
     .bind(kind)
     .bind(value)
-    .bind(operator)
+    .bind(&actor.name)
     .bind(reason)
     .execute(&mut *tx)
     .await?;
     super::audit(
         &mut tx,
-        operator,
+        &actor.audit_name(),
         "blocklist.remove",
         kind,
         value,

@@ -7,6 +7,9 @@
 //! is a no-op that reports [`Inserted::Duplicate`]. Applying events to the
 //! domain tables is the applier's job (it claims `pending` rows with
 //! `FOR UPDATE SKIP LOCKED`), not this module's.
+//!
+//! These writes are the providers' doing, not an operator's: they take no
+//! `Actor` and do not go through `store::authz`.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -5,6 +5,8 @@
 //! transaction** with [`enqueue`]; the worker's executor
 //! ([`crate::worker::commands`]) sends it with the command's idempotency key.
 //! A second enqueue with the same key is a no-op (`ON CONFLICT DO NOTHING`).
+//! [`enqueue`] runs inside its caller's transaction, which has already
+//! authorized the operator (`store::authz`) when one is behind it.
 
 use serde_json::Value;
 use sqlx::PgConnection;

@@ -51,6 +51,9 @@ pub struct Options {
     pub theme: Theme,
     /// Largest refund an agent may issue (`[ops] agent_refund_limit_minor`).
     pub agent_refund_limit_minor: i64,
+    /// Who acts from this dashboard (the store checks them on every change);
+    /// `settings.operator` is `actor.name`.
+    pub actor: crate::domain::operators::Actor,
 }
 
 /// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
@@ -107,7 +110,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let triage = tokio::spawn(triage::run(
         pool.clone(),
-        options.settings.operator.clone(),
+        options.actor.clone(),
         options.agent_refund_limit_minor,
         req_rx,
         out_tx,

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
+use crate::domain::operators::Actor;
+use crate::store::authz::AuthError;
 use crate::store::fraud::{self, Claim, DecideError, Decision, DecisionRequest};
 
 /// One order a dialog decides.
@@ -71,10 +73,11 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The triage task: one request at a time, in order, until either channel closes.
+/// The triage task: one request at a time, in order, until either channel
+/// closes. Every request acts as `actor`; the store checks them each time.
 pub async fn run(
     pool: PgPool,
-    operator: String,
+    actor: Actor,
     agent_refund_limit_minor: i64,
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
@@ -82,7 +85,7 @@ pub async fn run(
     // Every request sent is carried out, even after the dashboard quit (the
     // answer then has nowhere to go): a decision confirmed on screen is made.
     while let Some(req) = rx.recv().await {
-        let out = handle(&pool, &operator, agent_refund_limit_minor, req, Utc::now()).await;
+        let out = handle(&pool, &actor, agent_refund_limit_minor, req, Utc::now()).await;
         if let Some(out) = out {
             let _ = tx.send(out);
         }
@@ -91,22 +94,29 @@ pub async fn run(
 
 async fn handle(
     pool: &PgPool,
-    operator: &str,
+    actor: &Actor,
     limit: i64,
     req: Request,
     now: DateTime<Utc>,
 ) -> Option<Outcome> {
     match req {
         Request::Claim { order_id } => {
-            Some(match fraud::claim(pool, order_id, operator, now).await {
-                Ok(claim) => Outcome::Claimed { order_id, claim },
-                Err(e) => {
-                    Outcome::Failed(format!("cannot claim: {}", crate::store::short_reason(&e)))
+            match fraud::claim(pool, order_id, actor, now).await {
+                Ok(claim) => Some(Outcome::Claimed { order_id, claim }),
+                // Reading an order needs no claim: one that may not be taken
+                // (a read-only session) is simply not taken.
+                Err(AuthError::Refused(refusal)) => {
+                    tracing::debug!(order_id, %refusal, "no claim");
+                    None
                 }
-            })
+                Err(AuthError::Sql(e)) => Some(Outcome::Failed(format!(
+                    "cannot claim: {}",
+                    crate::store::short_reason(&e)
+                ))),
+            }
         }
         Request::Release { order_id } => {
-            if let Err(e) = fraud::release(pool, order_id, operator).await {
+            if let Err(e) = fraud::release(pool, order_id, actor).await {
                 tracing::warn!(order_id, error = %e, "release of a fraud claim failed");
             }
             None
@@ -121,7 +131,7 @@ async fn handle(
             for t in targets {
                 let request = DecisionRequest {
                     order_id: t.order_id,
-                    operator: operator.to_string(),
+                    actor: actor.clone(),
                     decision,
                     reason: reason.clone(),
                     score_seen: t.score,
@@ -142,46 +152,34 @@ async fn handle(
             kind,
             value,
             reason,
-        } => Some(blocklist(pool, operator, true, kind, value, reason).await),
+        } => Some(blocklist(pool, actor, true, kind, value, reason).await),
         Request::Unblock {
             kind,
             value,
             reason,
-        } => Some(blocklist(pool, operator, false, kind, value, reason).await),
+        } => Some(blocklist(pool, actor, false, kind, value, reason).await),
         Request::Undo => Some(Outcome::Undone(
-            fraud::undo_last(pool, operator)
+            fraud::undo_last(pool, actor)
                 .await
                 .map_err(|e| e.to_string()),
         )),
     }
 }
 
-/// Adds or removes a blocklist entry, if this operator may decide fraud.
+/// Adds or removes a blocklist entry; the store says whether `actor` may.
 async fn blocklist(
     pool: &PgPool,
-    operator: &str,
+    actor: &Actor,
     add: bool,
     kind: String,
     value: String,
     reason: String,
 ) -> Outcome {
     let verb = if add { "block" } else { "unblock" };
-    match crate::store::operators::role_of(pool, operator).await {
-        Ok(role) if role.allows(crate::domain::operators::Permission::DecideFraud) => {}
-        Ok(role) => {
-            return Outcome::Failed(format!(
-                "cannot {verb}: {operator} ({}) is read-only",
-                role.as_str()
-            ));
-        }
-        Err(e) => {
-            return Outcome::Failed(format!("cannot {verb}: {}", crate::store::short_reason(&e)));
-        }
-    }
     let done = if add {
-        fraud::block(pool, &kind, &value, &reason, operator).await
+        fraud::block(pool, &kind, &value, &reason, actor).await
     } else {
-        fraud::unblock(pool, &kind, &value, &reason, operator).await
+        fraud::unblock(pool, &kind, &value, &reason, actor).await
     };
     match done {
         Ok(changed) => Outcome::Blocklist {
@@ -190,7 +188,8 @@ async fn blocklist(
             value,
             changed,
         },
-        Err(e) => Outcome::Failed(format!(
+        Err(AuthError::Refused(refusal)) => Outcome::Failed(format!("cannot {verb}: {refusal}")),
+        Err(AuthError::Sql(e)) => Outcome::Failed(format!(
             "cannot {verb} {kind} {value}: {}",
             crate::store::short_reason(&e)
         )),

@@ -10,6 +10,10 @@
 //! failing event is retried with exponential backoff and, after
 //! [`MAX_ATTEMPTS`], parked as `dead` with its error, raising the runbook's
 //! "webhook delivery failures" alert; `lsn-ops worker replay ID` revives it.
+//!
+//! Applying events is the providers' doing: it takes no operator and is not
+//! authorized (it is audited as [`WORKER`]). [`replay`] is an operator's
+//! request and needs `OperateWorker` (`store::authz`).
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -17,6 +21,8 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
 use crate::domain::money::{Currency, Money};
+use crate::domain::operators::{Actor, Permission};
+use crate::store::authz::{self, AuthError};
 
 /// Attempts before an event is parked as dead.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -195,8 +201,10 @@ pub async fn raise_alert(
 }
 
 /// Puts a dead (or failed) event back in the queue, due now; audited.
-pub async fn replay(pool: &PgPool, id: i64, operator: &str) -> Result<bool, sqlx::Error> {
+/// `actor` needs `OperateWorker`, checked before anything is written.
+pub async fn replay(pool: &PgPool, id: i64, actor: &Actor) -> Result<bool, AuthError> {
     let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::OperateWorker).await?;
     let updated = sqlx::query(
         "UPDATE provider_events SET status = 'pending', attempts = 0, next_attempt_at = now()
           WHERE id = $1 AND status IN ('dead', 'failed')",
@@ -209,7 +217,7 @@ pub async fn replay(pool: &PgPool, id: i64, operator: &str) -> Result<bool, sqlx
     }
     crate::store::audit(
         &mut tx,
-        operator,
+        &actor.audit_name(),
         "event.replay",
         "provider_event",
         &id.to_string(),

@@ -10,6 +10,10 @@
 //! ...) and an audit row, fenced on the attempt number, so an executor whose
 //! lease was taken over cannot record twice.
 //!
+//! The executor acts on commands an operator already made (and was checked
+//! for, `store::authz`, when the command was written): it takes no operator
+//! and is not authorized again; its audit rows name the worker.
+//!
 //! Safe to kill at any instant: a command left `in_flight` past its lease is
 //! claimed again and **re-sent with the same idempotency key**
 //! (`PayPal-Request-Id` = `commands.idempotency_key`; Wise

@@ -7,11 +7,18 @@
 //! [`record_answer`], which files it in the inbox as a synthetic event: the
 //! applier then applies it like a webhook, with the same out-of-order rules,
 //! so a sync can never move anything backwards or apply twice.
+//!
+//! The schedule ([`run`] → [`enqueue_due`]) is the worker's own doing and
+//! takes no operator; an operator asking now (`lsn-ops worker sync`) goes
+//! through [`enqueue_due_for`], which needs `OperateWorker` (`store::authz`)
+//! and is audited under their name.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::operators::{Actor, Permission};
+use crate::store::authz::{self, AuthError};
 use crate::store::outbox::{self, CommandKind};
 
 /// A capture still pending this long is asked about.
@@ -23,14 +30,50 @@ pub const SYNC_WINDOW: Duration = Duration::minutes(10);
 /// Advisory lock id: one scheduler at a time across worker replicas.
 const LOCK_ID: i64 = 0x6c73_6e5f_7379_6e63;
 
-/// Enqueues sync commands for what looks stuck at `now`; returns how many.
-/// `operator` is who asked (`"scheduler"` or an operator on demand).
-pub async fn enqueue_due(
+/// The scheduler's name on the commands it queues.
+pub const SCHEDULER: &str = "scheduler";
+
+/// The schedule: enqueues sync commands for what looks stuck at `now`;
+/// returns how many. The commands name [`SCHEDULER`].
+pub async fn enqueue_due(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let queued = enqueue(&mut tx, now, SCHEDULER).await?;
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// [`enqueue_due`] on an operator's request ("Sync PayPal Status" now):
+/// `actor` needs `OperateWorker`, checked before anything is written; the
+/// commands and an audit row (`worker.sync`) name `actor.audit_name()`.
+pub async fn enqueue_due_for(
     pool: &PgPool,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<usize, AuthError> {
+    let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::OperateWorker).await?;
+    let by = actor.audit_name();
+    let queued = enqueue(&mut tx, now, &by).await?;
+    crate::store::audit(
+        &mut tx,
+        &by,
+        "worker.sync",
+        "commands",
+        "sync",
+        json!({ "queued": queued }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// Queues the sync commands in the caller's transaction; 0 when another
+/// scheduler holds the lock right now.
+async fn enqueue(
+    tx: &mut PgConnection,
     now: DateTime<Utc>,
     operator: &str,
 ) -> Result<usize, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(LOCK_ID)
         .fetch_one(&mut *tx)
@@ -50,7 +93,7 @@ pub async fn enqueue_due(
         let key = format!("sync-capture-{capture}-{bucket}");
         let payload = json!({ "capture_id": capture });
         if outbox::enqueue(
-            &mut tx,
+            &mut *tx,
             CommandKind::PaypalSyncCapture,
             &key,
             &payload,
@@ -74,7 +117,7 @@ pub async fn enqueue_due(
         let key = format!("sync-transfer-{item}-{bucket}");
         let payload = json!({ "payout_item_id": item });
         if outbox::enqueue(
-            &mut tx,
+            &mut *tx,
             CommandKind::WiseSyncTransfer,
             &key,
             &payload,
@@ -86,7 +129,6 @@ pub async fn enqueue_due(
             queued += 1;
         }
     }
-    tx.commit().await?;
     Ok(queued)
 }
 
@@ -152,7 +194,7 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        match enqueue_due(&pool, Utc::now(), "scheduler").await {
+        match enqueue_due(&pool, Utc::now()).await {
             Ok(n) if n > 0 => tracing::info!("reconcile: {n} sync command(s) queued"),
             Ok(_) => {}
             Err(e) => tracing::warn!("reconcile: {e}"),

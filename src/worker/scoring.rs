@@ -1,8 +1,11 @@
 //! Fraud scoring in the worker: gathers an order's signals from the database
 //! and the reference lists, turns them into indicators and a 0-100 score with
 //! the configured rules ([`crate::domain::fraud`]), stores both, and puts a
-//! high-risk order in the review queue. Runs when a payment is captured;
-//! [`rescore`] recomputes an order's score later (after a weight change, say).
+//! high-risk order in the review queue. Runs when a payment is captured
+//! (inside the applier's transaction: a provider's doing, so no operator and
+//! no authorization); [`rescore`] recomputes an order's score later (after a
+//! weight change, say) on an operator's behalf, who must be allowed to decide
+//! fraud (`store::authz`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,6 +18,8 @@ use super::reference::ReferenceCache;
 use crate::config::FraudConfig;
 use crate::domain::fraud::{self, Hit, Rules, Signals};
 use crate::domain::money::{Currency, Money};
+use crate::domain::operators::{Actor, Permission};
+use crate::store::authz::{self, AuthError};
 
 /// The version stored with every score (`fraud_scores.model_version`).
 pub const MODEL_VERSION: &str = "rules-v1";
@@ -246,14 +251,17 @@ pub struct Rescored {
 /// transaction with its audit row. A decided order (approved, review,
 /// declined) keeps its decision and only gets the new score; an undecided one
 /// moves into or out of the queue (`pending` / `clear`, payment hold with it).
-/// `None` when the order does not exist.
+/// `None` when the order does not exist. `actor` needs `DecideFraud`,
+/// checked in the same transaction before anything is written; the audit row
+/// names `actor.audit_name()`.
 pub async fn rescore(
     pool: &PgPool,
     order_id: i64,
     scoring: &Scoring,
-    operator: &str,
-) -> Result<Option<Rescored>, sqlx::Error> {
+    actor: &Actor,
+) -> Result<Option<Rescored>, AuthError> {
     let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::DecideFraud).await?;
     let row: Option<(String, Option<i16>, String)> = sqlx::query_as(
         "SELECT order_number, fraud_score, fraud_state FROM orders WHERE id = $1 FOR UPDATE",
     )
@@ -293,7 +301,7 @@ pub async fn rescore(
     .await?;
     crate::store::audit(
         &mut tx,
-        operator,
+        &actor.audit_name(),
         "fraud.rescore",
         "order",
         &order_id.to_string(),

@@ -101,6 +101,22 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Makes the OS account running the tests an admin, so that the dashboard
+    /// it starts may act as another operator (`tui --operator NAME`).
+    pub async fn register_os_admin(&self) {
+        let mut conn = PgConnection::connect(&self.url()).await.expect("connect");
+        sqlx::query(
+            "INSERT INTO operators (name, role, created_by) VALUES ($1, 'admin', 'test')
+             ON CONFLICT (name) DO UPDATE SET role = 'admin'",
+        )
+        .bind(lsn_ops::identity::os_account())
+        .execute(&mut conn)
+        .await
+        .expect("register the OS account as admin");
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
