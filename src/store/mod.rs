@@ -5,6 +5,7 @@
 //! checked at run time against the migrated schema by the test suite, which runs
 //! on a real PostgreSQL.
 
+pub mod alerts;
 pub mod authz;
 pub mod fraud;
 pub mod fraud_detail;

@@ -153,7 +153,7 @@ async fn record_failure(
         "event failed: {message}"
     );
     if dead {
-        raise_alert(
+        crate::store::alerts::raise(
             conn,
             "webhook_failures",
             &format!("webhook:dead:{provider}"),
@@ -164,33 +164,6 @@ async fn record_failure(
         )
         .await?;
     }
-    Ok(())
-}
-
-/// Opens an alert, or bumps the open one for the same condition (flap damping).
-pub async fn raise_alert(
-    conn: &mut PgConnection,
-    rule_key: &str,
-    dedup_key: &str,
-    severity: &str,
-    priority: &str,
-    title: &str,
-    details: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO alerts (rule_key, dedup_key, severity, priority, title, details)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (dedup_key) WHERE state <> 'resolved'
-         DO UPDATE SET occurrences = alerts.occurrences + 1, last_seen_at = now(), details = EXCLUDED.details",
-    )
-    .bind(rule_key)
-    .bind(dedup_key)
-    .bind(severity)
-    .bind(priority)
-    .bind(title)
-    .bind(details)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

@@ -39,8 +39,9 @@ use crate::providers::api::paypal::{PaypalApiConfig, PaypalClient, Refund};
 use crate::providers::api::twilio::{Room, TwilioApiConfig, TwilioClient};
 use crate::providers::api::wise::{Funding, Transfer, WiseApiConfig, WiseClient};
 use crate::providers::api::{ApiError, HttpPolicy};
+use crate::store::alerts;
 use crate::store::outbox::{COMMANDS_CHANNEL, CommandKind};
-use crate::worker::apply::{WORKER, raise_alert};
+use crate::worker::apply::WORKER;
 
 /// The provider clients the executor calls.
 #[derive(Debug, Clone)]
@@ -599,7 +600,7 @@ async fn record(
                 command.id, command.attempts
             )
         };
-        raise_alert(
+        alerts::raise(
             &mut tx,
             "command_failures",
             &format!("command:dead:{}", command.kind),

@@ -188,7 +188,7 @@ async fn store_score(
 /// A list file that failed to reload becomes an alert (once per bad version).
 async fn report_list_errors(conn: &mut PgConnection, scoring: &Scoring) -> Result<(), sqlx::Error> {
     if let Some(error) = scoring.lists.take_unreported_error() {
-        super::apply::raise_alert(
+        crate::store::alerts::raise(
             conn,
             "fraud_reference_lists",
             "fraud:reference_lists",

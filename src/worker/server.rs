@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::providers::paypal::CertCache;
+use crate::store::alerts;
 use crate::store::inbox::{self, Inserted, NewEvent};
 
 use super::ingest::{self, Reject};
@@ -184,7 +185,7 @@ async fn finish(
             reject(e.reason());
             tracing::warn!(provider, error = %e, "webhook refused: signature");
             if let Some(count) = state.note_failure(provider) {
-                raise_alert(state, provider, count).await;
+                raise_signature_alert(state, provider, count).await;
             }
             return text(
                 StatusCode::UNAUTHORIZED,
@@ -243,14 +244,15 @@ async fn finish(
     }
 }
 
-async fn raise_alert(state: &AppState, provider: &'static str, count: usize) {
+/// Raises (or refreshes) the signature-failure alert, within the database timeout.
+async fn raise_signature_alert(state: &AppState, provider: &'static str, count: usize) {
     let cfg = state.settings.failure_alert;
     let minutes = i64::try_from(cfg.window.as_secs() / 60).unwrap_or(5);
     let reopen =
         chrono::Duration::from_std(cfg.reopen_within).unwrap_or(chrono::Duration::minutes(30));
     let raised = tokio::time::timeout(
         state.settings.db_timeout,
-        inbox::raise_signature_alert(&state.pool, provider, count, minutes, reopen),
+        alerts::raise_signature_alert(&state.pool, provider, count, minutes, reopen),
     )
     .await;
     match raised {
