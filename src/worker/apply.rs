@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
 use crate::domain::money::{Currency, Money};
+use crate::domain::payments;
 
 /// Attempts before an event is parked as dead.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -478,23 +479,16 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .bind(&refund_id)
     .execute(&mut *conn)
     .await?;
-    let total = (refunded + money.minor).min(captured);
-    let status = if kind == "REVERSED" {
-        "REVERSED"
-    } else if total >= captured {
-        "REFUNDED"
-    } else {
-        "PARTIALLY_REFUNDED"
-    };
+    let after = payments::after_refund(captured, refunded, money.minor, kind == "REVERSED");
     sqlx::query(
         "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
     )
     .bind(payment_id)
-    .bind(total)
-    .bind(status)
+    .bind(after.refunded_minor)
+    .bind(after.status)
     .execute(&mut *conn)
     .await?;
-    if total >= captured {
+    if after.in_full {
         sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
             .bind(order_id)
             .execute(&mut *conn)
