@@ -13,7 +13,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::reference::ReferenceCache;
 use crate::config::FraudConfig;
-use crate::domain::fraud::{self, Hit, Rules, Signals};
+use crate::domain::fraud::{self, FraudState, Hit, Rules, Signals};
 use crate::domain::money::{Currency, Money};
 
 /// The version stored with every score (`fraud_scores.model_version`).
@@ -224,7 +224,7 @@ pub async fn score_order(
     )
     .bind(order_id)
     .bind(i16::from(score))
-    .bind(if high { "pending" } else { "clear" })
+    .bind(FraudState::scored(high).as_str())
     .execute(&mut *conn)
     .await?;
     Ok(score)
@@ -237,8 +237,8 @@ pub struct Rescored {
     pub order_number: String,
     pub score_before: Option<i16>,
     pub score_after: u8,
-    pub state_before: String,
-    pub state_after: String,
+    pub state_before: FraudState,
+    pub state_after: FraudState,
     pub indicators: Vec<Hit>,
 }
 
@@ -263,20 +263,20 @@ pub async fn rescore(
     let Some((order_number, score_before, state_before)) = row else {
         return Ok(None);
     };
+    let state_before = FraudState::parse(&state_before).ok_or_else(|| {
+        sqlx::Error::Decode(
+            format!("order {order_id}: unknown fraud_state {state_before:?}").into(),
+        )
+    })?;
     let signals = signals(&mut tx, order_id, scoring).await?;
     report_list_errors(&mut tx, scoring).await?;
     let hits = fraud::hits(&signals, &scoring.rules);
     let score = fraud::score(&hits);
     store_score(&mut tx, order_id, &hits, score).await?;
-    let undecided = matches!(state_before.as_str(), "unscored" | "clear" | "pending");
-    let state_after = if undecided {
-        if fraud::is_high_risk(score, scoring.high_risk_threshold) {
-            "pending".to_string()
-        } else {
-            "clear".to_string()
-        }
+    let state_after = if state_before.is_undecided() {
+        FraudState::scored(fraud::is_high_risk(score, scoring.high_risk_threshold))
     } else {
-        state_before.clone()
+        state_before
     };
     sqlx::query(
         "UPDATE orders SET fraud_score = $2, fraud_state = $3,
@@ -287,8 +287,8 @@ pub async fn rescore(
     )
     .bind(order_id)
     .bind(i16::from(score))
-    .bind(&state_after)
-    .bind(&state_before)
+    .bind(state_after.as_str())
+    .bind(state_before.as_str())
     .execute(&mut *tx)
     .await?;
     crate::store::audit(
