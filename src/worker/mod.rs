@@ -37,6 +37,7 @@ pub mod reconcile;
 pub mod reference;
 pub mod scoring;
 pub mod server;
+pub mod state;
 pub mod wake;
 
 use std::sync::Arc;
@@ -48,7 +49,8 @@ use crate::config::{Config, PaypalMode, PaypalVerify, Secret};
 use crate::providers::paypal::{CERT_HOSTS, OfflinePolicy};
 use crate::providers::wise::WiseKey;
 
-pub use server::{AppState, router, serve};
+pub use server::{router, serve};
+pub use state::AppState;
 
 /// The current time, injectable: tests pin it inside a certificate's validity.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
