@@ -3,7 +3,6 @@
 //! Layout, from the inside out:
 //! - [`domain`]: the runbook's rules, states and formulas; pure, no I/O.
 //! - [`store`]: every SQL statement, over PostgreSQL (the one source of truth).
-//! - [`seed`]: deterministic synthetic data for demos, tests and benchmarks.
 //! - [`config`]: layered configuration (defaults < file < environment).
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`telemetry`]: logs to a file (the dashboard owns the screen).
@@ -17,7 +16,6 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod providers;
-pub mod seed;
 pub mod simulators;
 pub mod store;
 pub mod telemetry;

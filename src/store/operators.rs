@@ -1,7 +1,7 @@
 //! Operators and their roles; every change is audited in the same transaction.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::domain::operators::Role;
 
@@ -68,6 +68,18 @@ pub async fn role_of(pool: &PgPool, name: &str) -> Result<Role, sqlx::Error> {
 
 pub async fn upsert(pool: &PgPool, name: &str, role: Role, actor: &str) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    upsert_in(&mut tx, name, role, actor).await?;
+    tx.commit().await
+}
+
+/// [`upsert`] inside the caller's transaction (the seeder's, say): the
+/// operator row and its audit row.
+pub async fn upsert_in(
+    conn: &mut PgConnection,
+    name: &str,
+    role: Role,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO operators (name, role, created_by) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role",
@@ -75,18 +87,17 @@ pub async fn upsert(pool: &PgPool, name: &str, role: Role, actor: &str) -> Resul
     .bind(name)
     .bind(role.as_str())
     .bind(actor)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     super::audit(
-        &mut tx,
+        conn,
         actor,
         "operator.set_role",
         "operator",
         name,
         serde_json::json!({ "role": role.as_str() }),
     )
-    .await?;
-    tx.commit().await
+    .await
 }
 
 pub async fn remove(pool: &PgPool, name: &str, actor: &str) -> Result<bool, sqlx::Error> {
