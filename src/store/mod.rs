@@ -1,9 +1,20 @@
-//! The store: every SQL statement lsn-ops runs, over one PostgreSQL pool.
+//! The store: PostgreSQL, the one source of truth, over one pool.
 //!
-//! Connection, database creation and migrations live here; each submodule owns
-//! the queries of one concern (the morning status, seeding, ...). Queries are
-//! checked at run time against the migrated schema by the test suite, which runs
-//! on a real PostgreSQL.
+//! Connection, database creation, migrations and the audit log ([`audit`])
+//! live here; each submodule owns the queries of one concern: [`status`] (the
+//! morning facts), [`snapshot`] (everything the dashboard shows),
+//! [`fraud_detail`] (one fraud order in full), [`fraud`] (claims, decisions,
+//! undo, the blocklist, the feedback report), [`operators`], [`authz`] (the
+//! one authorization point), [`alerts`] (the alerts lsn-ops raises itself),
+//! [`inbox`] (verified provider events in) and [`outbox`] (commands to
+//! providers out), [`seed`] (the synthetic data set and its COPY loader).
+//!
+//! Not every statement is here: the worker's effects (`worker::apply`,
+//! `worker::scoring`, `worker::commands`, `worker::reconcile`) write the
+//! domain tables with their own SQL inside the transactions they own, and the
+//! demo's traffic generator places its orders directly. Queries are checked at
+//! run time against the migrated schema by the test suite, which runs on a
+//! real PostgreSQL.
 
 pub mod alerts;
 pub mod authz;
