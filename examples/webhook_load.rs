@@ -39,7 +39,7 @@ async fn main() -> Result<()> {
     let server =
         std::env::var("DATABASE_URL").wrap_err("DATABASE_URL must name the PostgreSQL server")?;
     let pool = fresh_database(&server, "lsn_ops_load").await?;
-    lsn_ops::seed::seed_database(&pool, 2_000, 7, &TZ, false).await?;
+    lsn_ops::store::seed::seed_database(&pool, 2_000, 7, &TZ, false).await?;
     let (show_id, room): (i64, String) = sqlx::query_as(
         "SELECT id, twilio_room_sid FROM shows WHERE status = 'live' AND twilio_room_sid IS NOT NULL LIMIT 1",
     )

@@ -94,6 +94,19 @@ pub struct DatabaseConfig {
     pub connect_timeout_s: u64,
 }
 
+impl DatabaseConfig {
+    /// Parses `url` without connecting (the store connects with it). The
+    /// error never echoes the URL.
+    pub fn parse_url(&self) -> Result<sqlx::postgres::PgConnectOptions, String> {
+        let url = self.url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("it does not start with postgres://".into());
+        }
+        sqlx::postgres::PgConnectOptions::from_str(url)
+            .map_err(|e| e.to_string().replace(url, "[redacted url]"))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpsConfig {
@@ -261,7 +274,7 @@ impl Default for FraudConfig {
     fn default() -> Self {
         Self {
             high_risk_threshold: 70,
-            reference_dir: crate::worker::reference::DEFAULT_DIR.into(),
+            reference_dir: crate::domain::fraud_lists::DEFAULT_DIR.into(),
             reload_check_s: 5,
             thresholds: crate::domain::fraud::Thresholds::default(),
             weights: crate::domain::fraud::Weights::default(),
@@ -571,7 +584,7 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
         )
     })?;
 
-    if let Err(e) = crate::store::connect_options(&config.database) {
+    if let Err(e) = config.database.parse_url() {
         return Err(bad(
             "database.url",
             "[redacted]",

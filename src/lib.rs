@@ -1,17 +1,24 @@
 //! lsn-ops: the operations center of a live-shopping marketplace.
 //!
-//! Layout, from the inside out:
+//! Layout, from the inside out (`docs/ARCHITECTURE.md` has the map and the
+//! path of a webhook to the screen):
 //! - [`domain`]: the runbook's rules, states and formulas; pure, no I/O.
-//! - [`store`]: every SQL statement, over PostgreSQL (the one source of truth).
-//! - [`seed`]: deterministic synthetic data for demos, tests and benchmarks.
+//! - [`providers`]: PayPal, Wise and Twilio webhook signature checks (pure)
+//!   and their API clients ([`providers::api`]).
 //! - [`config`]: layered configuration (defaults < file < environment).
 //! - [`identity`]: the operator is the OS account of the process's user id.
-//! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
-//! - [`telemetry`]: logs to a file (the dashboard owns the screen).
+//! - [`store`]: PostgreSQL (the one source of truth): connection, migrations,
+//!   the audit log, and the queries of the dashboard, the status, fraud triage,
+//!   operators, alerts, the inbox and outbox, and the seed data set.
+//! - [`worker`]: webhooks verified into the inbox, the applier (inbox →
+//!   domain tables), fraud scoring, the command executor (outbox → providers),
+//!   reconciliation, health and metrics.
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
-//! - [`providers`]: PayPal, Wise and Twilio webhook signature checks; pure, no I/O.
-//! - [`worker`]: the worker's HTTP side: webhooks verified into the inbox, health, metrics.
+//! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`simulators`]: local PayPal, Wise and Twilio servers for the demo and tests.
+//! - [`traffic`]: the demo's traffic generator (buyers, viewers, disputes
+//!   through the simulators).
+//! - [`telemetry`]: logs to a file (the dashboard owns the screen).
 
 pub mod cli;
 pub mod commands;
@@ -19,7 +26,6 @@ pub mod config;
 pub mod domain;
 pub mod identity;
 pub mod providers;
-pub mod seed;
 pub mod simulators;
 pub mod store;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 //! and the data has the shape the runbook's screens need.
 
 use chrono::{Datelike, Timelike};
-use lsn_ops::seed::seed_database;
+use lsn_ops::store::seed::seed_database;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 

@@ -557,7 +557,7 @@ async fn a_burst_of_bad_signatures_raises_one_warning_alert(pool: PgPool) {
     );
 
     // The store's flap damping: raising again refreshes; after resolution, reopens.
-    let id = lsn_ops::store::inbox::raise_signature_alert(
+    let id = lsn_ops::store::alerts::raise_signature_alert(
         &pool,
         "wise",
         12,
@@ -571,7 +571,7 @@ async fn a_burst_of_bad_signatures_raises_one_warning_alert(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("resolve");
-    let again = lsn_ops::store::inbox::raise_signature_alert(
+    let again = lsn_ops::store::alerts::raise_signature_alert(
         &pool,
         "wise",
         10,

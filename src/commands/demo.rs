@@ -24,9 +24,10 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
         .await
         .map_err(crate::store::StoreError::from)?;
     eprintln!("lsn-ops demo: {me} is an admin; seeding demo data if the database is empty...");
-    let seeded = crate::seed::seed_if_empty(&pool, DEMO_ORDERS, DEMO_SEED, &loaded.timezone, true)
-        .await
-        .map_err(Failure::from)?;
+    let seeded =
+        crate::store::seed::seed_if_empty(&pool, DEMO_ORDERS, DEMO_SEED, &loaded.timezone, true)
+            .await
+            .map_err(Failure::from)?;
     if seeded {
         eprintln!("lsn-ops demo: seeded {DEMO_ORDERS} orders");
     }

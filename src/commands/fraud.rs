@@ -207,6 +207,7 @@ async fn rescore(
         );
         bar
     });
+    use crate::domain::fraud::FraudState;
     let (mut changed, mut left_queue, mut entered_queue) = (0, 0, 0);
     for (id, _) in &ids {
         let Some(r) = crate::worker::scoring::rescore(pool, *id, &scoring, actor)
@@ -218,9 +219,9 @@ async fn rescore(
         if r.score_before != Some(i16::from(r.score_after)) {
             changed += 1;
         }
-        match (r.state_before.as_str(), r.state_after.as_str()) {
-            ("pending", "clear") => left_queue += 1,
-            (before, "pending") if before != "pending" => entered_queue += 1,
+        match (r.state_before, r.state_after) {
+            (FraudState::Pending, FraudState::Clear) => left_queue += 1,
+            (before, FraudState::Pending) if before != FraudState::Pending => entered_queue += 1,
             _ => {}
         }
         match &progress {

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod fraud;
 pub mod operators;
+pub mod seed;
 pub mod status;
 pub mod tui;
 pub mod worker;
@@ -15,7 +16,7 @@ use crate::config::Loaded;
 pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
     match command {
         Command::Migrate => migrate(&loaded).await,
-        Command::Seed(args) => crate::seed::run(&loaded, args.orders, args.seed).await,
+        Command::Seed(args) => seed::run(&loaded, args.orders, args.seed).await,
         Command::Status(args) => status::run(&loaded, args.format).await,
         Command::Fraud { action } => fraud::run(&loaded, action).await,
         Command::Operators { action } => operators::run(&loaded, action).await,

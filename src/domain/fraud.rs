@@ -458,8 +458,12 @@ pub fn band(score: u8, threshold: u8) -> Band {
     }
 }
 
-/// Fraud workflow state of an order (`orders.fraud_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Fraud workflow state of an order (`orders.fraud_state`): the one place its
+/// strings come from (the schema's CHECK lists the same six, a test keeps them
+/// equal). Scoring moves an undecided order between `clear` and `pending` (the
+/// review queue); an analyst's decision makes it `approved`, `review` (held,
+/// back in the queue when the hold ends) or `declined`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FraudState {
     Unscored,
@@ -471,7 +475,16 @@ pub enum FraudState {
 }
 
 impl FraudState {
-    pub fn as_str(&self) -> &'static str {
+    pub const ALL: [FraudState; 6] = [
+        Self::Unscored,
+        Self::Clear,
+        Self::Pending,
+        Self::Approved,
+        Self::Review,
+        Self::Declined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Unscored => "unscored",
             Self::Clear => "clear",
@@ -480,6 +493,46 @@ impl FraudState {
             Self::Review => "review",
             Self::Declined => "declined",
         }
+    }
+
+    /// The state named by `text` (as stored), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The state a fresh score gives an order no analyst has decided.
+    pub fn scored(high_risk: bool) -> Self {
+        if high_risk {
+            Self::Pending
+        } else {
+            Self::Clear
+        }
+    }
+
+    /// No analyst has decided the order: a rescore may move it into or out of
+    /// the queue. A decided order keeps its decision.
+    pub fn is_undecided(self) -> bool {
+        matches!(self, Self::Unscored | Self::Clear | Self::Pending)
+    }
+
+    /// An analyst may decide the order now: it is waiting in the queue, or it
+    /// was put in review and its hold (`hold_until`) has ended.
+    pub fn is_decidable(
+        self,
+        hold_until: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        match self {
+            Self::Pending => true,
+            Self::Review => hold_until.is_some_and(|h| h <= now),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for FraudState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -1005,5 +1058,53 @@ mod properties {
             *field = w;
             prop_assert!(score(&hits(&s, &heavier)) >= base);
         }
+    }
+
+    #[test]
+    fn fraud_states_round_trip_and_match_the_schema() {
+        for state in FraudState::ALL {
+            assert_eq!(FraudState::parse(state.as_str()), Some(state));
+            assert_eq!(state.to_string(), state.as_str());
+            assert_eq!(
+                serde_json::to_value(state).expect("json"),
+                serde_json::Value::String(state.as_str().into())
+            );
+        }
+        assert_eq!(FraudState::parse("held"), None);
+        // The schema's CHECK on orders.fraud_state lists exactly these.
+        let schema = include_str!("../../migrations/0001_schema.sql");
+        let check = schema
+            .split("CHECK (fraud_state IN (")
+            .nth(1)
+            .and_then(|rest| rest.split("))").next())
+            .expect("the fraud_state CHECK");
+        let listed: Vec<&str> = check
+            .split(',')
+            .map(|s| s.trim().trim_matches('\''))
+            .collect();
+        let ours: Vec<&str> = FraudState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed, ours);
+    }
+
+    #[test]
+    fn undecided_and_decidable_states() {
+        let now = chrono::Utc::now();
+        let hour = chrono::Duration::hours(1);
+        assert_eq!(FraudState::scored(true), FraudState::Pending);
+        assert_eq!(FraudState::scored(false), FraudState::Clear);
+        let undecided: Vec<FraudState> = FraudState::ALL
+            .into_iter()
+            .filter(|s| s.is_undecided())
+            .collect();
+        assert_eq!(
+            undecided,
+            [FraudState::Unscored, FraudState::Clear, FraudState::Pending]
+        );
+        assert!(FraudState::Pending.is_decidable(None, now));
+        assert!(FraudState::Review.is_decidable(Some(now - hour), now));
+        assert!(!FraudState::Review.is_decidable(Some(now + hour), now));
+        assert!(!FraudState::Review.is_decidable(None, now));
+        assert!(!FraudState::Clear.is_decidable(None, now));
+        assert!(!FraudState::Declined.is_decidable(Some(now - hour), now));
     }
 }

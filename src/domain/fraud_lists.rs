@@ -15,6 +15,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+/// `[fraud] reference_dir` by default: the shipped sample lists. When it is
+/// not there (a binary run outside the repository), the worker falls back to
+/// the built-in copies of the same lists.
+pub const DEFAULT_DIR: &str = "assets/fraud";
+
 /// The three list files, by the name each has in the reference directory.
 pub const DISPOSABLE_FILE: &str = "disposable_domains.txt";
 pub const PROXY_FILE: &str = "proxy_ranges.txt";

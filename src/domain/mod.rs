@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod inventory;
 pub mod money;
 pub mod operators;
+pub mod payments;
 pub mod payouts;
 pub mod shows;
 

@@ -217,8 +217,8 @@ pub async fn decide(
     else {
         return Err(DecideError::NotInQueue(request.order_id));
     };
-    let in_queue =
-        state == "pending" || (state == "review" && hold_until.is_some_and(|h| h <= now));
+    let in_queue = crate::domain::fraud::FraudState::parse(&state)
+        .is_some_and(|s| s.is_decidable(hold_until, now));
     if !in_queue {
         let last: Option<(String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT operator, decided_at FROM fraud_decisions WHERE order_id = $1 AND undone_at IS NULL
@@ -294,9 +294,9 @@ pub async fn decide(
     .fetch_one(&mut *tx)
     .await?;
     let (new_state, new_status) = match request.decision {
-        Decision::Approve => ("approved", Some("paid")),
-        Decision::Review { .. } => ("review", None),
-        Decision::Decline { .. } => ("declined", None),
+        Decision::Approve => (crate::domain::fraud::FraudState::Approved, Some("paid")),
+        Decision::Review { .. } => (crate::domain::fraud::FraudState::Review, None),
+        Decision::Decline { .. } => (crate::domain::fraud::FraudState::Declined, None),
     };
     sqlx::query(
         "UPDATE orders SET fraud_state = $2, fraud_hold_until = $3,
@@ -304,7 +304,7 @@ pub async fn decide(
           WHERE id = $1",
     )
     .bind(request.order_id)
-    .bind(new_state)
+    .bind(new_state.as_str())
     .bind(hold)
     .bind(new_status)
     .execute(&mut *tx)

@@ -1,10 +1,22 @@
-//! The store: every SQL statement lsn-ops runs, over one PostgreSQL pool.
+//! The store: PostgreSQL, the one source of truth, over one pool.
 //!
-//! Connection, database creation and migrations live here; each submodule owns
-//! the queries of one concern (the morning status, seeding, ...). Queries are
-//! checked at run time against the migrated schema by the test suite, which runs
-//! on a real PostgreSQL.
+//! Connection, database creation, migrations and the audit log ([`audit`])
+//! live here; each submodule owns the queries of one concern: [`status`] (the
+//! morning facts), [`snapshot`] (everything the dashboard shows),
+//! [`fraud_detail`] (one fraud order in full), [`fraud`] (claims, decisions,
+//! undo, the blocklist, the feedback report), [`operators`], [`authz`] (the
+//! one authorization point), [`alerts`] (the alerts lsn-ops raises itself),
+//! [`inbox`] (verified provider events in) and [`outbox`] (commands to
+//! providers out), [`seed`] (the synthetic data set and its COPY loader).
+//!
+//! Not every statement is here: the worker's effects (`worker::apply`,
+//! `worker::scoring`, `worker::commands`, `worker::reconcile`) write the
+//! domain tables with their own SQL inside the transactions they own, and the
+//! demo's traffic generator places its orders directly. Queries are checked at
+//! run time against the migrated schema by the test suite, which runs on a
+//! real PostgreSQL.
 
+pub mod alerts;
 pub mod authz;
 pub mod fraud;
 pub mod fraud_detail;
@@ -15,7 +27,6 @@ pub mod seed;
 pub mod snapshot;
 pub mod status;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -42,15 +53,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Parses `[database] url` without connecting. The error never echoes the URL.
+/// `[database] url` as connection options, statements logged at debug level;
+/// nothing connects yet. The error never echoes the URL.
 pub fn connect_options(config: &DatabaseConfig) -> Result<PgConnectOptions, String> {
-    let url = config.url.expose();
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err("it does not start with postgres://".into());
-    }
-    PgConnectOptions::from_str(url)
+    config
+        .parse_url()
         .map(|o| o.log_statements(tracing::log::LevelFilter::Debug))
-        .map_err(|e| redact_error(&e.to_string(), url))
 }
 
 /// "host:port/database" for messages: no user, no password.
@@ -61,10 +69,6 @@ pub fn describe_target(options: &PgConnectOptions) -> String {
         options.get_port(),
         options.get_database().unwrap_or("(default database)")
     )
-}
-
-fn redact_error(message: &str, url: &str) -> String {
-    message.replace(url, "[redacted url]")
 }
 
 /// Opens a pool; an unreachable server is one clear [`StoreError::Unreachable`].

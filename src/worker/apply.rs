@@ -23,6 +23,7 @@ use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
 use crate::domain::money::{Currency, Money};
 use crate::domain::operators::{Actor, Permission};
 use crate::store::authz::{self, AuthError};
+use crate::domain::payments;
 
 /// Attempts before an event is parked as dead.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -159,7 +160,7 @@ async fn record_failure(
         "event failed: {message}"
     );
     if dead {
-        raise_alert(
+        crate::store::alerts::raise(
             conn,
             "webhook_failures",
             &format!("webhook:dead:{provider}"),
@@ -170,33 +171,6 @@ async fn record_failure(
         )
         .await?;
     }
-    Ok(())
-}
-
-/// Opens an alert, or bumps the open one for the same condition (flap damping).
-pub async fn raise_alert(
-    conn: &mut PgConnection,
-    rule_key: &str,
-    dedup_key: &str,
-    severity: &str,
-    priority: &str,
-    title: &str,
-    details: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO alerts (rule_key, dedup_key, severity, priority, title, details)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (dedup_key) WHERE state <> 'resolved'
-         DO UPDATE SET occurrences = alerts.occurrences + 1, last_seen_at = now(), details = EXCLUDED.details",
-    )
-    .bind(rule_key)
-    .bind(dedup_key)
-    .bind(severity)
-    .bind(priority)
-    .bind(title)
-    .bind(details)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 
@@ -513,23 +487,16 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .bind(&refund_id)
     .execute(&mut *conn)
     .await?;
-    let total = (refunded + money.minor).min(captured);
-    let status = if kind == "REVERSED" {
-        "REVERSED"
-    } else if total >= captured {
-        "REFUNDED"
-    } else {
-        "PARTIALLY_REFUNDED"
-    };
+    let after = payments::after_refund(captured, refunded, money.minor, kind == "REVERSED");
     sqlx::query(
         "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
     )
     .bind(payment_id)
-    .bind(total)
-    .bind(status)
+    .bind(after.refunded_minor)
+    .bind(after.status)
     .execute(&mut *conn)
     .await?;
-    if total >= captured {
+    if after.in_full {
         sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
             .bind(order_id)
             .execute(&mut *conn)

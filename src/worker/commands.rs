@@ -39,12 +39,14 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::config::Config;
 use crate::domain::money::{Currency, Money};
+use crate::domain::payments;
 use crate::providers::api::paypal::{PaypalApiConfig, PaypalClient, Refund};
 use crate::providers::api::twilio::{Room, TwilioApiConfig, TwilioClient};
 use crate::providers::api::wise::{Funding, Transfer, WiseApiConfig, WiseClient};
 use crate::providers::api::{ApiError, HttpPolicy};
+use crate::store::alerts;
 use crate::store::outbox::{COMMANDS_CHANNEL, CommandKind};
-use crate::worker::apply::{WORKER, raise_alert};
+use crate::worker::apply::WORKER;
 
 /// The provider clients the executor calls.
 #[derive(Debug, Clone)]
@@ -603,7 +605,7 @@ async fn record(
                 command.id, command.attempts
             )
         };
-        raise_alert(
+        alerts::raise(
             &mut tx,
             "command_failures",
             &format!("command:dead:{}", command.kind),
@@ -812,23 +814,17 @@ async fn record_refund(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((order_id, captured, refunded, pay_status)) = row {
-            let total = (refunded + amount).min(captured);
-            let new_status = if pay_status == "REVERSED" {
-                "REVERSED"
-            } else if total >= captured {
-                "REFUNDED"
-            } else {
-                "PARTIALLY_REFUNDED"
-            };
+            let after =
+                payments::after_refund(captured, refunded, amount, pay_status == "REVERSED");
             sqlx::query(
                 "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
             )
             .bind(payment_id)
-            .bind(total)
-            .bind(new_status)
+            .bind(after.refunded_minor)
+            .bind(after.status)
             .execute(&mut *conn)
             .await?;
-            if total >= captured {
+            if after.in_full {
                 sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
                     .bind(order_id)
                     .execute(&mut *conn)

@@ -27,7 +27,7 @@ use crate::providers::paypal::{self as pp, TransmissionHeaders};
 use crate::providers::{VerifyError, twilio as tw, wise as ws};
 use crate::store::inbox::NewEvent;
 
-use super::server::AppState;
+use super::state::AppState;
 
 /// A cached PayPal certificate that fails a signature is fetched again only
 /// when it is at least this old.

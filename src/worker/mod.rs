@@ -1,6 +1,8 @@
-//! The worker's HTTP side: provider webhooks in, verified, stored durably.
+//! The worker: provider webhooks in, their effects applied, provider calls
+//! out, all of it through PostgreSQL ([`process`] runs every part as tasks of
+//! one process; several workers can share a database).
 //!
-//! `lsn-ops worker` serves, on `[worker] listen`:
+//! The HTTP side, on `[worker] listen`:
 //! - `POST /webhooks/paypal`, `/webhooks/wise`, `/webhooks/twilio`: the
 //!   signature is checked ([`crate::providers`]), the event gets a stable id and
 //!   goes into the inbox (`provider_events`, unique on provider + event id) with
@@ -11,18 +13,20 @@
 //! - `GET /healthz`: 200 only when the database answers `SELECT 1` in time.
 //! - `GET /metrics`: Prometheus text ([`metrics`]).
 //!
-//! Module map: [`server`] (router, shared state, answers, the signature-failure
-//! alert), [`ingest`] (per provider: verify, parse, derive the event id),
-//! [`paypal`] (the I/O PayPal verification needs: certificate fetch and the
-//! verify-webhook-signature API), [`metrics`].
+//! Module map: [`server`] (router, the answer for each outcome, raising the
+//! signature-failure alert), [`state`] (what the endpoints share, and the
+//! refusal counts behind that alert), [`ingest`] (per provider: verify, parse,
+//! derive the event id), [`paypal`] (the I/O PayPal verification needs:
+//! certificate fetch and the verify-webhook-signature API), [`metrics`].
 //!
-//! [`apply`] is the applier: it claims `pending` inbox rows with `FOR UPDATE
-//! SKIP LOCKED` and applies each to the domain tables in one transaction.
-//! [`commands`] executes the outbox; [`process`] runs all of it in one process.
-//!
-//! [`reconcile`] asks the providers about stuck captures and transfers.
-//! [`scoring`] scores captured orders for fraud; [`reference`] holds the
-//! reference lists it looks IPs and email domains up in, reloaded when they change.
+//! Behind it: [`apply`], the applier, claims `pending` inbox rows with `FOR
+//! UPDATE SKIP LOCKED` and applies each to the domain tables in one
+//! transaction with its audit row; [`scoring`] scores captured orders for
+//! fraud (and rescores on demand), looking IPs and email domains up in
+//! [`reference`] (the reference lists, reloaded when they change);
+//! [`commands`], the executor, runs the command outbox against the providers;
+//! [`reconcile`] asks the providers about stuck captures and transfers;
+//! [`wake`] is how the loops sleep until a NOTIFY or their poll interval.
 //!
 //! Not here yet: the other schedulers (weekly payout batch, SLA sweeps) and the
 //! probes behind the health alert rules.
@@ -37,6 +41,7 @@ pub mod reconcile;
 pub mod reference;
 pub mod scoring;
 pub mod server;
+pub mod state;
 pub mod wake;
 
 use std::sync::Arc;
@@ -48,7 +53,8 @@ use crate::config::{Config, PaypalMode, PaypalVerify, Secret};
 use crate::providers::paypal::{CERT_HOSTS, OfflinePolicy};
 use crate::providers::wise::WiseKey;
 
-pub use server::{AppState, router, serve};
+pub use server::{router, serve};
+pub use state::AppState;
 
 /// The current time, injectable: tests pin it inside a certificate's validity.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

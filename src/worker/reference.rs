@@ -8,11 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::domain::fraud_lists::{FILES, ReferenceLists};
-
-/// The configured default, which falls back to the built-in lists when the
-/// directory is not there (a binary run outside the repository).
-pub const DEFAULT_DIR: &str = "assets/fraud";
+use crate::domain::fraud_lists::{DEFAULT_DIR, FILES, ReferenceLists};
 
 /// What identifies one version of a file: modification time and length.
 type Stamp = Option<(SystemTime, u64)>;

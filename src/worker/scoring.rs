@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::reference::ReferenceCache;
 use crate::config::FraudConfig;
-use crate::domain::fraud::{self, Hit, Rules, Signals};
+use crate::domain::fraud::{self, FraudState, Hit, Rules, Signals};
 use crate::domain::money::{Currency, Money};
 use crate::domain::operators::{Actor, Permission};
 use crate::store::authz::{self, AuthError};
@@ -193,7 +193,7 @@ async fn store_score(
 /// A list file that failed to reload becomes an alert (once per bad version).
 async fn report_list_errors(conn: &mut PgConnection, scoring: &Scoring) -> Result<(), sqlx::Error> {
     if let Some(error) = scoring.lists.take_unreported_error() {
-        super::apply::raise_alert(
+        crate::store::alerts::raise(
             conn,
             "fraud_reference_lists",
             "fraud:reference_lists",
@@ -229,7 +229,7 @@ pub async fn score_order(
     )
     .bind(order_id)
     .bind(i16::from(score))
-    .bind(if high { "pending" } else { "clear" })
+    .bind(FraudState::scored(high).as_str())
     .execute(&mut *conn)
     .await?;
     Ok(score)
@@ -242,8 +242,8 @@ pub struct Rescored {
     pub order_number: String,
     pub score_before: Option<i16>,
     pub score_after: u8,
-    pub state_before: String,
-    pub state_after: String,
+    pub state_before: FraudState,
+    pub state_after: FraudState,
     pub indicators: Vec<Hit>,
 }
 
@@ -271,20 +271,20 @@ pub async fn rescore(
     let Some((order_number, score_before, state_before)) = row else {
         return Ok(None);
     };
+    let state_before = FraudState::parse(&state_before).ok_or_else(|| {
+        sqlx::Error::Decode(
+            format!("order {order_id}: unknown fraud_state {state_before:?}").into(),
+        )
+    })?;
     let signals = signals(&mut tx, order_id, scoring).await?;
     report_list_errors(&mut tx, scoring).await?;
     let hits = fraud::hits(&signals, &scoring.rules);
     let score = fraud::score(&hits);
     store_score(&mut tx, order_id, &hits, score).await?;
-    let undecided = matches!(state_before.as_str(), "unscored" | "clear" | "pending");
-    let state_after = if undecided {
-        if fraud::is_high_risk(score, scoring.high_risk_threshold) {
-            "pending".to_string()
-        } else {
-            "clear".to_string()
-        }
+    let state_after = if state_before.is_undecided() {
+        FraudState::scored(fraud::is_high_risk(score, scoring.high_risk_threshold))
     } else {
-        state_before.clone()
+        state_before
     };
     sqlx::query(
         "UPDATE orders SET fraud_score = $2, fraud_state = $3,
@@ -295,8 +295,8 @@ pub async fn rescore(
     )
     .bind(order_id)
     .bind(i16::from(score))
-    .bind(&state_after)
-    .bind(&state_before)
+    .bind(state_after.as_str())
+    .bind(state_before.as_str())
     .execute(&mut *tx)
     .await?;
     crate::store::audit(

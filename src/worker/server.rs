@@ -1,10 +1,8 @@
-//! The axum server: routes, shared state, the answer for each outcome, and the
-//! burst-of-bad-signatures alert.
+//! The axum server: routes, the answer for each outcome, and raising the
+//! burst-of-bad-signatures alert (counted in [`super::state`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,81 +15,15 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::providers::paypal::CertCache;
+use crate::store::alerts;
 use crate::store::inbox::{self, Inserted, NewEvent};
 
 use super::ingest::{self, Reject};
-use super::metrics::{self, Metrics};
-use super::paypal::TokenCache;
-use super::{Clock, Settings};
+use super::metrics;
+use super::state::AppState;
 
 /// Largest webhook body accepted (larger is 413).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// What every request handler shares.
-pub struct AppState {
-    pub pool: sqlx::PgPool,
-    pub settings: Settings,
-    pub clock: Clock,
-    pub metrics: Metrics,
-    pub http: reqwest::Client,
-    pub certs: CertCache,
-    pub paypal_tokens: TokenCache,
-    failures: Mutex<HashMap<&'static str, FailureWindow>>,
-}
-
-/// Recent refusals of one provider, and when its alert was last written.
-#[derive(Debug, Default)]
-struct FailureWindow {
-    at: VecDeque<Instant>,
-    last_raised: Option<Instant>,
-}
-
-impl AppState {
-    pub fn new(pool: sqlx::PgPool, settings: Settings, clock: Clock) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .user_agent(concat!("lsn-ops/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self {
-            pool,
-            settings,
-            clock,
-            metrics: Metrics::default(),
-            http,
-            certs: CertCache::default(),
-            paypal_tokens: TokenCache::default(),
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Records a refused signature; returns the count in the window when the
-    /// alert is due to be raised or refreshed now.
-    fn note_failure(&self, provider: &'static str) -> Option<usize> {
-        let cfg = self.settings.failure_alert;
-        let now = Instant::now();
-        let mut all = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let w = all.entry(provider).or_default();
-        w.at.push_back(now);
-        while w
-            .at
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > cfg.window)
-        {
-            w.at.pop_front();
-        }
-        let due = w.at.len() >= cfg.threshold
-            && w.last_raised
-                .is_none_or(|t| now.duration_since(t) >= cfg.refresh_every);
-        if due {
-            w.last_raised = Some(now);
-            Some(w.at.len())
-        } else {
-            None
-        }
-    }
-}
 
 /// The routes, with the body limit, request timeout and tracing layers.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -184,7 +116,7 @@ async fn finish(
             reject(e.reason());
             tracing::warn!(provider, error = %e, "webhook refused: signature");
             if let Some(count) = state.note_failure(provider) {
-                raise_alert(state, provider, count).await;
+                raise_signature_alert(state, provider, count).await;
             }
             return text(
                 StatusCode::UNAUTHORIZED,
@@ -243,14 +175,15 @@ async fn finish(
     }
 }
 
-async fn raise_alert(state: &AppState, provider: &'static str, count: usize) {
+/// Raises (or refreshes) the signature-failure alert, within the database timeout.
+async fn raise_signature_alert(state: &AppState, provider: &'static str, count: usize) {
     let cfg = state.settings.failure_alert;
     let minutes = i64::try_from(cfg.window.as_secs() / 60).unwrap_or(5);
     let reopen =
         chrono::Duration::from_std(cfg.reopen_within).unwrap_or(chrono::Duration::minutes(30));
     let raised = tokio::time::timeout(
         state.settings.db_timeout,
-        inbox::raise_signature_alert(&state.pool, provider, count, minutes, reopen),
+        alerts::raise_signature_alert(&state.pool, provider, count, minutes, reopen),
     )
     .await;
     match raised {

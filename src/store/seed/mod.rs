@@ -1,6 +1,13 @@
-//! Bulk loading for the seeder: rows buffered in PostgreSQL's COPY text format
-//! and streamed with `COPY ... FROM STDIN`, plus the bookkeeping around it
-//! (emptiness check, sequence reset, row counts).
+//! Seeding: the deterministic synthetic data set ([`generate`]: what
+//! `lsn-ops seed` and `lsn-ops demo` load) and, here, the bulk loading it
+//! writes with: rows buffered in PostgreSQL's COPY text format and streamed
+//! with `COPY ... FROM STDIN`, plus the bookkeeping around it (emptiness
+//! check, foreign keys and indexes set aside and restored, sequence reset,
+//! row counts).
+
+pub mod generate;
+
+pub use generate::{SeedSummary, seed_database, seed_if_empty};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
