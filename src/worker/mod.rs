@@ -32,6 +32,7 @@ pub mod commands;
 pub mod ingest;
 pub mod metrics;
 pub mod paypal;
+pub mod payouts;
 pub mod process;
 pub mod reconcile;
 pub mod reference;
