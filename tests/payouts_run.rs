@@ -123,11 +123,11 @@ async fn start(pool: &PgPool, verified: usize) -> Run {
             ("delivered", 31, "approved"),
             ("shipped", 40, "clear"),
             ("paid", 29, "clear"),
-            ("paid", 2, "clear"),        // inside the return window
-            ("refunded", 30, "clear"),   // refunded
-            ("on_hold", 30, "review"),   // held for fraud review
-            ("paid", 30, "clear"),       // disputed (open), below
-            ("paid", 30, "clear"),       // refund requested, below
+            ("paid", 2, "clear"),      // inside the return window
+            ("refunded", 30, "clear"), // refunded
+            ("on_hold", 30, "review"), // held for fraud review
+            ("paid", 30, "clear"),     // disputed (open), below
+            ("paid", 30, "clear"),     // refund requested, below
         ];
         for (k, (status, days, fraud)) in kinds.iter().enumerate() {
             let total = 10_000 + 1_234 * k as i64 + 17 * i as i64;
@@ -206,10 +206,12 @@ impl Run {
                     return;
                 }
                 // An event that came before its transfer was recorded: due again soon.
-                sqlx::query("UPDATE provider_events SET next_attempt_at = now() WHERE status = 'failed'")
-                    .execute(pool)
-                    .await
-                    .expect("due");
+                sqlx::query(
+                    "UPDATE provider_events SET next_attempt_at = now() WHERE status = 'failed'",
+                )
+                .execute(pool)
+                .await
+                .expect("due");
             }
         }
         panic!("the payout run did not settle");
@@ -222,7 +224,10 @@ impl Run {
             if c.webhooks_settled >= c.webhooks_queued {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "webhooks not delivered");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "webhooks not delivered"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -287,13 +292,12 @@ async fn generate_approve_process_pays_each_verified_line_once(pool: PgPool) {
 
     // The lines are the domain formula over exactly the payable orders.
     for (id, creator, state, amount, _) in lines(&pool, g.batch_id).await {
-        let (bps, verified): (i32, String) = sqlx::query_as(
-            "SELECT commission_bps, recipient_status FROM creators WHERE id = $1",
-        )
-        .bind(creator)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let (bps, verified): (i32, String) =
+            sqlx::query_as("SELECT commission_bps, recipient_status FROM creators WHERE id = $1")
+                .bind(creator)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         let figures: Vec<OrderFigures> = sqlx::query_as::<_, (i64, i64, i64, i64)>(
             "SELECT o.total_minor, o.product_cost_minor, o.shipping_cost_minor, o.platform_fee_minor
                FROM payout_item_orders p JOIN orders o ON o.id = p.order_id WHERE p.payout_item_id = $1",
@@ -325,7 +329,14 @@ async fn generate_approve_process_pays_each_verified_line_once(pool: PgPool) {
         .unwrap()
         .unwrap();
     let json = serde_json::to_value(&view).unwrap();
-    for key in ["id", "week", "state", "generated_by", "approved_by", "lines"] {
+    for key in [
+        "id",
+        "week",
+        "state",
+        "generated_by",
+        "approved_by",
+        "lines",
+    ] {
         assert!(json.get(key).is_some(), "{key}");
     }
     let held = view.lines.iter().find(|l| l.state == "held").unwrap();
@@ -346,7 +357,11 @@ async fn generate_approve_process_pays_each_verified_line_once(pool: PgPool) {
     assert!(e.to_string().contains("maker-checker"), "{e}");
     assert_eq!(fingerprint(&pool).await, before);
     // Not approved: cannot be processed.
-    assert!(payouts::process(&pool, &actor("bob"), g.batch_id).await.is_err());
+    assert!(
+        payouts::process(&pool, &actor("bob"), g.batch_id)
+            .await
+            .is_err()
+    );
     payouts::approve(&pool, &actor("bob"), g.batch_id)
         .await
         .expect("bob approves");
@@ -400,7 +415,9 @@ async fn generate_approve_process_pays_each_verified_line_once(pool: PgPool) {
         .await
         .expect("verify");
     assert_eq!(t.lines.len(), 1);
-    let q = payouts::process(&pool, &actor("bob"), g.batch_id).await.unwrap();
+    let q = payouts::process(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
     assert_eq!(q.queued.len(), 1);
     run.settle(&pool).await;
     assert_eq!(run.fundings(), 4);
@@ -417,8 +434,12 @@ async fn generate_approve_process_pays_each_verified_line_once(pool: PgPool) {
 async fn killed_mid_processing_and_restarted_pays_every_line_exactly_once(pool: PgPool) {
     let run = start(&pool, 6).await;
     let g = generate(&pool, &run, "alice").await;
-    payouts::approve(&pool, &actor("bob"), g.batch_id).await.unwrap();
-    let q = payouts::process(&pool, &actor("bob"), g.batch_id).await.unwrap();
+    payouts::approve(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
+    let q = payouts::process(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
     assert_eq!(q.queued.len(), 6);
     // Three executors die right after Wise answered, before recording.
     for _ in 0..3 {
@@ -456,16 +477,22 @@ async fn killed_mid_processing_and_restarted_pays_every_line_exactly_once(pool: 
 async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_once(pool: PgPool) {
     let run = start(&pool, 2).await;
     let g = generate(&pool, &run, "alice").await;
-    payouts::approve(&pool, &actor("bob"), g.batch_id).await.unwrap();
-    payouts::process(&pool, &actor("bob"), g.batch_id).await.unwrap();
+    payouts::approve(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
+    payouts::process(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
     run.settle(&pool).await;
     assert_eq!(run.fundings(), 2);
     // Nothing failed yet: nothing to retry.
-    assert!(payouts::retry(&pool, &actor("bob"), g.batch_id, None)
-        .await
-        .unwrap()
-        .queued
-        .is_empty());
+    assert!(
+        payouts::retry(&pool, &actor("bob"), g.batch_id, None)
+            .await
+            .unwrap()
+            .queued
+            .is_empty()
+    );
 
     let (line, old_transfer): (i64, i64) = sqlx::query_as(
         "SELECT id, wise_transfer_id FROM payout_items WHERE batch_id = $1 AND state = 'sent' ORDER BY id LIMIT 1",
@@ -474,7 +501,11 @@ async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_onc
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(run.sims.wise.set_transfer_status(old_transfer, "bounced_back"));
+    assert!(
+        run.sims
+            .wise
+            .set_transfer_status(old_transfer, "bounced_back")
+    );
     run.settle(&pool).await;
     let (state, reason): (String, Option<String>) =
         sqlx::query_as("SELECT state, failure_reason FROM payout_items WHERE id = $1")
@@ -500,8 +531,16 @@ async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_onc
 
     // A viewer and an agent cannot retry; a paid line is never retried.
     let before = fingerprint(&pool).await;
-    assert!(payouts::retry(&pool, &actor("vic"), g.batch_id, None).await.is_err());
-    assert!(payouts::retry(&pool, &actor("ann"), g.batch_id, Some(line)).await.is_err());
+    assert!(
+        payouts::retry(&pool, &actor("vic"), g.batch_id, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        payouts::retry(&pool, &actor("ann"), g.batch_id, Some(line))
+            .await
+            .is_err()
+    );
     let paid_line: i64 = sqlx::query_scalar(
         "SELECT id FROM payout_items WHERE batch_id = $1 AND state = 'sent' LIMIT 1",
     )
@@ -515,13 +554,21 @@ async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_onc
     assert!(e.to_string().contains("only failed lines"), "{e}");
     assert_eq!(fingerprint(&pool).await, before);
 
-    let q = payouts::retry(&pool, &actor("bob"), g.batch_id, None).await.unwrap();
+    let q = payouts::retry(&pool, &actor("bob"), g.batch_id, None)
+        .await
+        .unwrap();
     assert_eq!(q.queued, vec![line]);
     // Asked twice before the worker ran: still one retry.
-    let q = payouts::retry(&pool, &actor("bob"), g.batch_id, None).await.unwrap();
+    let q = payouts::retry(&pool, &actor("bob"), g.batch_id, None)
+        .await
+        .unwrap();
     assert!(q.queued.is_empty());
     run.settle(&pool).await;
-    assert_eq!(run.fundings(), 3, "the bounced line paid once more, nothing else");
+    assert_eq!(
+        run.fundings(),
+        3,
+        "the bounced line paid once more, nothing else"
+    );
     let (state, transfer): (String, i64) =
         sqlx::query_as("SELECT state, wise_transfer_id FROM payout_items WHERE id = $1")
             .bind(line)
@@ -531,7 +578,11 @@ async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_onc
     assert_eq!(state, "sent");
     assert_ne!(transfer, old_transfer);
     // The bounced transfer's late events change nothing.
-    assert!(run.sims.wise.set_transfer_status(old_transfer, "funds_refunded"));
+    assert!(
+        run.sims
+            .wise
+            .set_transfer_status(old_transfer, "funds_refunded")
+    );
     run.settle(&pool).await;
     let state: String = sqlx::query_scalar("SELECT state FROM payout_items WHERE id = $1")
         .bind(line)
@@ -551,8 +602,12 @@ async fn a_bounced_transfer_fails_the_line_with_a_p1_alert_and_retry_pays_it_onc
 async fn retry_never_pays_a_line_whose_money_may_have_moved(pool: PgPool) {
     let run = start(&pool, 1).await;
     let g = generate(&pool, &run, "alice").await;
-    payouts::approve(&pool, &actor("bob"), g.batch_id).await.unwrap();
-    payouts::process(&pool, &actor("bob"), g.batch_id).await.unwrap();
+    payouts::approve(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
+    payouts::process(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
     run.settle(&pool).await;
     // Our books say failed (say, a bounce event that Wise then rolled back),
     // but Wise says the money went out: the retry asks first and pays nothing.
@@ -598,7 +653,9 @@ async fn refusals_at_the_store_write_nothing(pool: PgPool) {
             who,
         );
         refused(
-            payouts::hold(&pool, &actor(who), &creator, "x").await.map(|_| ()),
+            payouts::hold(&pool, &actor(who), &creator, "x")
+                .await
+                .map(|_| ()),
             who,
         );
         refused(
@@ -608,9 +665,17 @@ async fn refusals_at_the_store_write_nothing(pool: PgPool) {
             who,
         );
         refused(
-            payouts::adjust(&pool, &actor(who), &run.schedule, &creator, usd(500), "x", Utc::now())
-                .await
-                .map(|_| ()),
+            payouts::adjust(
+                &pool,
+                &actor(who),
+                &run.schedule,
+                &creator,
+                usd(500),
+                "x",
+                Utc::now(),
+            )
+            .await
+            .map(|_| ()),
             who,
         );
     }
@@ -630,13 +695,23 @@ async fn refusals_at_the_store_write_nothing(pool: PgPool) {
     );
     // Negative adjustments and reasonless holds are refused too.
     refused(
-        payouts::adjust(&pool, &actor("alice"), &run.schedule, &creator, usd(-500), "x", Utc::now())
-            .await
-            .map(|_| ()),
+        payouts::adjust(
+            &pool,
+            &actor("alice"),
+            &run.schedule,
+            &creator,
+            usd(-500),
+            "x",
+            Utc::now(),
+        )
+        .await
+        .map(|_| ()),
         "negative",
     );
     refused(
-        payouts::hold(&pool, &actor("alice"), &creator, "  ").await.map(|_| ()),
+        payouts::hold(&pool, &actor("alice"), &creator, "  ")
+            .await
+            .map(|_| ()),
         "no reason",
     );
     assert_eq!(fingerprint(&pool).await, before, "nothing written");
@@ -663,13 +738,17 @@ async fn refusals_at_the_store_write_nothing(pool: PgPool) {
         .await
         .expect("root neither generated nor changed it");
     // The held line is not sent; released, it is.
-    let q = payouts::process(&pool, &actor("alice"), g.batch_id).await.unwrap();
+    let q = payouts::process(&pool, &actor("alice"), g.batch_id)
+        .await
+        .unwrap();
     assert_eq!(q.queued.len(), 1);
     let t = payouts::release(&pool, &actor("alice"), &creator, "form received")
         .await
         .unwrap();
     assert_eq!(t.lines.len(), 1);
-    let q = payouts::process(&pool, &actor("alice"), g.batch_id).await.unwrap();
+    let q = payouts::process(&pool, &actor("alice"), g.batch_id)
+        .await
+        .unwrap();
     assert_eq!(q.queued.len(), 1);
     run.settle(&pool).await;
     assert_eq!(run.fundings(), 2);
@@ -691,7 +770,10 @@ async fn an_order_is_never_in_two_batches_and_adjustments_are_their_own_lines(po
         .await
         .unwrap();
     assert_ne!(first.batch_id, second.batch_id);
-    assert_eq!(second.orders, 3, "only the three orders that were in the return window");
+    assert_eq!(
+        second.orders, 3,
+        "only the three orders that were in the return window"
+    );
     let twice: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT order_id FROM payout_item_orders GROUP BY order_id HAVING count(*) > 1) t",
     )
@@ -732,9 +814,17 @@ async fn an_order_is_never_in_two_batches_and_adjustments_are_their_own_lines(po
     .await
     .unwrap();
     assert_eq!(a.batch_id, first.batch_id);
-    assert!(payouts::approve(&pool, &actor("bob"), first.batch_id).await.is_err());
-    payouts::approve(&pool, &actor("root"), first.batch_id).await.unwrap();
-    payouts::approve(&pool, &actor("root"), second.batch_id).await.unwrap();
+    assert!(
+        payouts::approve(&pool, &actor("bob"), first.batch_id)
+            .await
+            .is_err()
+    );
+    payouts::approve(&pool, &actor("root"), first.batch_id)
+        .await
+        .unwrap();
+    payouts::approve(&pool, &actor("root"), second.batch_id)
+        .await
+        .unwrap();
     // Both batches approved: the next adjustment opens a draft for a later week,
     // which that week's generation fills.
     let b = payouts::adjust(
@@ -774,7 +864,9 @@ async fn the_worker_schedule_generates_the_due_week_once(pool: PgPool) {
     assert_eq!(by, "worker (schedule)");
     assert!(at <= now && now - at < chrono::Duration::days(7));
     assert_eq!(
-        lsn_ops::worker::payouts::tick(&pool, &run.schedule, now).await.unwrap(),
+        lsn_ops::worker::payouts::tick(&pool, &run.schedule, now)
+            .await
+            .unwrap(),
         None
     );
     // The scheduler made it, so any finance operator may approve it.

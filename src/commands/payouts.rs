@@ -42,9 +42,11 @@ pub async fn run(loaded: &Loaded, action: PayoutsAction) -> Result<u8, Failure> 
     let schedule = Schedule::from_config(&loaded.config).map_err(usage)?;
     // Bad arguments are exit 2 before any connection.
     let week = match &action {
-        PayoutsAction::Generate { week: Some(w) } => Some(IsoWeek::parse(w).ok_or_else(|| {
-            usage(format!("--week {w:?}: expected an ISO week like 2026-W48"))
-        })?),
+        PayoutsAction::Generate { week: Some(w) } => {
+            Some(IsoWeek::parse(w).ok_or_else(|| {
+                usage(format!("--week {w:?}: expected an ISO week like 2026-W48"))
+            })?)
+        }
         _ => None,
     };
     let amount = match &action {
@@ -129,7 +131,9 @@ pub async fn run(loaded: &Loaded, action: PayoutsAction) -> Result<u8, Failure> 
             Ok(0)
         }
         PayoutsAction::Retry { batch, line } => {
-            let q = store::retry(&pool, &actor, batch, line).await.map_err(fail)?;
+            let q = store::retry(&pool, &actor, batch, line)
+                .await
+                .map_err(fail)?;
             println!(
                 "batch #{batch}: {} failed line(s) queued again",
                 q.queued.len()
@@ -160,9 +164,7 @@ pub async fn run(loaded: &Loaded, action: PayoutsAction) -> Result<u8, Failure> 
                 amount.display(),
                 a.batch_id,
                 a.week,
-                a.held
-                    .map(|h| format!("; held: {h}"))
-                    .unwrap_or_default()
+                a.held.map(|h| format!("; held: {h}")).unwrap_or_default()
             );
             Ok(0)
         }
@@ -180,7 +182,10 @@ pub async fn run(loaded: &Loaded, action: PayoutsAction) -> Result<u8, Failure> 
             let t = store::release(&pool, &actor, &creator, &reason)
                 .await
                 .map_err(fail)?;
-            println!("{creator} released; {} line(s) pending again", t.lines.len());
+            println!(
+                "{creator} released; {} line(s) pending again",
+                t.lines.len()
+            );
             for (id, why) in &t.skipped {
                 println!("  line #{id} {why}");
             }
@@ -355,7 +360,10 @@ async fn breakdown(
     let Some((batch_id, currency)) = owner.filter(|(b, _)| batch.is_none_or(|x| x == *b)) else {
         return Err(Failure {
             code: 1,
-            message: format!("there is no payout line #{line}{}", batch.map(|b| format!(" in batch #{b}")).unwrap_or_default()),
+            message: format!(
+                "there is no payout line #{line}{}",
+                batch.map(|b| format!(" in batch #{b}")).unwrap_or_default()
+            ),
         });
     };
     let c = crate::domain::money::Currency::parse(&currency)
@@ -371,7 +379,9 @@ async fn breakdown(
             .unwrap_or_default()
         ),
         Format::Csv => {
-            println!("order,paid_at,order_total,product_cost,shipping,platform_fee,net,commission_rate,earnings,currency");
+            println!(
+                "order,paid_at,order_total,product_cost,shipping,platform_fee,net,commission_rate,earnings,currency"
+            );
             for o in &orders {
                 let m = |minor: i64| Money::new(minor, c).to_major_string();
                 println!(
@@ -390,8 +400,13 @@ async fn breakdown(
             }
         }
         Format::Text => {
-            println!("line #{line} of batch #{batch_id}: {} order(s)", orders.len());
-            println!("  earnings = (total - product cost - shipping - platform fee, at least 0) x rate, rounded half to even");
+            println!(
+                "line #{line} of batch #{batch_id}: {} order(s)",
+                orders.len()
+            );
+            println!(
+                "  earnings = (total - product cost - shipping - platform fee, at least 0) x rate, rounded half to even"
+            );
             for o in &orders {
                 println!(
                     "  {:<14} ({} - {} - {} - {}) = {} x {} = {}",

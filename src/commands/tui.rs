@@ -71,6 +71,8 @@ pub fn options(loaded: &Loaded, args: &TuiArgs) -> Result<crate::tui::Options, F
         },
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
+        payouts: crate::store::payouts::Schedule::from_config(&loaded.config)
+            .map_err(|message| Failure { code: 2, message })?,
     })
 }
 

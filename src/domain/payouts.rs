@@ -206,13 +206,21 @@ impl IsoWeek {
     }
 
     /// The week's batch instant: `weekday` of this ISO week at `time` in `tz`.
-    pub fn batch_at<Tz: TimeZone>(&self, tz: &Tz, weekday: Weekday, time: NaiveTime) -> DateTime<Utc> {
-        let date = chrono::NaiveDate::from_isoywd_opt(self.year, self.week, weekday)
-            .unwrap_or_default();
+    pub fn batch_at<Tz: TimeZone>(
+        &self,
+        tz: &Tz,
+        weekday: Weekday,
+        time: NaiveTime,
+    ) -> DateTime<Utc> {
+        let date =
+            chrono::NaiveDate::from_isoywd_opt(self.year, self.week, weekday).unwrap_or_default();
         let naive = date.and_time(time);
         tz.from_local_datetime(&naive)
             .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+            .or_else(|| {
+                tz.from_local_datetime(&(naive + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|| naive.and_utc())
     }
@@ -345,8 +353,17 @@ mod tests {
         assert_eq!(week_of(at, &tz), w);
         assert_eq!(w.previous().to_string(), "2026-W47");
         assert_eq!(w.next().to_string(), "2026-W49");
-        assert_eq!(IsoWeek::parse("2026-W53"), Some(IsoWeek { year: 2026, week: 53 }));
-        assert_eq!(IsoWeek::parse("2026-W53").unwrap().next().to_string(), "2027-W01");
+        assert_eq!(
+            IsoWeek::parse("2026-W53"),
+            Some(IsoWeek {
+                year: 2026,
+                week: 53
+            })
+        );
+        assert_eq!(
+            IsoWeek::parse("2026-W53").unwrap().next().to_string(),
+            "2027-W01"
+        );
         // The batch time agrees with the schedule's next_batch_at.
         let tuesday = Utc.with_ymd_and_hms(2026, 11, 24, 17, 0, 0).unwrap();
         assert_eq!(next_batch_at(tuesday, &tz, Weekday::Fri, two_pm), at);
@@ -360,7 +377,8 @@ mod tests {
             shipping: usd(0),
             platform_fee: usd(0),
         };
-        let (line, each) = line_for(&[o(125, 0), o(135, 0), o(100, 500)], 1000, Currency::USD).unwrap();
+        let (line, each) =
+            line_for(&[o(125, 0), o(135, 0), o(100, 500)], 1000, Currency::USD).unwrap();
         assert_eq!(each, vec![usd(12), usd(14), usd(0)]);
         assert_eq!(line.amount, usd(26));
         assert_eq!(line.gross, usd(360));
@@ -369,7 +387,10 @@ mod tests {
         assert_eq!(line_state_label("sent"), "paid");
         assert_eq!(line_state_label("held"), "held");
         assert_eq!(hold_reason(None, "verified"), None);
-        assert_eq!(hold_reason(None, "missing").as_deref(), Some("bank details missing"));
+        assert_eq!(
+            hold_reason(None, "missing").as_deref(),
+            Some("bank details missing")
+        );
         assert_eq!(
             hold_reason(Some("tax form"), "invalid").as_deref(),
             Some("on hold: tax form")
@@ -400,14 +421,18 @@ mod tests {
         use proptest::prelude::*;
 
         fn figures() -> impl Strategy<Value = OrderFigures> {
-            (0i64..10_000_000, 0i64..5_000_000, 0i64..100_000, 0i64..1_000_000).prop_map(
-                |(t, c, s, f)| OrderFigures {
+            (
+                0i64..10_000_000,
+                0i64..5_000_000,
+                0i64..100_000,
+                0i64..1_000_000,
+            )
+                .prop_map(|(t, c, s, f)| OrderFigures {
                     total: usd(t),
                     product_cost: usd(c),
                     shipping: usd(s),
                     platform_fee: usd(f),
-                },
-            )
+                })
         }
 
         proptest! {

@@ -54,11 +54,12 @@ impl Schedule {
     pub fn from_config(config: &crate::config::Config) -> Result<Schedule, String> {
         let p = &config.payouts;
         Ok(Schedule {
-            tz: config
-                .ops
-                .timezone
-                .parse()
-                .map_err(|_| format!("[ops] timezone {:?} is not an IANA zone", config.ops.timezone))?,
+            tz: config.ops.timezone.parse().map_err(|_| {
+                format!(
+                    "[ops] timezone {:?} is not an IANA zone",
+                    config.ops.timezone
+                )
+            })?,
             weekday: crate::domain::payouts::parse_weekday(&p.weekday)
                 .ok_or_else(|| format!("[payouts] weekday {:?}", p.weekday))?,
             time: NaiveTime::parse_from_str(&p.time, "%H:%M")
@@ -455,7 +456,8 @@ pub async fn show(
         Option<String>,
         Option<String>,
     );
-    let sql = "SELECT id, state, scheduled_for, period_start, currency::text, generated_by, generated_at,
+    let sql =
+        "SELECT id, state, scheduled_for, period_start, currency::text, generated_by, generated_at,
                       approved_by, approved_at, processed_by, last_changed_by
                  FROM payout_batches";
     let row: Option<Row> = match id {
@@ -967,7 +969,9 @@ pub async fn adjust(
             .fetch_one(&mut *tx)
             .await?;
             let mut week = schedule.this_week(now);
-            while latest.is_some_and(|l| schedule.batch_at(week) <= l) || schedule.batch_at(week) < now {
+            while latest.is_some_and(|l| schedule.batch_at(week) <= l)
+                || schedule.batch_at(week) < now
+            {
                 week = week.next();
             }
             let at = schedule.batch_at(week);
@@ -983,12 +987,11 @@ pub async fn adjust(
             (id, at)
         }
     };
-    let (bank, hold): (String, Option<String>) = sqlx::query_as(
-        "SELECT recipient_status, payout_hold_reason FROM creators WHERE id = $1",
-    )
-    .bind(creator_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (bank, hold): (String, Option<String>) =
+        sqlx::query_as("SELECT recipient_status, payout_hold_reason FROM creators WHERE id = $1")
+            .bind(creator_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let held = hold_reason(hold.as_deref(), &bank);
     let item_id: i64 = sqlx::query_scalar(
         "INSERT INTO payout_items (id, batch_id, creator_id, kind, currency, commission_bps, amount_minor, state,
@@ -1096,12 +1099,11 @@ async fn release_lines(
     prefix: &str,
     actor: &Actor,
 ) -> Result<Touched, PayoutError> {
-    let (bank, hold): (String, Option<String>) = sqlx::query_as(
-        "SELECT recipient_status, payout_hold_reason FROM creators WHERE id = $1",
-    )
-    .bind(creator_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (bank, hold): (String, Option<String>) =
+        sqlx::query_as("SELECT recipient_status, payout_hold_reason FROM creators WHERE id = $1")
+            .bind(creator_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let still = hold_reason(hold.as_deref(), &bank);
     let lines: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, batch_id FROM payout_items
@@ -1115,11 +1117,13 @@ async fn release_lines(
     for (id, batch_id) in lines {
         match &still {
             Some(h) => {
-                sqlx::query("UPDATE payout_items SET hold_reason = $2, updated_at = now() WHERE id = $1")
-                    .bind(id)
-                    .bind(h)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(
+                    "UPDATE payout_items SET hold_reason = $2, updated_at = now() WHERE id = $1",
+                )
+                .bind(id)
+                .bind(h)
+                .execute(&mut *conn)
+                .await?;
                 out.skipped.push((id, format!("still held: {h}")));
             }
             None => {
@@ -1156,7 +1160,13 @@ pub async fn hold(
     .bind(actor.audit_name())
     .execute(&mut *tx)
     .await?;
-    let out = hold_lines(&mut tx, id, &format!("{HOLD_CREATOR}{}", reason.trim()), actor).await?;
+    let out = hold_lines(
+        &mut tx,
+        id,
+        &format!("{HOLD_CREATOR}{}", reason.trim()),
+        actor,
+    )
+    .await?;
     super::audit(
         &mut tx,
         &actor.audit_name(),
@@ -1213,12 +1223,11 @@ pub async fn bank(
     authz::authorize(&mut tx, actor, Permission::PreparePayouts).await?;
     require_reason(reason)?;
     let id = creator_id(&mut tx, creator).await?;
-    let (recipient, before): (Option<i64>, String) = sqlx::query_as(
-        "SELECT wise_recipient_id, recipient_status FROM creators WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (recipient, before): (Option<i64>, String) =
+        sqlx::query_as("SELECT wise_recipient_id, recipient_status FROM creators WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     let out = if verify {
         if recipient.is_none() {
             return refused(format!(

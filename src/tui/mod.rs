@@ -15,6 +15,7 @@ pub mod app;
 pub mod detail;
 pub mod keymap;
 pub mod layout;
+pub mod ops_task;
 pub mod pane_id;
 pub mod panes;
 pub mod poller;
@@ -51,6 +52,8 @@ pub struct Options {
     pub theme: Theme,
     /// Largest refund an agent may issue (`[ops] agent_refund_limit_minor`).
     pub agent_refund_limit_minor: i64,
+    /// `[payouts]` for the Payouts pane's generate.
+    pub payouts: crate::store::payouts::Schedule,
 }
 
 /// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
@@ -109,6 +112,18 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         req_rx,
         out_tx,
     ));
+    // Payout operations run in a task of their own, one at a time.
+    let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+    let (ops_out_tx, ops_out_rx) = mpsc::unbounded_channel();
+    let mut actor = crate::domain::operators::Actor::new(options.settings.operator.clone());
+    actor.readonly = options.settings.readonly;
+    let ops = tokio::spawn(ops_task::run(
+        pool.clone(),
+        actor,
+        options.payouts.clone(),
+        ops_rx,
+        ops_out_tx,
+    ));
     // Details are read by a task of their own: a slow decision never delays one.
     let (detail_tx, detail_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
@@ -120,6 +135,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         outcomes: out_rx,
         details: detail_tx,
         loaded: loaded_rx,
+        ops: ops_tx,
+        ops_outcomes: ops_out_rx,
     };
     let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
     drop(guard);
@@ -127,6 +144,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     details.abort();
     // Requests already sent finish (the task ends once the channel is drained).
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), ops).await;
     result
 }
 
@@ -136,6 +154,8 @@ struct Channels {
     outcomes: mpsc::UnboundedReceiver<triage::Outcome>,
     details: mpsc::UnboundedSender<i64>,
     loaded: mpsc::UnboundedReceiver<detail::Loaded>,
+    ops: mpsc::UnboundedSender<ops_task::Request>,
+    ops_outcomes: mpsc::UnboundedReceiver<ops_task::Outcome>,
 }
 
 async fn ui_loop(
@@ -150,6 +170,8 @@ async fn ui_loop(
         mut outcomes,
         details,
         mut loaded,
+        ops,
+        mut ops_outcomes,
     } = channels;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut app = App::new(
@@ -169,6 +191,11 @@ async fn ui_loop(
         for req in app.requests.triage.drain(..) {
             if requests.send(req).is_err() {
                 app.message = Some("the decision task stopped (see the log)".into());
+            }
+        }
+        for req in app.requests.payouts.drain(..) {
+            if ops.send(req).is_err() {
+                app.message = Some("the payouts task stopped (see the log)".into());
             }
         }
         for order_id in app.requests.details.drain(..) {
@@ -217,6 +244,10 @@ async fn ui_loop(
             }
             Some(out) = outcomes.recv() => {
                 app.on_outcome(out);
+                dirty = true;
+            }
+            Some(out) = ops_outcomes.recv() => {
+                app.on_ops(out);
                 dirty = true;
             }
             Some(got) = loaded.recv() => {

@@ -735,7 +735,12 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
     .execute(&mut *conn)
     .await?;
     if state == "failed" && line_state != "failed" {
-        payout_failed_alert(conn, item_id, &format!("Wise transfer {transfer_id} {current}")).await?;
+        payout_failed_alert(
+            conn,
+            item_id,
+            &format!("Wise transfer {transfer_id} {current}"),
+        )
+        .await?;
     }
     // The batch follows its lines once it is being processed.
     sqlx::query(

@@ -431,8 +431,12 @@ async fn paypal_dispute_id(pool: &PgPool, dispute_id: i64) -> Result<String, Fai
 
 /// Wise states after which a transfer's money cannot reach the creator: a
 /// retry may pay the line again with a new transfer.
-pub const TRANSFER_FAILED_STATES: &[&str] =
-    &["bounced_back", "cancelled", "funds_refunded", "charged_back"];
+pub const TRANSFER_FAILED_STATES: &[&str] = &[
+    "bounced_back",
+    "cancelled",
+    "funds_refunded",
+    "charged_back",
+];
 
 /// Quote → transfer (customerTransactionId) → fund, skipping what is done.
 ///
@@ -469,8 +473,17 @@ async fn wise_transfer(
     .bind(item_id)
     .fetch_optional(pool)
     .await?;
-    let (minor, currency, state, ctid, transfer_id, recipient, recipient_status, batch_id, next_ctid) =
-        row.ok_or_else(|| bad_payload(&format!("no payout line #{item_id}")))?;
+    let (
+        minor,
+        currency,
+        state,
+        ctid,
+        transfer_id,
+        recipient,
+        recipient_status,
+        batch_id,
+        next_ctid,
+    ) = row.ok_or_else(|| bad_payload(&format!("no payout line #{item_id}")))?;
     let mut ctid = ctid;
     let mut replaced = None;
     let existing = match transfer_id {

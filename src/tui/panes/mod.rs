@@ -100,6 +100,8 @@ pub struct Requests {
     pub triage: Vec<triage::Request>,
     /// Fraud order details for the detail task.
     pub details: Vec<i64>,
+    /// For the payouts task.
+    pub payouts: Vec<super::ops_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and
