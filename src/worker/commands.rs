@@ -158,6 +158,8 @@ enum Effect {
         /// A retry replaced this failed transfer (id, Wise status, old
         /// customerTransactionId) with `transfer`, under `new_ctid`.
         replaced: Option<(i64, String, String, String)>,
+        /// A retry: the line takes the state Wise reports (paid, failed).
+        retry: bool,
     },
     Evidence {
         dispute_id: i64,
@@ -587,6 +589,7 @@ async fn wise_transfer(
         transfer,
         funding,
         replaced,
+        retry,
     })
 }
 
@@ -728,6 +731,7 @@ async fn effect_outcome(
             transfer,
             funding,
             replaced,
+            retry,
         } => {
             if let Some((old_id, old_status, old_ctid, new_ctid)) = &replaced {
                 // The failed transfer goes to the history; the line now
@@ -757,8 +761,8 @@ async fn effect_outcome(
                     SET wise_transfer_id = $2,
                         wise_status = CASE WHEN wise_status_at IS NULL THEN $3 ELSE wise_status END,
                         state = CASE WHEN state <> 'pending' THEN state
-                                     WHEN $3 = 'outgoing_payment_sent' THEN 'sent'
-                                     WHEN $3 = ANY($4) THEN 'failed' ELSE 'processing' END,
+                                     WHEN $5 AND $3 = 'outgoing_payment_sent' THEN 'sent'
+                                     WHEN $5 AND $3 = ANY($4) THEN 'failed' ELSE 'processing' END,
                         attempts = attempts + 1, updated_at = now()
                   WHERE id = $1",
             )
@@ -766,6 +770,7 @@ async fn effect_outcome(
             .bind(transfer.id)
             .bind(&transfer.status)
             .bind(TRANSFER_FAILED_STATES)
+            .bind(retry)
             .execute(&mut *conn)
             .await?;
             if let Some(Err(e)) = funding {
