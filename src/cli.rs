@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PayoutsAction,
     },
+    /// Creators' bank details
+    Creators {
+        #[command(subcommand)]
+        action: CreatorsAction,
+    },
     /// GMV, conversion, AOV, dispute win rate, payout success rate and the runbook's other metrics
     Report {
         #[command(subcommand)]
@@ -182,16 +187,64 @@ pub enum WorkerAction {
 
 #[derive(Debug, Subcommand)]
 pub enum PayoutsAction {
-    /// Build this week's batch from attributed orders
-    Generate,
-    /// Show a batch with its per-creator breakdown
-    Show,
-    /// Approve the batch for payment (finance)
-    Approve,
-    /// Send the approved batch through Wise (finance)
-    Process,
-    /// Retry failed transfers (finance)
-    Retry,
+    /// Build a week's batch from the payable orders (idempotent; finance)
+    Generate {
+        /// ISO week, e.g. 2026-W48 (default: this week in [ops] timezone)
+        #[arg(long)]
+        week: Option<String>,
+    },
+    /// Show a batch (default: the current one) with its lines, or one line's orders
+    Show {
+        batch: Option<i64>,
+        /// One line's breakdown: every attributed order with its computation
+        #[arg(long)]
+        line: Option<i64>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Approve a generated batch (finance; not who generated or changed it)
+    Approve { batch: i64 },
+    /// Send the approved batch's pending lines through Wise (finance)
+    Process { batch: i64 },
+    /// Send failed lines again (finance); never a line whose money may have moved
+    Retry {
+        batch: i64,
+        #[arg(long)]
+        line: Option<i64>,
+    },
+    /// Add an adjustment line for a creator to the open batch, or the next one (finance)
+    Adjust {
+        creator: String,
+        /// Amount in the batch currency, e.g. 25.00
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Hold a creator's unsent payout lines (finance)
+    Hold {
+        creator: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a creator's held payout lines (finance)
+    Release {
+        creator: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreatorsAction {
+    /// Verify or invalidate a creator's bank details (finance; audited)
+    Bank {
+        creator: String,
+        #[arg(value_parser = ["verify", "invalidate"])]
+        action: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -205,6 +205,8 @@ pub struct PayoutsConfig {
     /// Local time of the weekly batch, "HH:MM" in `[ops] timezone`.
     pub time: String,
     pub currency: String,
+    /// Orders paid less than this many days before a batch's cut-off wait for a later batch.
+    pub return_window_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -288,6 +290,7 @@ impl Default for PayoutsConfig {
             weekday: "friday".into(),
             time: "14:00".into(),
             currency: "USD".into(),
+            return_window_days: 14,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod fraud;
 pub mod operators;
+pub mod payouts;
 pub mod seed;
 pub mod status;
 pub mod tui;
@@ -29,7 +30,8 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Worker {
             action: Some(WorkerAction::Sync),
         } => worker::sync(&loaded).await,
-        Command::Payouts { .. } => not_yet("payouts", 0),
+        Command::Payouts { action } => payouts::run(&loaded, action).await,
+        Command::Creators { action } => payouts::creators(&loaded, action).await,
         Command::Report { .. } => not_yet("reports", 0),
         Command::Maintenance { .. } => not_yet("maintenance", 0),
     }

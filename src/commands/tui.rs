@@ -94,6 +94,7 @@ pub fn options(
     actor: Actor,
     theme: Theme,
     keys: crate::tui::keymap::Rebound,
+    payouts: crate::store::payouts::Schedule,
 ) -> crate::tui::Options {
     let operator = actor.name.clone();
     let threshold = loaded.config.fraud.high_risk_threshold;
@@ -121,6 +122,7 @@ pub fn options(
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
         actor,
+        payouts,
     }
 }
 
@@ -159,6 +161,8 @@ pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Resu
     // terminal.
     let keys = rebound_keys(loaded)?;
     let theme = theme(loaded, &args)?;
+    let payouts = crate::store::payouts::Schedule::from_config(&loaded.config)
+        .map_err(|message| Failure { code: 2, message })?;
     let actor = actor(&pool, &args).await?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(Failure {
@@ -168,7 +172,7 @@ pub async fn run_with_pool(loaded: &Loaded, args: TuiArgs, pool: PgPool) -> Resu
                     .into(),
         });
     }
-    let options = options(loaded, &args, actor, theme, keys);
+    let options = options(loaded, &args, actor, theme, keys, payouts);
     tracing::info!(operator = %options.actor.audit_name(), readonly = options.actor.readonly, wall = args.wall, theme = %options.theme.name, "dashboard starting");
     crate::tui::run(pool, options).await?;
     Ok(0)

@@ -23,6 +23,7 @@ pub mod fraud_detail;
 pub mod inbox;
 pub mod operators;
 pub mod outbox;
+pub mod payouts;
 pub mod seed;
 pub mod snapshot;
 pub mod status;

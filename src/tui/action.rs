@@ -86,6 +86,16 @@ pub enum PaneAction {
     BlockAdd,
     /// Fraud blocklist view: `x` removes the selected entry, with a reason.
     BlockRemove,
+    /// Payouts: `g` generates this week's batch.
+    PayoutGenerate,
+    /// Payouts: `a` approves the batch.
+    PayoutApprove,
+    /// Payouts: `p` processes the approved batch.
+    PayoutProcess,
+    /// Payouts: `r` retries the failed lines.
+    PayoutRetry,
+    /// Payouts: `h` holds or releases the selected line's creator.
+    PayoutHold,
 }
 
 /// Which fraud decision a key asked for.

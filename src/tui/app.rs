@@ -287,6 +287,12 @@ impl App {
         self.panes.fraud.on_outcome(out, &mut cx);
     }
 
+    /// An answer from the payouts task (for the Payouts pane).
+    pub fn on_ops(&mut self, out: super::ops_task::Outcome) {
+        let mut cx = cx!(self, PaneId::Payouts);
+        self.panes.payouts.on_outcome(out, &mut cx);
+    }
+
     /// An answer from the detail task (for the Fraud pane).
     pub fn on_detail(&mut self, loaded: Loaded) {
         let mut cx = cx!(self, PaneId::Fraud);

@@ -15,6 +15,7 @@ pub mod app;
 pub mod detail;
 pub mod keymap;
 pub mod layout;
+pub mod ops_task;
 pub mod pane_id;
 pub mod panes;
 pub mod poller;
@@ -54,6 +55,8 @@ pub struct Options {
     /// Who acts from this dashboard (the store checks them on every change);
     /// `settings.operator` is `actor.name`.
     pub actor: crate::domain::operators::Actor,
+    /// `[payouts]` for the Payouts pane's generate.
+    pub payouts: crate::store::payouts::Schedule,
 }
 
 /// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
@@ -115,6 +118,17 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         req_rx,
         out_tx,
     ));
+    // Payout operations run in a task of their own, one at a time.
+    let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+    let (ops_out_tx, ops_out_rx) = mpsc::unbounded_channel();
+    // The same actor as the triage task (an admin acting as NAME stays "ADMIN as NAME").
+    let ops = tokio::spawn(ops_task::run(
+        pool.clone(),
+        options.actor.clone(),
+        options.payouts.clone(),
+        ops_rx,
+        ops_out_tx,
+    ));
     // Details are read by a task of their own: a slow decision never delays one.
     let (detail_tx, detail_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
@@ -126,6 +140,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         outcomes: out_rx,
         details: detail_tx,
         loaded: loaded_rx,
+        ops: ops_tx,
+        ops_outcomes: ops_out_rx,
     };
     let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
     drop(guard);
@@ -133,6 +149,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     details.abort();
     // Requests already sent finish (the task ends once the channel is drained).
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), ops).await;
     result
 }
 
@@ -142,6 +159,8 @@ struct Channels {
     outcomes: mpsc::UnboundedReceiver<triage::Outcome>,
     details: mpsc::UnboundedSender<i64>,
     loaded: mpsc::UnboundedReceiver<detail::Loaded>,
+    ops: mpsc::UnboundedSender<ops_task::Request>,
+    ops_outcomes: mpsc::UnboundedReceiver<ops_task::Outcome>,
 }
 
 async fn ui_loop(
@@ -156,6 +175,8 @@ async fn ui_loop(
         mut outcomes,
         details,
         mut loaded,
+        ops,
+        mut ops_outcomes,
     } = channels;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut app = App::new(
@@ -175,6 +196,11 @@ async fn ui_loop(
         for req in app.requests.triage.drain(..) {
             if requests.send(req).is_err() {
                 app.message = Some("the decision task stopped (see the log)".into());
+            }
+        }
+        for req in app.requests.payouts.drain(..) {
+            if ops.send(req).is_err() {
+                app.message = Some("the payouts task stopped (see the log)".into());
             }
         }
         for order_id in app.requests.details.drain(..) {
@@ -232,6 +258,10 @@ async fn ui_loop(
             }
             Some(out) = outcomes.recv() => {
                 app.on_outcome(out);
+                dirty = true;
+            }
+            Some(out) = ops_outcomes.recv() => {
+                app.on_ops(out);
                 dirty = true;
             }
             Some(got) = loaded.recv() => {

@@ -22,8 +22,8 @@ use sqlx::{PgConnection, PgPool};
 use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
 use crate::domain::money::{Currency, Money};
 use crate::domain::operators::{Actor, Permission};
-use crate::store::authz::{self, AuthError};
 use crate::domain::payments;
+use crate::store::authz::{self, AuthError};
 
 /// Attempts before an event is parked as dead.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -670,14 +670,28 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
             "transfer state {current} is not acted on"
         )));
     };
-    let row: Option<(i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT id, batch_id, wise_status_at FROM payout_items WHERE wise_transfer_id = $1 FOR UPDATE",
+    let row: Option<(i64, i64, Option<DateTime<Utc>>, String)> = sqlx::query_as(
+        "SELECT id, batch_id, wise_status_at, state FROM payout_items WHERE wise_transfer_id = $1 FOR UPDATE",
     )
     .bind(transfer_id)
     .fetch_optional(&mut *conn)
     .await?;
+    if row.is_none() {
+        // A transfer a retry replaced: its late events change nothing.
+        let replaced: Option<i64> = sqlx::query_scalar(
+            "SELECT payout_item_id FROM payout_transfers WHERE wise_transfer_id = $1",
+        )
+        .bind(transfer_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(item) = replaced {
+            return Ok(Outcome::Ignored(format!(
+                "transfer {transfer_id} of payout line #{item} was replaced by a retry"
+            )));
+        }
+    }
     // The transfer may not be recorded yet (the executor records it after Wise answers): retry.
-    let (item_id, batch_id, last) =
+    let (item_id, batch_id, last, line_state) =
         row.ok_or_else(|| ApplyError(format!("no payout line for Wise transfer {transfer_id}")))?;
     if last.is_some_and(|last| occurred <= last) {
         return Ok(Outcome::Ignored(format!(
@@ -695,6 +709,14 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
     .bind(state)
     .execute(&mut *conn)
     .await?;
+    if state == "failed" && line_state != "failed" {
+        payout_failed_alert(
+            conn,
+            item_id,
+            &format!("Wise transfer {transfer_id} {current}"),
+        )
+        .await?;
+    }
     // The batch follows its lines once it is being processed.
     sqlx::query(
         "UPDATE payout_batches b SET
@@ -720,6 +742,37 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
     )
     .await?;
     Ok(Outcome::Applied)
+}
+
+/// The P1 "creator payout failures" alert for a line that failed (one open
+/// alert per batch; each failure bumps it).
+pub async fn payout_failed_alert(
+    conn: &mut PgConnection,
+    item_id: i64,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    let line: Option<(i64, String)> = sqlx::query_as(
+        "SELECT pi.batch_id, c.handle FROM payout_items pi JOIN creators c ON c.id = pi.creator_id WHERE pi.id = $1",
+    )
+    .bind(item_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((batch_id, creator)) = line else {
+        return Ok(());
+    };
+    crate::store::alerts::raise(
+        conn,
+        "payout_failures",
+        &format!("payout:failed:batch:{batch_id}"),
+        "warning",
+        "P1",
+        &format!("Creator payout failed in batch #{batch_id}"),
+        &format!(
+            "line #{item_id} ({creator}): {why}; check the bank details, then `lsn-ops payouts retry {batch_id} --line {item_id}`"
+        ),
+    )
+    .await
+    .map(|_| ())
 }
 
 // --- Twilio -----------------------------------------------------------------

@@ -161,6 +161,11 @@ enum Effect {
         item_id: i64,
         transfer: Transfer,
         funding: Option<Result<Funding, ApiError>>,
+        /// A retry replaced this failed transfer (id, Wise status, old
+        /// customerTransactionId) with `transfer`, under `new_ctid`.
+        replaced: Option<(i64, String, String, String)>,
+        /// A retry: the line takes the state Wise reports (paid, failed).
+        retry: bool,
     },
     Evidence {
         dispute_id: i64,
@@ -352,7 +357,8 @@ async fn call(pool: &PgPool, clients: &Clients, command: &Claimed) -> Result<Eff
         }
         CommandKind::WiseTransfer => {
             let item_id = payload_i64(p, "payout_item_id")?;
-            wise_transfer(pool, clients, item_id).await
+            let retry = p.get("retry").and_then(Value::as_i64).is_some();
+            wise_transfer(pool, clients, item_id, retry).await
         }
         CommandKind::PaypalProvideEvidence => {
             let dispute_id = payload_i64(p, "dispute_id")?;
@@ -431,8 +437,29 @@ async fn paypal_dispute_id(pool: &PgPool, dispute_id: i64) -> Result<String, Fai
     id.ok_or_else(|| bad_payload(&format!("no dispute #{dispute_id}")))
 }
 
+/// Wise states after which a transfer's money cannot reach the creator: a
+/// retry may pay the line again with a new transfer.
+pub const TRANSFER_FAILED_STATES: &[&str] = &[
+    "bounced_back",
+    "cancelled",
+    "funds_refunded",
+    "charged_back",
+];
+
 /// Quote → transfer (customerTransactionId) → fund, skipping what is done.
-async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result<Effect, Failure> {
+///
+/// A retry (`retry`) of a line whose transfer failed asks Wise about that
+/// transfer first: only when Wise says it bounced, was cancelled or refunded
+/// is a new transfer made, under a new `customerTransactionId` derived from
+/// the old one (so a crash and a re-send find the same new transfer). In any
+/// other state the money may have moved: nothing new is paid, and what Wise
+/// says is recorded.
+async fn wise_transfer(
+    pool: &PgPool,
+    clients: &Clients,
+    item_id: i64,
+    retry: bool,
+) -> Result<Effect, Failure> {
     type Row = (
         i64,
         String,
@@ -442,20 +469,46 @@ async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result
         Option<i64>,
         String,
         i64,
+        String,
     );
     let row: Option<Row> = sqlx::query_as(
         "SELECT pi.amount_minor, pi.currency, pi.state, pi.customer_transaction_id::text,
-                pi.wise_transfer_id, c.wise_recipient_id, c.recipient_status, pi.batch_id
+                pi.wise_transfer_id, c.wise_recipient_id, c.recipient_status, pi.batch_id,
+                md5(pi.customer_transaction_id::text || ' retry')::uuid::text
            FROM payout_items pi JOIN creators c ON c.id = pi.creator_id
           WHERE pi.id = $1",
     )
     .bind(item_id)
     .fetch_optional(pool)
     .await?;
-    let (minor, currency, state, ctid, transfer_id, recipient, recipient_status, batch_id) =
-        row.ok_or_else(|| bad_payload(&format!("no payout line #{item_id}")))?;
-    let transfer = match transfer_id {
-        Some(id) => clients.wise.get_transfer(id).await?,
+    let (
+        minor,
+        currency,
+        state,
+        ctid,
+        transfer_id,
+        recipient,
+        recipient_status,
+        batch_id,
+        next_ctid,
+    ) = row.ok_or_else(|| bad_payload(&format!("no payout line #{item_id}")))?;
+    let mut ctid = ctid;
+    let mut replaced = None;
+    let existing = match transfer_id {
+        Some(id) => {
+            let old = clients.wise.get_transfer(id).await?;
+            if retry && TRANSFER_FAILED_STATES.contains(&old.status.as_str()) {
+                replaced = Some((old.id, old.status.clone(), ctid.clone(), next_ctid.clone()));
+                ctid = next_ctid;
+                None
+            } else {
+                Some(old)
+            }
+        }
+        None => None,
+    };
+    let transfer = match existing {
+        Some(t) => t,
         None => {
             if matches!(state.as_str(), "held" | "cancelled") {
                 return Err(
@@ -541,6 +594,8 @@ async fn wise_transfer(pool: &PgPool, clients: &Clients, item_id: i64) -> Result
         item_id,
         transfer,
         funding,
+        replaced,
+        retry,
     })
 }
 
@@ -681,18 +736,47 @@ async fn effect_outcome(
             item_id,
             transfer,
             funding,
+            replaced,
+            retry,
         } => {
+            if let Some((old_id, old_status, old_ctid, new_ctid)) = &replaced {
+                // The failed transfer goes to the history; the line now
+                // follows the new one (its events, its idempotency key).
+                sqlx::query(
+                    "INSERT INTO payout_transfers (wise_transfer_id, payout_item_id, customer_transaction_id, final_status)
+                     VALUES ($1, $2, $3::uuid, $4) ON CONFLICT (wise_transfer_id) DO NOTHING",
+                )
+                .bind(old_id)
+                .bind(item_id)
+                .bind(old_ctid)
+                .bind(old_status)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE payout_items SET customer_transaction_id = $2::uuid, wise_transfer_id = NULL,
+                            wise_status = NULL, wise_status_at = NULL, failure_reason = NULL
+                      WHERE id = $1",
+                )
+                .bind(item_id)
+                .bind(new_ctid)
+                .execute(&mut *conn)
+                .await?;
+            }
             sqlx::query(
                 "UPDATE payout_items
                     SET wise_transfer_id = $2,
                         wise_status = CASE WHEN wise_status_at IS NULL THEN $3 ELSE wise_status END,
-                        state = CASE WHEN state = 'pending' THEN 'processing' ELSE state END,
+                        state = CASE WHEN state <> 'pending' THEN state
+                                     WHEN $5 AND $3 = 'outgoing_payment_sent' THEN 'sent'
+                                     WHEN $5 AND $3 = ANY($4) THEN 'failed' ELSE 'processing' END,
                         attempts = attempts + 1, updated_at = now()
                   WHERE id = $1",
             )
             .bind(item_id)
             .bind(transfer.id)
             .bind(&transfer.status)
+            .bind(TRANSFER_FAILED_STATES)
+            .bind(retry)
             .execute(&mut *conn)
             .await?;
             if let Some(Err(e)) = funding {
@@ -858,7 +942,7 @@ async fn mark_domain_failed(
                 .get("payout_item_id")
                 .and_then(Value::as_i64)
             {
-                sqlx::query(
+                let failed = sqlx::query(
                     "UPDATE payout_items SET state = 'failed', failure_reason = $2, updated_at = now()
                       WHERE id = $1 AND state IN ('pending', 'processing')",
                 )
@@ -866,6 +950,9 @@ async fn mark_domain_failed(
                 .bind(message)
                 .execute(&mut *conn)
                 .await?;
+                if failed.rows_affected() == 1 {
+                    crate::worker::apply::payout_failed_alert(conn, id, message).await?;
+                }
             }
         }
         _ => {}

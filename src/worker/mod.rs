@@ -35,6 +35,7 @@ pub mod apply;
 pub mod commands;
 pub mod ingest;
 pub mod metrics;
+pub mod payouts;
 pub mod paypal;
 pub mod process;
 pub mod reconcile;

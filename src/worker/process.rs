@@ -1,5 +1,6 @@
 //! The whole worker as tasks of one process: the webhook server, the applier
-//! (inbox → domain tables) and the command executor (outbox → providers).
+//! (inbox → domain tables), the command executor (outbox → providers) and the
+//! schedules (payout batches, reconciliation).
 //! `lsn-ops worker` runs it until a signal; `lsn-ops demo` runs it beside the
 //! dashboard against the built-in simulators.
 
@@ -42,6 +43,7 @@ pub async fn start(
     let scoring = super::scoring::Scoring::from_config(&config.fraud)?.shared();
     let clients = Clients::from_config(config, HttpPolicy::default())
         .map_err(|e| format!("provider clients: {e}"))?;
+    let schedule = crate::store::payouts::Schedule::from_config(config)?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
@@ -57,6 +59,12 @@ pub async fn start(
             pool.clone(),
             apply_settings,
             POLL,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(super::payouts::run(
+            pool.clone(),
+            schedule,
+            super::payouts::CHECK_EVERY,
             stop_rx.clone(),
         )),
         tokio::spawn(super::reconcile::run(

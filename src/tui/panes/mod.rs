@@ -107,6 +107,8 @@ pub struct Requests {
     pub details: Vec<i64>,
     /// Text for the terminal's clipboard (OSC 52).
     pub clipboard: Option<String>,
+    /// For the payouts task.
+    pub payouts: Vec<super::ops_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

@@ -1,5 +1,10 @@
-//! Payouts: this week's batch (Friday 14:00 local), one line per creator:
-//! (order total - costs) x commission rate, failures and holds first.
+//! Pane 4, Payouts: this week's batch (Friday 14:00 local), one line per
+//! creator: (order total - costs) x commission rate, failures and holds
+//! first, with the run's actions: `n` generate this week's batch, `a`
+//! approve, `p` process through Wise, `r` retry failed lines, `h` hold or
+//! release the selected line's creator (with a reason), `Enter` the line's
+//! breakdown (every attributed order with its computation). The store calls
+//! run in the payouts task ([`crate::tui::ops_task`]), never on the draw path.
 
 use std::cmp::Ordering;
 
@@ -99,7 +104,10 @@ pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
             t.muted,
         ),
         right(p.amount.display(), t.text),
-        cell(p.state.clone(), state_style),
+        cell(
+            crate::domain::payouts::line_state_label(&p.state).to_string(),
+            state_style,
+        ),
         cell(p.recipient_status.clone(), bank_style),
     ];
     (cells, Style::new())
@@ -205,8 +213,350 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
     lines
 }
 
-/// The pane: a table of these rows (no actions of its own yet).
-pub type PayoutsPane = super::TablePane<Payouts>;
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::table::{DETAIL_WIDTH, Navigated, Table, draw_detail, draw_table, empty_marks};
+use super::{Cx, Pane, PaneId, Rows, View};
+use crate::domain::operators::Permission;
+use crate::store::payouts::BreakdownOrder;
+use crate::tui::action::{Action, Nav, PaneAction};
+use crate::tui::keymap::{Binding, Key, Keymap, Section};
+use crate::tui::ops_task::{Outcome, Request};
+
+const BINDINGS: &[Binding] = &[
+    Binding::change(
+        "payouts_generate",
+        &[Key::Char('n')],
+        Action::Pane(PaneAction::PayoutGenerate),
+        "generate this week's batch",
+        Some("n generate"),
+        Permission::PreparePayouts,
+    ),
+    Binding::change(
+        "payouts_approve",
+        &[Key::Char('a')],
+        Action::Pane(PaneAction::PayoutApprove),
+        "approve the batch (not its maker)",
+        Some("a approve"),
+        Permission::ApprovePayouts,
+    ),
+    Binding::change(
+        "payouts_process",
+        &[Key::Char('p')],
+        Action::Pane(PaneAction::PayoutProcess),
+        "process: pay through Wise",
+        Some("p process"),
+        Permission::ProcessPayouts,
+    ),
+    Binding::change(
+        "payouts_retry",
+        &[Key::Char('r')],
+        Action::Pane(PaneAction::PayoutRetry),
+        "retry failed lines",
+        Some("r retry"),
+        Permission::ProcessPayouts,
+    ),
+    Binding::change(
+        "payouts_hold",
+        &[Key::Char('h')],
+        Action::Pane(PaneAction::PayoutHold),
+        "hold / release the creator (reason)",
+        Some("h hold"),
+        Permission::PreparePayouts,
+    ),
+];
+
+pub const SECTIONS: &[Section] = &[Section {
+    title: "Payouts (pane 4)",
+    bindings: BINDINGS,
+}];
+
+/// The reason prompt of a hold or release.
+#[derive(Debug, Clone, Default)]
+pub struct ReasonPrompt {
+    pub item: i64,
+    pub creator: String,
+    pub release: bool,
+    pub text: String,
+}
+
+/// The Payouts pane's state.
+#[derive(Debug, Clone, Default)]
+pub struct PayoutsPane {
+    pub table: Table,
+    /// The last answer of the payouts task, for the footer.
+    pub status: Option<String>,
+    /// The breakdown of the line whose detail is open, once read.
+    pub breakdown: Option<(i64, Vec<BreakdownOrder>)>,
+    pub prompt: Option<ReasonPrompt>,
+}
+
+impl PayoutsPane {
+    fn batch(cx: &Cx) -> Option<i64> {
+        cx.snap()
+            .and_then(|s| s.facts.payout_batch.as_ref())
+            .map(|b| b.id)
+    }
+
+    fn selected(&self, cx: &Cx) -> Option<crate::store::snapshot::PayoutItemRow> {
+        let s = cx.snap()?;
+        s.payout_items.get(self.table.selected_row()?).cloned()
+    }
+
+    /// Reads the open line's breakdown (once per line).
+    fn sync_breakdown(&mut self, cx: &mut Cx) {
+        if !self.table.detail {
+            return;
+        }
+        if let Some(line) = self.selected(cx)
+            && self.breakdown.as_ref().is_none_or(|(id, _)| *id != line.id)
+        {
+            self.breakdown = Some((line.id, Vec::new()));
+            cx.requests
+                .payouts
+                .push(Request::Breakdown { item: line.id });
+        }
+    }
+
+    fn ask(&mut self, req: Option<Request>, what: &str, cx: &mut Cx) {
+        match req {
+            Some(r) => {
+                cx.requests.payouts.push(r);
+                self.status = Some(format!("{what}..."));
+            }
+            None => self.status = Some("there is no payout batch yet: n generates one".into()),
+        }
+    }
+
+    /// An answer from the payouts task.
+    pub fn on_outcome(&mut self, out: Outcome, cx: &mut Cx) {
+        match out {
+            Outcome::Done(m) | Outcome::Failed(m) => {
+                *cx.message = Some(m.clone());
+                self.status = Some(m);
+            }
+            Outcome::Breakdown { item, orders } => self.breakdown = Some((item, orders)),
+        }
+    }
+}
+
+impl Pane for PayoutsPane {
+    fn id(&self) -> PaneId {
+        PaneId::Payouts
+    }
+
+    fn table(&self) -> &Table {
+        &self.table
+    }
+
+    fn table_mut(&mut self) -> &mut Table {
+        &mut self.table
+    }
+
+    fn total(&self, s: &Snapshot) -> i64 {
+        Payouts::total(s).max(Payouts::len(s) as i64)
+    }
+
+    fn selected_key(&self, s: &Snapshot) -> Option<i64> {
+        self.table.selected_key::<Payouts>(s)
+    }
+
+    fn rebuild(&mut self, cx: &Cx, keep: Option<i64>) {
+        self.table
+            .rebuild::<Payouts>(cx.snap(), cx.rows, keep, None, &|_, _| true);
+    }
+
+    fn nav(&mut self, nav: Nav, cx: &mut Cx) -> bool {
+        let handled = match self.table.nav::<Payouts>(nav, cx) {
+            Navigated::Done => true,
+            Navigated::Rebuild(keep) => {
+                self.rebuild(cx, keep);
+                true
+            }
+            Navigated::NotHere => false,
+        };
+        self.sync_breakdown(cx);
+        handled
+    }
+
+    fn sections(&self) -> &'static [Section] {
+        SECTIONS
+    }
+
+    fn copy_id(&self, s: &Snapshot) -> Option<String> {
+        Payouts::copy_id(s, self.table.selected_row()?)
+    }
+
+    fn find(&mut self, query: &str, cx: &mut Cx) -> bool {
+        let found = self.table.find::<Payouts>(cx.snap(), query, cx.rows);
+        self.sync_breakdown(cx);
+        found
+    }
+
+    fn act(&mut self, action: PaneAction, cx: &mut Cx) {
+        let batch = Self::batch(cx);
+        match action {
+            PaneAction::PayoutGenerate => {
+                self.ask(Some(Request::Generate), "generating this week's batch", cx)
+            }
+            PaneAction::PayoutApprove => self.ask(
+                batch.map(|batch| Request::Approve { batch }),
+                "approving",
+                cx,
+            ),
+            PaneAction::PayoutProcess => self.ask(
+                batch.map(|batch| Request::Process { batch }),
+                "queueing the transfers",
+                cx,
+            ),
+            PaneAction::PayoutRetry => self.ask(
+                batch.map(|batch| Request::Retry { batch }),
+                "retrying failed lines",
+                cx,
+            ),
+            PaneAction::PayoutHold => {
+                if let Some(line) = self.selected(cx) {
+                    let release = line.state == "held"
+                        && line
+                            .hold_reason
+                            .as_deref()
+                            .is_some_and(|r| r.starts_with(crate::domain::payouts::HOLD_CREATOR));
+                    self.prompt = Some(ReasonPrompt {
+                        item: line.id,
+                        creator: line.creator,
+                        release,
+                        text: String::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn modal(&self) -> bool {
+        self.prompt.is_some()
+    }
+
+    fn modal_key(&mut self, key: KeyEvent, cx: &mut Cx) {
+        let Some(p) = self.prompt.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Backspace => {
+                p.text.pop();
+            }
+            KeyCode::Enter if !p.text.trim().is_empty() => {
+                let req = Request::Hold {
+                    item: p.item,
+                    release: p.release,
+                    reason: p.text.trim().to_string(),
+                };
+                let what = if p.release { "releasing" } else { "holding" };
+                self.prompt = None;
+                self.ask(Some(req), what, cx);
+            }
+            KeyCode::Char(c) => p.text.push(c),
+            _ => {}
+        }
+    }
+
+    fn status(&self, keymap: &Keymap) -> Option<&str> {
+        self.status.as_deref().filter(|_| {
+            keymap.may(Permission::PreparePayouts) || keymap.may(Permission::ProcessPayouts)
+        })
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        draw_table::<Payouts>(f, area, v, &self.table, &empty_marks(), Vec::new());
+    }
+
+    fn draw_overlay(&self, f: &mut Frame, body: Rect, v: &View) {
+        if self.table.detail
+            && let (Some(s), Some(row)) = (v.snapshot(), self.table.selected_row())
+        {
+            let marks = empty_marks();
+            let c = v.ctx(s, &marks);
+            let mut lines = detail(&c, row);
+            let id = s.payout_items.get(row).map(|p| p.id);
+            lines.push(Line::from(""));
+            match &self.breakdown {
+                Some((item, orders)) if Some(*item) == id && !orders.is_empty() => {
+                    lines.push(field(
+                        "Breakdown",
+                        format!("{} order(s)", orders.len()),
+                        c.theme,
+                    ));
+                    for o in orders {
+                        let cur = s
+                            .payout_items
+                            .get(row)
+                            .map(|p| p.amount.currency)
+                            .unwrap_or(crate::domain::money::Currency::USD);
+                        let m = |minor: i64| Money::new(minor, cur).display();
+                        lines.push(Line::styled(
+                            c.text(&format!(
+                                "  {:<14} ({} - {} - {} - {}) = {} × {} = {}",
+                                o.order_number,
+                                m(o.total_minor),
+                                m(o.product_cost_minor),
+                                m(o.shipping_minor),
+                                m(o.platform_fee_minor),
+                                m(o.net_minor),
+                                format_bps(i64::from(o.commission_bps)),
+                                m(o.earnings_minor)
+                            )),
+                            c.theme.text,
+                        ));
+                    }
+                }
+                Some((item, _)) if Some(*item) == id => lines.push(field(
+                    "Breakdown",
+                    "no attributed orders (or loading…)",
+                    c.theme,
+                )),
+                _ => lines.push(field("Breakdown", "Loading…", c.theme)),
+            }
+            draw_detail(
+                f,
+                body,
+                v,
+                PaneId::Payouts,
+                lines,
+                self.table.detail_scroll,
+                " Esc close  j/k next/previous  PgDn/PgUp scroll".into(),
+                DETAIL_WIDTH,
+            );
+        }
+        if let Some(p) = &self.prompt {
+            let width = body.width.clamp(20, 70);
+            let area = Rect {
+                x: body.x + (body.width.saturating_sub(width)) / 2,
+                y: body.y + body.height / 3,
+                width,
+                height: 3.min(body.height),
+            };
+            let title = format!(
+                " {} {}: reason (Enter, Esc cancels) ",
+                if p.release { "Release" } else { "Hold" },
+                p.creator
+            );
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![Span::styled(
+                    format!("{}▏", p.text),
+                    v.theme.text,
+                )]))
+                .block(Block::default().borders(Borders::ALL).title(title)),
+                area,
+            );
+        }
+    }
+}
 
 /// This pane's rows of the snapshot.
 #[derive(Debug, Clone, Copy, Default)]

@@ -464,6 +464,7 @@ impl Pane for FraudPane {
             PaneAction::ToggleBlocklist => self.toggle_blocklist(cx),
             PaneAction::BlockAdd => self.open_block_dialog(true, cx),
             PaneAction::BlockRemove => self.open_block_dialog(false, cx),
+            _ => {}
         }
         self.sync_details(cx);
     }
