@@ -51,6 +51,8 @@ async fn rebound_keys_copy_freeze_and_order_command() {
     .expect("config");
     let db = TestDb::create("ergo").await;
     db.seed(&dir);
+    // `--operator e2e` needs the OS account to be an admin.
+    db.register_os_admin().await;
     let t = Tmux::start(&dashboard("ergo"), &dir, &db.url());
     let s = t
         .wait_for("the dashboard", UP, |s| {
