@@ -144,6 +144,41 @@ impl Phase {
     }
 }
 
+/// Minutes of viewers a live show's trend covers (pane 2).
+pub const VIEWER_TREND_MINUTES: i64 = 30;
+
+/// Viewers per minute over the `minutes` before `now`, oldest first, from the
+/// samples taken whenever the count changed (`(when, viewers)`, oldest first,
+/// the last one before the window included if there is one). A minute holds
+/// the most viewers seen in it; a minute with no change carries the count
+/// before it (0 before the first sample).
+pub fn viewer_trend(
+    samples: &[(DateTime<Utc>, i32)],
+    now: DateTime<Utc>,
+    minutes: i64,
+) -> Vec<u32> {
+    let start = now - Duration::minutes(minutes);
+    let mut out = Vec::with_capacity(usize::try_from(minutes).unwrap_or(0));
+    let mut last = 0u32;
+    let mut i = 0;
+    // Samples before the window only set the starting count.
+    while i < samples.len() && samples[i].0 <= start {
+        last = u32::try_from(samples[i].1.max(0)).unwrap_or(0);
+        i += 1;
+    }
+    for m in 0..minutes {
+        let end = start + Duration::minutes(m + 1);
+        let mut peak = last;
+        while i < samples.len() && samples[i].0 <= end {
+            last = u32::try_from(samples[i].1.max(0)).unwrap_or(0);
+            peak = peak.max(last);
+            i += 1;
+        }
+        out.push(peak);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +211,29 @@ mod tests {
             phase(ShowStatus::Ended, start, Some(at(1)), true, at(90)),
             Phase::Done
         );
+    }
+
+    #[test]
+    fn viewer_trend_carries_counts_and_keeps_each_minutes_peak() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).unwrap();
+        let at = |m: i64, s: i64| now - Duration::minutes(m) + Duration::seconds(s);
+        let samples = [
+            (at(40, 0), 3),  // before the window: the starting count
+            (at(29, 10), 5), // minute 1: from 29 to 28 min before now
+            (at(29, 20), 9),
+            (at(29, 40), 4),
+            (at(10, 0), 12),
+            (at(1, 30), 0),
+        ];
+        let t = viewer_trend(&samples, now, 30);
+        assert_eq!(t.len(), 30);
+        assert_eq!(t[0], 3, "the count from before the window");
+        assert_eq!(t[1], 9, "the minute's peak");
+        assert_eq!(t[2], 4, "carried");
+        assert_eq!(t[18], 4);
+        assert_eq!(t[19], 12, "a sample at a minute's end belongs to it");
+        assert_eq!(t[28], 12);
+        assert_eq!(t[29], 12, "the minute began at 12 before the drop to 0");
+        assert_eq!(viewer_trend(&[], now, 5), vec![0; 5]);
     }
 }

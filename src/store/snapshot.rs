@@ -44,6 +44,16 @@ pub struct Snapshot {
     /// Active blocklist entries, newest first (the top of `blocklist_total`).
     pub blocklist: Vec<BlockRow>,
     pub blocklist_total: i64,
+    /// Today's GMV per hour of the ops day, and the same weekday last week's.
+    pub gmv_by_hour: HourlyGmv,
+}
+
+/// GMV per hour (minor units of the dashboard's currency) of today's ops day
+/// so far and of the same weekday a week ago, hour 0 first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HourlyGmv {
+    pub today: Vec<i64>,
+    pub last_week: Vec<i64>,
 }
 
 /// One active blocklist entry.
@@ -109,6 +119,9 @@ pub struct ShowRow {
     pub pinned_products: i64,
     pub low_stock_products: i64,
     pub recording_status: String,
+    /// Live shows: viewers per minute over the last 30 minutes, oldest first
+    /// (empty for shows not live).
+    pub viewer_trend: Vec<u32>,
 }
 
 impl ShowRow {
@@ -235,7 +248,11 @@ pub async fn build_snapshot_after(
         };
         Ok::<_, sqlx::Error>((facts, items))
     };
-    let shows_lane = shows(pool, day_start, day_end, currency, previous);
+    let shows_lane = async {
+        let shows = shows(pool, now, day_start, day_end, currency, previous).await?;
+        let gmv = gmv_by_hour(pool, now, day_start, currency).await?;
+        Ok::<_, sqlx::Error>((shows, gmv))
+    };
     let panes_lane = async {
         let alerts = alerts(pool).await?;
         let incidents = incidents(pool).await?;
@@ -246,7 +263,7 @@ pub async fn build_snapshot_after(
     };
     let (
         (facts, payout_items),
-        shows,
+        (shows, gmv_by_hour),
         (alerts, incidents, disputes, (fraud, fraud_queue_total), (blocklist, blocklist_total)),
     ) = tokio::try_join!(facts_lane, shows_lane, panes_lane)?;
     Ok(Snapshot {
@@ -262,7 +279,51 @@ pub async fn build_snapshot_after(
         fraud_queue_total,
         blocklist,
         blocklist_total,
+        gmv_by_hour,
     })
+}
+
+/// Today's GMV by hour so far and the same weekday last week's (the header's
+/// trend); orders_created_idx covers both ranges with the sums' columns.
+async fn gmv_by_hour(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    day_start: DateTime<Utc>,
+    currency: Currency,
+) -> Result<HourlyGmv, sqlx::Error> {
+    let week = chrono::Duration::days(7);
+    let rows: Vec<(bool, i32, i64)> = sqlx::query_as(
+        "SELECT created_at >= $1 AS today,
+                floor(extract(epoch FROM created_at - CASE WHEN created_at >= $1 THEN $1 ELSE $2 END) / 3600)::int AS hour,
+                COALESCE(sum(total_minor), 0)::bigint
+           FROM orders
+          WHERE ((created_at >= $1 AND created_at < $3) OR (created_at >= $2 AND created_at < $2 + interval '25 hours'))
+            AND currency = $4 AND status NOT IN ('pending_payment', 'payment_failed', 'cancelled')
+          GROUP BY 1, 2",
+    )
+    .bind(day_start)
+    .bind(day_start - week)
+    .bind(now)
+    .bind(currency.code())
+    .fetch_all(pool)
+    .await?;
+    // A day has 23 to 25 hours across a DST change.
+    let hours = usize::try_from(((now - day_start).num_hours() + 1).clamp(1, 25)).unwrap_or(24);
+    let mut gmv = HourlyGmv {
+        today: vec![0; hours],
+        last_week: vec![0; 24],
+    };
+    for (today, hour, minor) in rows {
+        let series = if today {
+            &mut gmv.today
+        } else {
+            &mut gmv.last_week
+        };
+        if let Some(slot) = usize::try_from(hour).ok().and_then(|h| series.get_mut(h)) {
+            *slot += minor;
+        }
+    }
+    Ok(gmv)
 }
 
 async fn blocklist(pool: &PgPool) -> Result<(Vec<BlockRow>, i64), sqlx::Error> {
@@ -401,6 +462,7 @@ async fn incidents(pool: &PgPool) -> Result<Vec<IncidentRow>, sqlx::Error> {
 
 async fn shows(
     pool: &PgPool,
+    now: DateTime<Utc>,
     day_start: DateTime<Utc>,
     day_end: DateTime<Utc>,
     currency: Currency,
@@ -472,10 +534,46 @@ async fn shows(
     for (id, known) in known {
         sales.entry(id).or_insert(known);
     }
+    // Live shows' viewers over the last half hour: the samples in the window
+    // and the last one before it (show_viewer_samples' key is (show, time)).
+    let live: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.status == "live")
+        .map(|r| r.id)
+        .collect();
+    let window = chrono::Duration::minutes(shows::VIEWER_TREND_MINUTES);
+    let samples: Vec<(i64, DateTime<Utc>, i32)> = if live.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT show_id, at, viewers FROM show_viewer_samples
+              WHERE show_id = ANY($1) AND at > $2 AND at <= $3
+             UNION ALL
+             (SELECT DISTINCT ON (show_id) show_id, at, viewers FROM show_viewer_samples
+               WHERE show_id = ANY($1) AND at <= $2
+               ORDER BY show_id, at DESC)
+             ORDER BY 1, 2",
+        )
+        .bind(&live)
+        .bind(now - window)
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+    };
+    let mut by_show: HashMap<i64, Vec<(DateTime<Utc>, i32)>> = HashMap::new();
+    for (id, at, viewers) in samples {
+        by_show.entry(id).or_default().push((at, viewers));
+    }
     Ok(rows
         .into_iter()
         .map(|r| {
             let (orders, minor) = sales.get(&r.id).copied().unwrap_or((0, 0));
+            let viewer_trend = if r.status == "live" {
+                let samples = by_show.get(&r.id).map_or(&[][..], Vec::as_slice);
+                shows::viewer_trend(samples, now, shows::VIEWER_TREND_MINUTES)
+            } else {
+                Vec::new()
+            };
             ShowRow {
                 id: r.id,
                 title: r.title,
@@ -491,6 +589,7 @@ async fn shows(
                 sales: Money::new(minor, currency),
                 pinned_products: r.pinned,
                 low_stock_products: r.low_stock,
+                viewer_trend,
                 recording_status: r.recording_status,
             }
         })

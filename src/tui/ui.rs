@@ -141,6 +141,15 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         line1.push(sep(theme));
     }
     line1.push(db);
+    if let Some(s) = app.snapshot() {
+        let used: usize = line1.iter().map(Span::width).sum();
+        line1.extend(gmv_trend(
+            s,
+            theme,
+            app,
+            usize::from(area.width).saturating_sub(used),
+        ));
+    }
     let line1 = Line::from(line1);
     let mut line2 = vec![Span::raw(" ")];
     match app.snapshot() {
@@ -214,6 +223,52 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         area,
     );
+}
+
+/// Today's GMV per hour next to the same weekday last week's, as two
+/// sparklines on one scale, in the `room` cells left on the header's first
+/// line: 24 bars an hour each, or 12, 8 or 6 (2 to 4 hours a bar) when that is
+/// what fits; nothing when even that does not.
+fn gmv_trend(
+    s: &crate::store::snapshot::Snapshot,
+    theme: &Theme,
+    app: &App,
+    room: usize,
+) -> Vec<Span<'static>> {
+    let g = &s.gmv_by_hour;
+    let last = (app.now - chrono::Duration::days(7))
+        .with_timezone(&app.tz)
+        .format("%a")
+        .to_string();
+    let (head, mid) = ("GMV/h ", format!(" {last} "));
+    let labels = sep(theme).width() + head.len() + mid.len();
+    let Some(bars) = [24usize, 12, 8, 6]
+        .into_iter()
+        .find(|&n| labels + 2 * n <= room)
+    else {
+        return Vec::new();
+    };
+    let as_u64 =
+        |v: &[i64]| -> Vec<u64> { v.iter().map(|&m| u64::try_from(m).unwrap_or(0)).collect() };
+    let (today, week) = (as_u64(&g.today), as_u64(&g.last_week));
+    let max = today.iter().chain(&week).copied().max().unwrap_or(0);
+    let ascii = theme.sym.dot == "*";
+    let per = 24 / bars;
+    // Today's hours to come stay blank.
+    let mut now_bars = crate::tui::panes::spark_by(&today, per, max, ascii);
+    while now_bars.chars().count() < bars {
+        now_bars.push(' ');
+    }
+    vec![
+        sep(theme),
+        Span::styled(head, theme.muted),
+        Span::styled(now_bars, theme.accent),
+        Span::styled(mid, theme.muted),
+        Span::styled(
+            crate::tui::panes::spark_by(&week, per, max, ascii),
+            theme.muted,
+        ),
+    ]
 }
 
 fn draw_banner(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::{
-    AlertRow, BlockRow, DisputeRow, FraudRow, IncidentRow, IndicatorRow, PayoutItemRow, ShowRow,
-    Snapshot,
+    AlertRow, BlockRow, DisputeRow, FraudRow, HourlyGmv, IncidentRow, IndicatorRow, PayoutItemRow,
+    ShowRow, Snapshot,
 };
 use crate::domain::money::{Currency, Money};
 use crate::store::status::{
@@ -192,6 +192,20 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
                     sales: m(sales),
                     pinned_products: 6 + i as i64,
                     low_stock_products: if i == 2 || i == 4 { 2 } else { 0 },
+                    // The live show's half hour: a ramp to its peak, a dip.
+                    viewer_trend: if status == "live" {
+                        (0..30u32)
+                            .map(|m| {
+                                if m < 20 {
+                                    200 + m * 55
+                                } else {
+                                    1_284 - (m - 20) * 20
+                                }
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                     recording_status: if status == "live" {
                         "recording"
                     } else if status == "ended" {
@@ -580,6 +594,23 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
         fraud_queue_total: 23,
         blocklist: fixture_blocklist(now),
         blocklist_total: 25,
+        gmv_by_hour: fixture_gmv_by_hour(now, tz),
+    }
+}
+
+/// A shopping day's shape: quiet nights, a lunch bump, the evening shows;
+/// today so far and the same weekday last week (a little lower).
+fn fixture_gmv_by_hour(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> HourlyGmv {
+    let shape = [
+        2, 1, 1, 1, 1, 2, 4, 7, 9, 12, 14, 18, 21, 17, 15, 16, 20, 26, 34, 41, 38, 27, 15, 6,
+    ];
+    let (day_start, _) = ops_day_bounds(now, tz);
+    let hours = usize::try_from((now - day_start).num_hours() + 1)
+        .unwrap_or(1)
+        .min(24);
+    HourlyGmv {
+        today: shape[..hours].iter().map(|&k| k * 21_500).collect(),
+        last_week: shape.iter().map(|&k| k * 18_900).collect(),
     }
 }
 

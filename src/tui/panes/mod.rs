@@ -344,6 +344,51 @@ pub fn grouped(n: i64) -> String {
     out
 }
 
+/// `values` as one line of `width` bars (▁ to █; ASCII ` .:-=+*#`), each bar
+/// the largest of its share of the values, scaled so that `max` is a full bar
+/// (a trend: the header's GMV per hour, a live show's viewers).
+pub fn spark(values: &[u64], width: usize, max: u64, ascii: bool) -> String {
+    if width == 0 {
+        return String::new();
+    }
+    spark_by(values, values.len().div_ceil(width), max, ascii)
+}
+
+/// [`spark`] with `per` values a bar (so that two series line up bar by bar).
+pub fn spark_by(values: &[u64], per: usize, max: u64, ascii: bool) -> String {
+    const ASCII_LEVELS: [&str; 9] = [" ", " ", ".", ":", "-", "=", "+", "*", "#"];
+    let set = ratatui::symbols::bar::NINE_LEVELS;
+    let levels = [
+        set.empty,
+        set.one_eighth,
+        set.one_quarter,
+        set.three_eighths,
+        set.half,
+        set.five_eighths,
+        set.three_quarters,
+        set.seven_eighths,
+        set.full,
+    ];
+    let per = per.max(1);
+    values
+        .chunks(per)
+        .map(|c| {
+            let v = c.iter().copied().max().unwrap_or(0);
+            // Anything above zero shows at least the lowest bar.
+            let level = if max == 0 || v == 0 {
+                0
+            } else {
+                (v.min(max) * 8).div_ceil(max).clamp(1, 8) as usize
+            };
+            if ascii {
+                ASCII_LEVELS[level]
+            } else {
+                levels[level]
+            }
+        })
+        .collect()
+}
+
 /// "12m ago", "3h 05m ago".
 pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{} ago", crate::domain::incidents::format_duration(now - t))
@@ -387,6 +432,15 @@ mod tests {
         let tiny = fit_columns(cols, 1);
         assert!(tiny.iter().all(|i| cols[*i].drop == 0));
         assert!(!tiny.is_empty());
+    }
+
+    #[test]
+    fn sparks_scale_to_the_max_and_take_each_shares_peak() {
+        assert_eq!(spark(&[0, 1, 4, 8], 4, 8, false), " ▁▄█");
+        assert_eq!(spark(&[0, 1, 4, 8], 2, 8, false), "▁█");
+        assert_eq!(spark(&[0, 8], 2, 8, true), " #");
+        assert_eq!(spark(&[], 4, 8, false), "");
+        assert_eq!(spark(&[5, 5], 2, 0, false), "  ");
     }
 
     #[test]

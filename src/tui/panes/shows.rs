@@ -17,6 +17,7 @@ pub const COLUMNS: &[Column] = &[
     col("Creator", 14, false, 3),
     col("Phase", 14, false, 0),
     col("Viewers", 7, true, 2),
+    col("30 min", 10, false, 3),
     col("Sales", 12, true, 1),
     col("Low", 3, true, 4),
 ];
@@ -71,6 +72,8 @@ pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
             },
             base,
         ),
+        // Viewers over the last half hour, 3 minutes a bar (live shows).
+        cell(trend(c, r, 10), t.accent),
         right(r.sales.display(), base),
         right(
             if r.low_stock_products > 0 {
@@ -87,6 +90,14 @@ pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
         Style::new()
     };
     (cells, row_style)
+}
+
+/// A live show's viewers over the last 30 minutes as `width` bars, scaled to
+/// the most seen in that half hour.
+fn trend(c: &Ctx, r: &crate::store::snapshot::ShowRow, width: usize) -> String {
+    let values: Vec<u64> = r.viewer_trend.iter().map(|&v| u64::from(v)).collect();
+    let max = values.iter().copied().max().unwrap_or(0);
+    super::spark(&values, width, max, c.theme.sym.dot == "*")
 }
 
 pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
@@ -128,6 +139,7 @@ pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
             ),
             t,
         ),
+        field("Last 30 min", trend(c, r, 30), t),
         field(
             "Sales",
             format!("{} from {} orders", r.sales.display(), grouped(r.orders)),
