@@ -21,6 +21,7 @@ pub mod seed;
 pub mod simulators;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod traffic;
 pub mod tui;
 pub mod worker;
