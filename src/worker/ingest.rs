@@ -108,6 +108,15 @@ pub async fn paypal(
     let s = &state.settings.paypal;
     let th = TransmissionHeaders::from_lookup(|name| header(headers, name));
     let t = th.require().map_err(Reject::Unauthorized)?;
+    // Issue 18: a header PayPal could not have sent is a forgery (401, counted),
+    // refused here before any certificate download or call to PayPal.
+    crate::providers::paypal_headers::check_shape(
+        &t,
+        (state.clock)(),
+        s.policy.replay_window,
+        s.extra_cert_host.as_deref(),
+    )
+    .map_err(Reject::Unauthorized)?;
     if s.webhook_id.is_empty() {
         return Err(Reject::Unavailable(
             "[paypal] webhook_id is not configured: cannot verify PayPal webhooks".into(),
@@ -151,7 +160,12 @@ pub async fn paypal(
             let genuine =
                 super::paypal::verify_via_api(&state.http, &state.paypal_tokens, s, &t, &event)
                     .await
-                    .map_err(Reject::Unavailable)?;
+                    .map_err(|e| match e {
+                        super::paypal::VerifyApiError::Refused(why) => {
+                            Reject::Unauthorized(VerifyError::RefusedByPaypal(why))
+                        }
+                        super::paypal::VerifyApiError::Unavailable(why) => Reject::Unavailable(why),
+                    })?;
             if !genuine {
                 return Err(Reject::Unauthorized(VerifyError::Mismatch));
             }

@@ -30,6 +30,7 @@
 pub mod apply;
 pub mod commands;
 pub mod ingest;
+pub mod listener;
 pub mod metrics;
 pub mod paypal;
 pub mod process;
@@ -72,6 +73,11 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// Longest a request may take as a whole (then 408).
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request head (then the connection
+    /// is closed): `[worker] header_timeout_s`.
+    pub header_timeout: Duration,
+    /// Most connections served at once: `[worker] max_connections`.
+    pub max_connections: usize,
     pub failure_alert: FailureAlert,
 }
 
@@ -162,6 +168,8 @@ impl Settings {
             twilio_auth_token: config.twilio.auth_token.clone(),
             db_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(config.worker.header_timeout_s.max(1)),
+            max_connections: config.worker.max_connections.max(1),
             failure_alert: FailureAlert::default(),
         })
     }

@@ -36,7 +36,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub http: reqwest::Client,
     pub certs: CertCache,
-    pub paypal_tokens: TokenCache,
+    /// The process's one PayPal token cache ([`AppState::with_paypal_tokens`]).
+    pub paypal_tokens: Arc<TokenCache>,
     failures: Mutex<HashMap<&'static str, FailureWindow>>,
 }
 
@@ -61,9 +62,16 @@ impl AppState {
             metrics: Metrics::default(),
             http,
             certs: CertCache::default(),
-            paypal_tokens: TokenCache::default(),
+            paypal_tokens: Arc::new(TokenCache::default()),
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares `tokens` (the API client's cache) for PayPal verification, so
+    /// the process holds one PayPal token, not two.
+    pub fn with_paypal_tokens(mut self, tokens: Arc<TokenCache>) -> Self {
+        self.paypal_tokens = tokens;
+        self
     }
 
     /// Records a refused signature; returns the count in the window when the
@@ -122,9 +130,12 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Served with a header-read timeout and a connection cap (issue 18).
+    let limits = super::listener::ConnLimits {
+        max_connections: state.settings.max_connections,
+        header_timeout: state.settings.header_timeout,
+    };
+    super::listener::serve_limited(listener, router(state), limits, shutdown).await
 }
 
 async fn paypal(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -174,6 +185,8 @@ async fn finish(
         Ok(event) => event,
         Err(Reject::Malformed(why)) => {
             reject("malformed");
+            // Refusals may quote what the sender sent: clipped (issue 18).
+            let why = crate::text::clip(&why);
             tracing::info!(provider, %why, "webhook refused: malformed");
             return text(
                 StatusCode::BAD_REQUEST,
@@ -182,6 +195,8 @@ async fn finish(
         }
         Err(Reject::Unauthorized(e)) => {
             reject(e.reason());
+            let e = e.to_string();
+            let e = crate::text::clip(&e);
             tracing::warn!(provider, error = %e, "webhook refused: signature");
             if let Some(count) = state.note_failure(provider) {
                 raise_alert(state, provider, count).await;
@@ -193,6 +208,7 @@ async fn finish(
         }
         Err(Reject::Unavailable(why)) => {
             reject("unverifiable");
+            let why = crate::text::clip(&why);
             tracing::error!(provider, %why, "webhook not verifiable now");
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -216,10 +232,13 @@ async fn finish(
                 Inserted::Duplicate => (metrics::INBOX_DUPLICATES, "duplicate"),
             };
             state.metrics.inc(family, &[("provider", provider)]);
-            tracing::info!(provider, event_id = %event.event_id, event_type = %event.event_type, what, "webhook accepted");
+            tracing::info!(provider, event_id = %crate::text::clip(&event.event_id), event_type = %crate::text::clip(&event.event_type), what, "webhook accepted");
             text(
                 StatusCode::OK,
-                format!("{what} {provider} event {}", event.event_id),
+                format!(
+                    "{what} {provider} event {}",
+                    crate::text::clip(&event.event_id)
+                ),
             )
         }
         Ok(Err(e)) => {
