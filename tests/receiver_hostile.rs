@@ -68,6 +68,14 @@ pub struct Worker {
 
 impl Worker {
     pub async fn start_with(pool: PgPool, tweak: impl FnOnce(&mut Settings)) -> Worker {
+        Self::start_at(pool, Arc::new(now), tweak).await
+    }
+
+    pub async fn start_at(
+        pool: PgPool,
+        clock: lsn_ops::worker::Clock,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Worker {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut config = Config::default();
@@ -81,7 +89,7 @@ impl Worker {
             String::from_utf8(fixture("test-keys/pub.pem")).expect("pem");
         let mut settings = Settings::from_config(&config).expect("settings");
         tweak(&mut settings);
-        let state = Arc::new(AppState::new(pool, settings, Arc::new(now)));
+        let state = Arc::new(AppState::new(pool, settings, clock));
         let (stop, stopped) = oneshot::channel::<()>();
         let served = state.clone();
         tokio::spawn(async move {
@@ -519,4 +527,281 @@ async fn healthz_and_a_valid_webhook_answer_during_a_slow_header_flood(pool: PgP
         started.elapsed()
     );
     assert_eq!(rows(&pool, "wise").await, 1);
+}
+
+// ------------------------------------------------------------------ future-dated events
+
+/// A payout line in a processing batch, paid by Wise transfer `transfer`.
+async fn payout_line(pool: &PgPool, transfer: i64) {
+    let creator: i64 = sqlx::query_scalar("INSERT INTO creators (handle, display_name, tier, commission_bps) VALUES ('w', 'W', 'gold', 2000) RETURNING id")
+        .fetch_one(pool).await.expect("creator");
+    let now = Utc::now();
+    let batch: i64 = sqlx::query_scalar(
+        "INSERT INTO payout_batches (period_start, period_end, scheduled_for, state, currency) VALUES ($1, $2, $2, 'processing', 'USD') RETURNING id",
+    )
+    .bind(now - chrono::Duration::days(7))
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .expect("batch");
+    sqlx::query(
+        "INSERT INTO payout_items (batch_id, creator_id, kind, currency, commission_bps, amount_minor, state, customer_transaction_id, wise_transfer_id)
+         VALUES ($1, $2, 'earnings', 'USD', 2000, 12345, 'processing', gen_random_uuid(), $3)",
+    )
+    .bind(batch)
+    .bind(creator)
+    .bind(transfer)
+    .execute(pool)
+    .await
+    .expect("item");
+}
+
+async fn line_state(pool: &PgPool) -> (String, String) {
+    sqlx::query_as("SELECT state, wise_status FROM payout_items")
+        .fetch_one(pool)
+        .await
+        .expect("line")
+}
+
+async fn apply_all(pool: &PgPool) {
+    lsn_ops::worker::apply::apply_due(pool, Default::default(), 50)
+        .await
+        .expect("apply");
+}
+
+#[sqlx::test]
+async fn a_future_dated_event_cannot_freeze_a_transfer_for_later_events(pool: PgPool) {
+    payout_line(&pool, 555).await;
+    let w = Worker::start_at(pool.clone(), lsn_ops::worker::system_clock(), |_| {}).await;
+    // Validly signed, dated 2030: applied, but ordered at its receipt.
+    let body = wise_body(555, "bounced_back", "2030-01-01T00:00:00Z");
+    let (status, text) = w
+        .post("/webhooks/wise", &Worker::wise_headers(&body), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    apply_all(&pool).await;
+    assert_eq!(line_state(&pool).await.0, "failed");
+    let stored: DateTime<Utc> = sqlx::query_scalar("SELECT occurred_at FROM provider_events")
+        .fetch_one(&pool)
+        .await
+        .expect("occurred_at");
+    assert!(
+        stored < Utc::now() + chrono::Duration::minutes(1),
+        "{stored}"
+    );
+    let (_, metrics) = w.get("/metrics").await;
+    assert!(
+        metrics.contains("lsn_ops_webhooks_future_dated_total{provider=\"wise\"} 1"),
+        "{metrics}"
+    );
+    // A genuine later event still moves the line.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let at = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let body = wise_body(555, "outgoing_payment_sent", &at);
+    let (status, text) = w
+        .post("/webhooks/wise", &Worker::wise_headers(&body), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    apply_all(&pool).await;
+    assert_eq!(
+        line_state(&pool).await,
+        ("sent".into(), "outgoing_payment_sent".into())
+    );
+}
+
+#[sqlx::test]
+async fn the_providers_own_answer_wins_over_a_future_dated_event(pool: PgPool) {
+    use lsn_ops::worker::reconcile::{SyncAnswer, record_answer};
+    payout_line(&pool, 556).await;
+    let w = Worker::start_at(pool.clone(), lsn_ops::worker::system_clock(), |_| {}).await;
+    let body = wise_body(556, "bounced_back", "2030-01-01T00:00:00Z");
+    let (status, text) = w
+        .post("/webhooks/wise", &Worker::wise_headers(&body), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    apply_all(&pool).await;
+    assert_eq!(line_state(&pool).await.0, "failed");
+    // `worker sync` asked Wise a minute ago (before the webhook's receipt):
+    // the API's answer is the truth and wins all the same.
+    let mut conn = pool.acquire().await.expect("conn");
+    let answer = SyncAnswer::Transfer {
+        id: 556,
+        status: "outgoing_payment_sent".into(),
+        at: Utc::now() - chrono::Duration::minutes(1),
+    };
+    record_answer(&mut conn, "wise", &answer)
+        .await
+        .expect("sync");
+    drop(conn);
+    apply_all(&pool).await;
+    assert_eq!(
+        line_state(&pool).await,
+        ("sent".into(), "outgoing_payment_sent".into())
+    );
+}
+
+// ------------------------------------------------------------------ giant fields
+
+fn twilio_signed(base: &str, params: &[(&str, &str)]) -> (Vec<(&'static str, String)>, Vec<u8>) {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig =
+        lsn_ops::providers::twilio::sign(TWILIO_TOKEN, &format!("{base}/webhooks/twilio"), &owned);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+        .into_bytes();
+    (
+        vec![
+            ("content-type", "application/x-www-form-urlencoded".into()),
+            ("x-twilio-signature", sig),
+        ],
+        body,
+    )
+}
+
+#[sqlx::test]
+async fn signed_fields_over_their_documented_length_are_400_naming_the_field(pool: PgPool) {
+    let (api, _calls) = fake_paypal().await;
+    let w = Worker::start_with(pool.clone(), |s| s.paypal.api_base = api.clone()).await;
+    let giant_name = "n".repeat(600_000);
+    let giant_sid = format!("RM{}", "0".repeat(10_000));
+    for (field, params) in [
+        (
+            "RoomName",
+            vec![
+                ("RoomSid", "RM00000000000000000000000000000001"),
+                ("RoomName", giant_name.as_str()),
+                ("StatusCallbackEvent", "room-created"),
+                ("SequenceNumber", "1"),
+            ],
+        ),
+        (
+            "RoomSid",
+            vec![
+                ("RoomSid", giant_sid.as_str()),
+                ("StatusCallbackEvent", "room-created"),
+                ("SequenceNumber", "1"),
+            ],
+        ),
+    ] {
+        let (headers, body) = twilio_signed(&w.base, &params);
+        let (status, text) = w.post("/webhooks/twilio", &headers, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {text}");
+        assert!(text.contains(&format!("field {field} is")), "{text}");
+        assert!(text.len() < 1_000, "the answer quotes the value");
+    }
+    let mut event: Value = serde_json::from_slice(&paypal_body("WH-LONG")).expect("json");
+    event["resource"]["custom_id"] = json!("c".repeat(128));
+    let (status, text) = w
+        .post(
+            "/webhooks/paypal",
+            &good_paypal_headers(),
+            event.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        text.contains("field resource.custom_id is 128 characters"),
+        "{text}"
+    );
+    assert_eq!(rows(&pool, "twilio").await + rows(&pool, "paypal").await, 0);
+}
+
+#[sqlx::test]
+async fn stored_errors_and_alert_details_are_clipped(pool: PgPool) {
+    // As an older version stored it: a 600 KB room name for an unknown room.
+    let giant = "n".repeat(600_000);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO provider_events (provider, event_id, event_type, payload) VALUES ('twilio', 'RM1:room-created:1', 'room-created', $1) RETURNING id",
+    )
+    .bind(json!({"RoomSid": "RM1", "RoomName": giant, "StatusCallbackEvent": "room-created"}))
+    .fetch_one(&pool)
+    .await
+    .expect("insert");
+    apply_all(&pool).await;
+    let (status, error): (String, String) =
+        sqlx::query_as("SELECT status, last_error FROM provider_events WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(status, "failed", "no show yet is temporary: retried");
+    assert!(error.len() < 1_200, "stored error of {} bytes", error.len());
+    assert!(error.contains("truncated"), "{}", &error[..100]);
+    // The last attempt parks it: the alert's details are clipped too.
+    sqlx::query("UPDATE provider_events SET attempts = 7, next_attempt_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("due");
+    apply_all(&pool).await;
+    let details: String =
+        sqlx::query_scalar("SELECT details FROM alerts WHERE rule_key = 'webhook_failures'")
+            .fetch_one(&pool)
+            .await
+            .expect("alert");
+    assert!(
+        details.len() < 1_200,
+        "alert details of {} bytes",
+        details.len()
+    );
+}
+
+// ------------------------------------------------------------------ permanent failures
+
+#[sqlx::test]
+async fn a_verified_event_of_the_wrong_types_is_parked_dead_at_once(pool: PgPool) {
+    let (api, _calls) = fake_paypal().await;
+    let w = Worker::start_with(pool.clone(), |s| s.paypal.api_base = api.clone()).await;
+    let mut event: Value = serde_json::from_slice(&paypal_body("WH-TYPES")).expect("json");
+    event["resource"]["id"] = json!(12345);
+    event["resource"]["amount"] = json!({"currency_code": "USD", "value": 12.34});
+    let (status, text) = w
+        .post(
+            "/webhooks/paypal",
+            &good_paypal_headers(),
+            event.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // A well-formed capture for an order we do not know (yet): temporary.
+    let (status, text) = w
+        .post(
+            "/webhooks/paypal",
+            &good_paypal_headers(),
+            paypal_body("WH-LATER"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    apply_all(&pool).await;
+    let parked: (String, i32, String) = sqlx::query_as(
+        "SELECT status, attempts, last_error FROM provider_events WHERE event_id = 'WH-TYPES'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert_eq!((parked.0.as_str(), parked.1), ("dead", 1), "{}", parked.2);
+    assert!(
+        parked
+            .2
+            .starts_with("permanent: malformed payload: resource.id is a number"),
+        "{}",
+        parked.2
+    );
+    let retried: (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM provider_events WHERE event_id = 'WH-LATER'")
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert_eq!(retried, ("failed".into(), 1));
+    let details: String = sqlx::query_scalar(
+        "SELECT details FROM alerts WHERE rule_key = 'webhook_failures' AND state = 'open'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("alert");
+    assert!(details.contains("resource.id is a number"), "{details}");
 }

@@ -67,7 +67,8 @@ pub fn kept_headers(headers: &HeaderMap) -> Value {
         if is_secret_header(name) {
             continue;
         }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        // Kept for forensics, clipped like everything else we write (issue 18).
+        let value = crate::text::clip(&String::from_utf8_lossy(value.as_bytes())).into_owned();
         out.entry(name.to_string())
             .and_modify(|v| {
                 v.push_str(", ");
@@ -172,7 +173,13 @@ pub async fn paypal(
             event
         }
     };
-    paypal_event(event, headers)
+    vet(state, paypal_event(event, headers)?)
+}
+
+/// Field limits and the future-date clamp ([`super::limits::vet`], issue 18):
+/// a field over its documented length is 400 naming it.
+fn vet(state: &AppState, event: NewEvent) -> Result<NewEvent, Reject> {
+    super::limits::vet(event, (state.clock)(), &state.metrics).map_err(Reject::Malformed)
 }
 
 fn cert_fetch_reject(e: super::paypal::FetchError) -> Reject {
@@ -222,14 +229,15 @@ pub fn wise(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<NewEve
     let occurred_at = parse_time(data.and_then(|d| d.get("occurred_at")))
         .or_else(|| parse_time(event.get("sent_at")));
     let event_id = wise_event_id(&event, header(headers, ws::DELIVERY_ID_HEADER), body);
-    Ok(NewEvent {
+    let event = NewEvent {
         provider: "wise",
         event_id,
         event_type,
         occurred_at,
         headers: kept_headers(headers),
         payload: event,
-    })
+    };
+    vet(state, event)
 }
 
 /// See the module doc: the state-change triple, else the delivery id, else the body hash.
@@ -316,14 +324,15 @@ pub fn twilio(
         }
     }
     let occurred_at = fields.get("Timestamp").and_then(|v| parse_time(Some(v)));
-    Ok(NewEvent {
+    let event = NewEvent {
         provider: "twilio",
         event_id,
         event_type,
         occurred_at,
         headers: kept_headers(headers),
         payload: Value::Object(fields),
-    })
+    };
+    vet(state, event)
 }
 
 /// `a=1&b=2` into pairs. Refuses what no form encoder produces: a pair without

@@ -30,6 +30,7 @@
 pub mod apply;
 pub mod commands;
 pub mod ingest;
+pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod paypal;
@@ -38,6 +39,7 @@ pub mod reconcile;
 pub mod reference;
 pub mod scoring;
 pub mod server;
+pub mod shapes;
 pub mod wake;
 
 use std::sync::Arc;
