@@ -518,9 +518,23 @@ async fn healthz_and_a_valid_webhook_answer_during_a_slow_header_flood(pool: PgP
     for _ in 0..100 {
         flood.push(half_head(&w.base).await);
     }
+    // A new connection (not one kept alive from before) must get through.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
     let started = Instant::now();
-    let (status, _) = w.get("/healthz").await;
-    assert_eq!(status, StatusCode::OK);
+    let status = fresh
+        .get(format!("{}/healthz", w.base))
+        .send()
+        .await
+        .map(|r| r.status());
+    assert!(
+        matches!(status, Ok(StatusCode::OK)),
+        "/healthz over the connection cap: {status:?} after {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "/healthz took {:?} over the connection cap",
@@ -804,4 +818,33 @@ async fn a_verified_event_of_the_wrong_types_is_parked_dead_at_once(pool: PgPool
     .await
     .expect("alert");
     assert!(details.contains("resource.id is a number"), "{details}");
+}
+
+#[sqlx::test]
+async fn connections_over_the_cap_wait_for_a_free_slot(pool: PgPool) {
+    let w = Worker::start_with(pool.clone(), |s| {
+        s.header_timeout = Duration::from_secs(1);
+        s.max_connections = 2;
+    })
+    .await;
+    let _slow = [half_head(&w.base).await, half_head(&w.base).await];
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let status = fresh
+        .get(format!("{}/healthz", w.base))
+        .send()
+        .await
+        .map(|r| r.status());
+    let took = started.elapsed();
+    assert!(matches!(status, Ok(StatusCode::OK)), "{status:?}");
+    // Both slots were held by the half-sent heads until the header timeout.
+    assert!(
+        took >= Duration::from_millis(700),
+        "answered after {took:?}: the cap of 2 was not applied"
+    );
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
