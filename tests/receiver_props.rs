@@ -92,7 +92,7 @@ fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
                 "create_time"
             ]),
             prop_oneof![
-                "[ -~]{0,300}".prop_map(|s| serde_json::Value::String(s)),
+                "[ -~]{0,300}".prop_map(serde_json::Value::String),
                 any::<i64>().prop_map(serde_json::Value::from),
                 Just(serde_json::json!({"id": 1, "amount": {"value": 12.5}})),
                 Just(serde_json::Value::Null),
