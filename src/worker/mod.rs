@@ -14,7 +14,10 @@
 //! Module map: [`server`] (router, shared state, answers, the signature-failure
 //! alert), [`ingest`] (per provider: verify, parse, derive the event id),
 //! [`paypal`] (the I/O PayPal verification needs: certificate fetch and the
-//! verify-webhook-signature API), [`metrics`].
+//! verify-webhook-signature API), [`metrics`]; against hostile senders
+//! (issue 18, table in docs/RECEIVER.md): [`listener`] (header-read timeout,
+//! connection cap), [`limits`] (field limits, future-dated events ordered at
+//! their receipt) and [`shapes`] (payloads the applier parks as permanent).
 //!
 //! [`apply`] is the applier: it claims `pending` inbox rows with `FOR UPDATE
 //! SKIP LOCKED` and applies each to the domain tables in one transaction.
