@@ -133,6 +133,11 @@ pub struct WorkerConfig {
     pub listen: String,
     /// The URL providers call; Twilio signs it, so it must match exactly.
     pub public_base_url: String,
+    /// Most client connections served at once; further ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
+    /// A request head not complete within this many seconds closes its connection.
+    pub header_timeout_s: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -255,6 +260,8 @@ impl Default for WorkerConfig {
         Self {
             listen: "127.0.0.1:8787".into(),
             public_base_url: "http://127.0.0.1:8787".into(),
+            max_connections: 512,
+            header_timeout_s: 5,
         }
     }
 }
@@ -612,6 +619,12 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             &format!("\"{}\"", config.worker.public_base_url),
             "an http:// or https:// URL",
         ));
+    }
+    if config.worker.max_connections == 0 {
+        return Err(bad("worker.max_connections", "0", "at least 1"));
+    }
+    if config.worker.header_timeout_s == 0 {
+        return Err(bad("worker.header_timeout_s", "0", "at least 1 (seconds)"));
     }
     if config.tui.refresh_ms < 100 {
         return Err(bad(

@@ -29,6 +29,7 @@ pub mod providers;
 pub mod simulators;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod traffic;
 pub mod tui;
 pub mod worker;

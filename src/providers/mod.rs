@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod paypal;
+pub mod paypal_headers;
 pub mod twilio;
 pub mod wise;
 
@@ -44,6 +45,9 @@ pub enum VerifyError {
     CertUrl(String),
     #[error("unsupported algorithm {0}")]
     Algorithm(String),
+    /// PayPal's verify-webhook-signature refused the delivery's fields (4xx).
+    #[error("{0}")]
+    RefusedByPaypal(String),
 }
 
 impl VerifyError {
@@ -57,6 +61,7 @@ impl VerifyError {
             Self::Certificate(_) => "bad_certificate",
             Self::CertUrl(_) => "cert_url_not_allowed",
             Self::Algorithm(_) => "unsupported_algorithm",
+            Self::RefusedByPaypal(_) => "refused_by_paypal",
         }
     }
 }

@@ -74,7 +74,8 @@ pub const PAYPAL_CLIENT_SECRET: &str = "sim-client-secret";
 pub const PAYPAL_WEBHOOK_ID: &str = "SIM-WEBHOOK-ID";
 pub const WISE_API_TOKEN: &str = "sim-wise-token";
 pub const WISE_PROFILE_ID: &str = "16055450";
-pub const TWILIO_ACCOUNT_SID: &str = "ACsimulator000000000000000000000000";
+/// 34 characters, like every Twilio SID (the receiver refuses longer ones).
+pub const TWILIO_ACCOUNT_SID: &str = "ACsimulator00000000000000000000000";
 pub const TWILIO_API_KEY_SID: &str = "SKsimulator000000000000000000000000";
 pub const TWILIO_API_KEY_SECRET: &str = "sim-twilio-key-secret";
 pub const TWILIO_AUTH_TOKEN: &str = "sim-twilio-auth-token";

@@ -34,7 +34,8 @@ pub async fn raise(
     .bind(severity)
     .bind(priority)
     .bind(title)
-    .bind(details)
+    // Details may quote outside values: clipped (issue 18).
+    .bind(crate::text::clip(details).as_ref())
     .fetch_one(conn)
     .await
 }

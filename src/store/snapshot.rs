@@ -415,7 +415,8 @@ async fn alerts(pool: &PgPool) -> Result<Vec<AlertRow>, sqlx::Error> {
             priority: r.2,
             rule_key: r.3,
             title: r.4,
-            details: r.5,
+            // Written before limits existed, or by hand: clipped for the screen.
+            details: crate::text::clip(&r.5).into_owned(),
             state: r.6,
             opened_at: r.7,
             last_seen_at: r.8,

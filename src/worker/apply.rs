@@ -53,7 +53,7 @@ pub struct ApplyError(pub String);
 
 impl From<sqlx::Error> for ApplyError {
     fn from(e: sqlx::Error) -> Self {
-        ApplyError(format!("database: {e}"))
+        ApplyError(crate::text::clip(&format!("database: {e}")).into_owned())
     }
 }
 
@@ -71,8 +71,8 @@ pub async fn apply_next(
     settings: ApplySettings,
 ) -> Result<Option<(i64, Outcome)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, String, String, Value, i32)> = sqlx::query_as(
-        "SELECT id, provider, event_type, payload, attempts FROM provider_events
+    let row: Option<(i64, String, String, Value, i32, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, provider, event_type, payload, attempts, received_at FROM provider_events
           WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
           ORDER BY next_attempt_at, id
           LIMIT 1
@@ -80,13 +80,37 @@ pub async fn apply_next(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, provider, event_type, payload, attempts)) = row else {
+    let Some((id, provider, event_type, payload, attempts, received_at)) = row else {
         return Ok(None);
     };
+    // Issue 18: a payload of the wrong shape fails the same way on every
+    // retry: parked dead at once, with the reason and an alert.
+    if let Err(why) = super::shapes::check(&provider, &event_type, &payload) {
+        record_failure(
+            &mut tx,
+            id,
+            &provider,
+            &event_type,
+            attempts + 1,
+            &why,
+            true,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Some((id, Outcome::Failed(why))));
+    }
     // The effect runs inside a savepoint so a failure can be recorded in the
     // same transaction that holds the claim.
     sqlx::query("SAVEPOINT effect").execute(&mut *tx).await?;
-    let result = apply_event(&mut tx, &provider, &event_type, &payload, &settings).await;
+    let result = apply_event(
+        &mut tx,
+        &provider,
+        &event_type,
+        &payload,
+        received_at,
+        &settings,
+    )
+    .await;
     let outcome = match result {
         Ok(Outcome::Applied) => {
             sqlx::query("UPDATE provider_events SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
@@ -107,7 +131,16 @@ pub async fn apply_next(
             sqlx::query("ROLLBACK TO SAVEPOINT effect")
                 .execute(&mut *tx)
                 .await?;
-            record_failure(&mut tx, id, &provider, &event_type, attempts + 1, &message).await?;
+            record_failure(
+                &mut tx,
+                id,
+                &provider,
+                &event_type,
+                attempts + 1,
+                &message,
+                false,
+            )
+            .await?;
             Outcome::Failed(message)
         }
     };
@@ -138,8 +171,17 @@ async fn record_failure(
     event_type: &str,
     attempts: i32,
     message: &str,
+    permanent: bool,
 ) -> Result<(), sqlx::Error> {
-    let dead = attempts >= MAX_ATTEMPTS;
+    // Permanent failures (a malformed payload) are parked at once; temporary
+    // ones after MAX_ATTEMPTS. The message may quote the payload: clipped.
+    let dead = permanent || attempts >= MAX_ATTEMPTS;
+    let message = &*crate::text::clip(message);
+    let message = &if permanent {
+        format!("permanent: {message}")
+    } else {
+        message.to_string()
+    };
     sqlx::query(
         "UPDATE provider_events SET status = $2, attempts = $3, last_error = $4, next_attempt_at = now() + $5
           WHERE id = $1",
@@ -167,7 +209,11 @@ async fn record_failure(
             "warning",
             "P1",
             &format!("{provider} webhook events parked as dead"),
-            &format!("event #{id} ({event_type}) failed {attempts} times: {message}; replay with `lsn-ops worker replay {id}`"),
+            &if permanent {
+                format!("event #{id} ({}) cannot be applied: {message}; after a fix, replay with `lsn-ops worker replay {id}`", crate::text::clip(event_type))
+            } else {
+                format!("event #{id} ({}) failed {attempts} times: {message}; replay with `lsn-ops worker replay {id}`", crate::text::clip(event_type))
+            },
         )
         .await?;
     }
@@ -207,6 +253,7 @@ async fn apply_event(
     provider: &str,
     event_type: &str,
     payload: &Value,
+    received_at: DateTime<Utc>,
     settings: &ApplySettings,
 ) -> Applied {
     match (provider, event_type) {
@@ -219,8 +266,8 @@ async fn apply_event(
         (
             "paypal",
             "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.UPDATED" | "CUSTOMER.DISPUTE.RESOLVED",
-        ) => dispute_event(conn, event_type, payload).await,
-        ("wise", "transfers#state-change") => wise_state_change(conn, payload).await,
+        ) => dispute_event(conn, event_type, payload, received_at).await,
+        ("wise", "transfers#state-change") => wise_state_change(conn, payload, received_at).await,
         ("twilio", _) => twilio_event(conn, payload).await,
         _ => Ok(Outcome::Ignored(format!(
             "{provider} event type {event_type} is not acted on"
@@ -528,7 +575,12 @@ fn dispute_target(status: Option<&str>, outcome: Option<&str>) -> DisputeState {
     }
 }
 
-async fn dispute_event(conn: &mut PgConnection, event_type: &str, payload: &Value) -> Applied {
+async fn dispute_event(
+    conn: &mut PgConnection,
+    event_type: &str,
+    payload: &Value,
+    received_at: DateTime<Utc>,
+) -> Applied {
     let resource = payload
         .get("resource")
         .ok_or_else(|| ApplyError("no resource".into()))?;
@@ -538,6 +590,8 @@ async fn dispute_event(conn: &mut PgConnection, event_type: &str, payload: &Valu
     let updated = time(resource, &["update_time"])
         .or_else(|| time(resource, &["create_time"]))
         .unwrap_or_else(Utc::now);
+    // A future-dated update orders at its receipt (issue 18: never frozen).
+    let updated = super::limits::ordering_time(updated, received_at);
     let due = time(resource, &["seller_response_due_date"]);
     let stage = text(resource, &["dispute_life_cycle_stage"]);
     let existing: Option<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(
@@ -654,7 +708,11 @@ pub fn payout_state_for(wise_state: &str) -> Option<&'static str> {
     }
 }
 
-async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied {
+async fn wise_state_change(
+    conn: &mut PgConnection,
+    payload: &Value,
+    received_at: DateTime<Utc>,
+) -> Applied {
     let data = payload
         .get("data")
         .ok_or_else(|| ApplyError("no data".into()))?;
@@ -664,7 +722,14 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
         .and_then(Value::as_i64)
         .ok_or_else(|| ApplyError("payload has no data.resource.id".into()))?;
     let current = required(data, &["current_state"])?;
-    let occurred = time(data, &["occurred_at"]).unwrap_or_else(Utc::now);
+    // Issue 18: a webhook dated past its receipt orders at its receipt, so
+    // one event cannot freeze the line; Wise's own API answer (a sync, filed
+    // by `reconcile::record_answer`) is the truth and wins over any webhook.
+    let from_sync = payload.get("source").and_then(Value::as_str) == Some("sync");
+    let occurred = super::limits::ordering_time(
+        time(data, &["occurred_at"]).unwrap_or_else(Utc::now),
+        received_at,
+    );
     let Some(state) = payout_state_for(current) else {
         return Ok(Outcome::Ignored(format!(
             "transfer state {current} is not acted on"
@@ -693,7 +758,7 @@ async fn wise_state_change(conn: &mut PgConnection, payload: &Value) -> Applied 
     // The transfer may not be recorded yet (the executor records it after Wise answers): retry.
     let (item_id, batch_id, last, line_state) =
         row.ok_or_else(|| ApplyError(format!("no payout line for Wise transfer {transfer_id}")))?;
-    if last.is_some_and(|last| occurred <= last) {
+    if !from_sync && last.is_some_and(|last| occurred <= last) {
         return Ok(Outcome::Ignored(format!(
             "transfer {transfer_id}: {current} at {occurred} is older than the state held"
         )));

@@ -632,7 +632,8 @@ async fn record(
         },
         Err(Failure { error }) => error,
     };
-    let message = error.message().to_string();
+    // A provider's answer may be long: stored, logged and alerted clipped (issue 18).
+    let message = crate::text::clip(error.message()).into_owned();
     let dead = !error.is_retryable() || command.attempts >= options.max_attempts;
     if dead {
         sqlx::query(

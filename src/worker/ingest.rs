@@ -67,7 +67,8 @@ pub fn kept_headers(headers: &HeaderMap) -> Value {
         if is_secret_header(name) {
             continue;
         }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        // Kept for forensics, clipped like everything else we write (issue 18).
+        let value = crate::text::clip(&String::from_utf8_lossy(value.as_bytes())).into_owned();
         out.entry(name.to_string())
             .and_modify(|v| {
                 v.push_str(", ");
@@ -108,6 +109,15 @@ pub async fn paypal(
     let s = &state.settings.paypal;
     let th = TransmissionHeaders::from_lookup(|name| header(headers, name));
     let t = th.require().map_err(Reject::Unauthorized)?;
+    // Issue 18: a header PayPal could not have sent is a forgery (401, counted),
+    // refused here before any certificate download or call to PayPal.
+    crate::providers::paypal_headers::check_shape(
+        &t,
+        (state.clock)(),
+        s.policy.replay_window,
+        s.extra_cert_host.as_deref(),
+    )
+    .map_err(Reject::Unauthorized)?;
     if s.webhook_id.is_empty() {
         return Err(Reject::Unavailable(
             "[paypal] webhook_id is not configured: cannot verify PayPal webhooks".into(),
@@ -151,14 +161,25 @@ pub async fn paypal(
             let genuine =
                 super::paypal::verify_via_api(&state.http, &state.paypal_tokens, s, &t, &event)
                     .await
-                    .map_err(Reject::Unavailable)?;
+                    .map_err(|e| match e {
+                        super::paypal::VerifyApiError::Refused(why) => {
+                            Reject::Unauthorized(VerifyError::RefusedByPaypal(why))
+                        }
+                        super::paypal::VerifyApiError::Unavailable(why) => Reject::Unavailable(why),
+                    })?;
             if !genuine {
                 return Err(Reject::Unauthorized(VerifyError::Mismatch));
             }
             event
         }
     };
-    paypal_event(event, headers)
+    vet(state, paypal_event(event, headers)?)
+}
+
+/// Field limits and the future-date clamp ([`super::limits::vet`], issue 18):
+/// a field over its documented length is 400 naming it.
+fn vet(state: &AppState, event: NewEvent) -> Result<NewEvent, Reject> {
+    super::limits::vet(event, (state.clock)(), &state.metrics).map_err(Reject::Malformed)
 }
 
 fn cert_fetch_reject(e: super::paypal::FetchError) -> Reject {
@@ -208,14 +229,15 @@ pub fn wise(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<NewEve
     let occurred_at = parse_time(data.and_then(|d| d.get("occurred_at")))
         .or_else(|| parse_time(event.get("sent_at")));
     let event_id = wise_event_id(&event, header(headers, ws::DELIVERY_ID_HEADER), body);
-    Ok(NewEvent {
+    let event = NewEvent {
         provider: "wise",
         event_id,
         event_type,
         occurred_at,
         headers: kept_headers(headers),
         payload: event,
-    })
+    };
+    vet(state, event)
 }
 
 /// See the module doc: the state-change triple, else the delivery id, else the body hash.
@@ -302,14 +324,15 @@ pub fn twilio(
         }
     }
     let occurred_at = fields.get("Timestamp").and_then(|v| parse_time(Some(v)));
-    Ok(NewEvent {
+    let event = NewEvent {
         provider: "twilio",
         event_id,
         event_type,
         occurred_at,
         headers: kept_headers(headers),
         payload: Value::Object(fields),
-    })
+    };
+    vet(state, event)
 }
 
 /// `a=1&b=2` into pairs. Refuses what no form encoder produces: a pair without

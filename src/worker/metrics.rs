@@ -35,6 +35,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Verified events already in the inbox (redeliveries), by provider.",
     ),
     (
+        FUTURE_DATED,
+        "counter",
+        "Verified events dated more than 5 minutes after their receipt (ordered at the receipt time instead), by provider.",
+    ),
+    (
         DB_UP,
         "gauge",
         "1 when the database answered the last check or write, else 0.",
@@ -47,6 +52,7 @@ pub const REJECTED: &str = "lsn_ops_webhooks_rejected_total";
 pub const INBOX_INSERTS: &str = "lsn_ops_inbox_inserts_total";
 pub const INBOX_DUPLICATES: &str = "lsn_ops_inbox_duplicates_total";
 pub const DB_UP: &str = "lsn_ops_database_up";
+pub const FUTURE_DATED: &str = "lsn_ops_webhooks_future_dated_total";
 
 pub const PROVIDERS: [&str; 3] = ["paypal", "wise", "twilio"];
 
@@ -61,7 +67,13 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut counters = BTreeMap::new();
         for provider in PROVIDERS {
-            for family in [RECEIVED, VERIFIED, INBOX_INSERTS, INBOX_DUPLICATES] {
+            for family in [
+                RECEIVED,
+                VERIFIED,
+                INBOX_INSERTS,
+                INBOX_DUPLICATES,
+                FUTURE_DATED,
+            ] {
                 counters.insert((family, labels(&[("provider", provider)])), 0);
             }
         }

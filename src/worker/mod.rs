@@ -17,7 +17,11 @@
 //! signature-failure alert), [`state`] (what the endpoints share, and the
 //! refusal counts behind that alert), [`ingest`] (per provider: verify, parse,
 //! derive the event id), [`paypal`] (the I/O PayPal verification needs:
-//! certificate fetch and the verify-webhook-signature API), [`metrics`].
+//! certificate fetch and the verify-webhook-signature API), [`metrics`];
+//! against hostile senders (issue 18, table in docs/RECEIVER.md): [`listener`]
+//! (header-read timeout, connection cap), [`limits`] (field limits,
+//! future-dated events ordered at their receipt) and [`shapes`] (payloads the
+//! applier parks as permanent).
 //!
 //! Behind it: [`apply`], the applier, claims `pending` inbox rows with `FOR
 //! UPDATE SKIP LOCKED` and applies each to the domain tables in one
@@ -28,12 +32,14 @@
 //! [`reconcile`] asks the providers about stuck captures and transfers;
 //! [`wake`] is how the loops sleep until a NOTIFY or their poll interval.
 //!
-//! Not here yet: the other schedulers (weekly payout batch, SLA sweeps) and the
-//! probes behind the health alert rules.
+//! [`payouts`] runs the weekly payout batch on its schedule. Not here yet: SLA
+//! sweeps and the probes behind the health alert rules.
 
 pub mod apply;
 pub mod commands;
 pub mod ingest;
+pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod payouts;
 pub mod paypal;
@@ -42,6 +48,7 @@ pub mod reconcile;
 pub mod reference;
 pub mod scoring;
 pub mod server;
+pub mod shapes;
 pub mod state;
 pub mod wake;
 
@@ -79,6 +86,11 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// Longest a request may take as a whole (then 408).
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request head (then the connection
+    /// is closed): `[worker] header_timeout_s`.
+    pub header_timeout: Duration,
+    /// Most connections served at once: `[worker] max_connections`.
+    pub max_connections: usize,
     pub failure_alert: FailureAlert,
 }
 
@@ -169,6 +181,8 @@ impl Settings {
             twilio_auth_token: config.twilio.auth_token.clone(),
             db_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(config.worker.header_timeout_s.max(1)),
+            max_connections: config.worker.max_connections.max(1),
             failure_alert: FailureAlert::default(),
         })
     }

@@ -48,7 +48,11 @@ pub async fn start(
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
     let (stop, stop_rx) = watch::channel(false);
-    let state = Arc::new(AppState::new(pool.clone(), settings, system_clock()));
+    // One PayPal token for the process: the verifier uses the API client's cache.
+    let state = Arc::new(
+        AppState::new(pool.clone(), settings, system_clock())
+            .with_paypal_tokens(clients.paypal.tokens()),
+    );
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(super::serve(listener, state, async move {
         let _ = server_stop.changed().await;

@@ -54,9 +54,12 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Served with a header-read timeout and a connection cap (issue 18).
+    let limits = super::listener::ConnLimits {
+        max_connections: state.settings.max_connections,
+        header_timeout: state.settings.header_timeout,
+    };
+    super::listener::serve_limited(listener, router(state), limits, shutdown).await
 }
 
 async fn paypal(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -106,6 +109,8 @@ async fn finish(
         Ok(event) => event,
         Err(Reject::Malformed(why)) => {
             reject("malformed");
+            // Refusals may quote what the sender sent: clipped (issue 18).
+            let why = crate::text::clip(&why);
             tracing::info!(provider, %why, "webhook refused: malformed");
             return text(
                 StatusCode::BAD_REQUEST,
@@ -114,6 +119,8 @@ async fn finish(
         }
         Err(Reject::Unauthorized(e)) => {
             reject(e.reason());
+            let e = e.to_string();
+            let e = crate::text::clip(&e);
             tracing::warn!(provider, error = %e, "webhook refused: signature");
             if let Some(count) = state.note_failure(provider) {
                 raise_signature_alert(state, provider, count).await;
@@ -125,6 +132,7 @@ async fn finish(
         }
         Err(Reject::Unavailable(why)) => {
             reject("unverifiable");
+            let why = crate::text::clip(&why);
             tracing::error!(provider, %why, "webhook not verifiable now");
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -148,10 +156,13 @@ async fn finish(
                 Inserted::Duplicate => (metrics::INBOX_DUPLICATES, "duplicate"),
             };
             state.metrics.inc(family, &[("provider", provider)]);
-            tracing::info!(provider, event_id = %event.event_id, event_type = %event.event_type, what, "webhook accepted");
+            tracing::info!(provider, event_id = %crate::text::clip(&event.event_id), event_type = %crate::text::clip(&event.event_type), what, "webhook accepted");
             text(
                 StatusCode::OK,
-                format!("{what} {provider} event {}", event.event_id),
+                format!(
+                    "{what} {provider} event {}",
+                    crate::text::clip(&event.event_id)
+                ),
             )
         }
         Ok(Err(e)) => {

@@ -5,7 +5,7 @@
 //! ([`super::server`]) owns it; verification ([`super::ingest`]) reads it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::providers::paypal::CertCache;
@@ -22,7 +22,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub http: reqwest::Client,
     pub certs: CertCache,
-    pub paypal_tokens: TokenCache,
+    /// The process's one PayPal token cache ([`AppState::with_paypal_tokens`]).
+    pub paypal_tokens: Arc<TokenCache>,
     failures: Mutex<HashMap<&'static str, FailureWindow>>,
 }
 
@@ -47,9 +48,16 @@ impl AppState {
             metrics: Metrics::default(),
             http,
             certs: CertCache::default(),
-            paypal_tokens: TokenCache::default(),
+            paypal_tokens: Arc::new(TokenCache::default()),
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares `tokens` (the API client's cache) for PayPal verification, so
+    /// the process holds one PayPal token, not two.
+    pub fn with_paypal_tokens(mut self, tokens: Arc<TokenCache>) -> Self {
+        self.paypal_tokens = tokens;
+        self
     }
 
     /// Records a refused signature; returns the count in the window when the

@@ -4,6 +4,7 @@
 //! `multipart/form-data` with an `input` JSON part, accept-claim).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -67,7 +68,42 @@ pub struct PaypalClient {
     http: reqwest::Client,
     policy: HttpPolicy,
     config: PaypalApiConfig,
-    token: Mutex<Option<(Secret, Instant)>>,
+    tokens: Arc<TokenCache>,
+}
+
+/// PayPal's OAuth access token and when to stop using it: one per process,
+/// shared by the API client (refunds, captures, disputes) and the webhook
+/// verifier (`verify = "api"`), so both ride on one token (issue 18).
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    slot: Mutex<Option<(Secret, Instant)>>,
+}
+
+impl TokenCache {
+    /// The cached token while it is fresh, else `fetch()`'s, kept for its
+    /// lifetime in seconds less a minute (or half of a very short one). One
+    /// fetch at a time: callers waiting meanwhile get the fetched token.
+    pub async fn get_or_fetch<F, Fut, E>(&self, fetch: F) -> Result<Secret, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(Secret, u64), E>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((token, until)) = slot.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = fetch().await?;
+        let keep = Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
+        *slot = Some((token.clone(), Instant::now() + keep));
+        Ok(token)
+    }
+
+    /// Forgets the token (PayPal refused it).
+    pub async fn clear(&self) {
+        *self.slot.lock().await = None;
+    }
 }
 
 impl fmt::Debug for PaypalClient {
@@ -96,8 +132,19 @@ impl PaypalClient {
             http: super::http_client(&policy)?,
             policy,
             config,
-            token: Mutex::new(None),
+            tokens: Arc::new(TokenCache::default()),
         })
+    }
+
+    /// This client with `tokens` as its token cache (the process's one).
+    pub fn with_tokens(mut self, tokens: Arc<TokenCache>) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// The token cache, to share with the webhook verifier.
+    pub fn tokens(&self) -> Arc<TokenCache> {
+        self.tokens.clone()
     }
 
     pub fn api_base(&self) -> &str {
@@ -106,12 +153,11 @@ impl PaypalClient {
 
     /// A valid access token: the cached one, or a fresh one.
     async fn token(&self) -> Result<Secret, ApiError> {
-        let mut slot = self.token.lock().await;
-        if let Some((token, until)) = slot.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
+        self.tokens.get_or_fetch(|| self.fetch_token()).await
+    }
+
+    /// `POST /v1/oauth2/token` (client credentials): the token and its lifetime.
+    async fn fetch_token(&self) -> Result<(Secret, u64), ApiError> {
         if self.config.client_id.is_empty() || self.config.client_secret.is_empty() {
             return Err(ApiError::permanent(
                 "[paypal] client_id and client_secret are not configured",
@@ -144,11 +190,7 @@ impl PaypalClient {
             .get("expires_in")
             .and_then(Value::as_u64)
             .unwrap_or(300);
-        // Renew a minute early (or halfway through a very short lifetime).
-        let keep = Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
-        let token = Secret::new(token);
-        *slot = Some((token.clone(), Instant::now() + keep));
-        Ok(token)
+        Ok((Secret::new(token), lifetime))
     }
 
     /// Sends with a bearer token; on 401 drops the token and tries once more.
@@ -175,7 +217,7 @@ impl PaypalClient {
             };
             let answer = send(&self.http, &self.policy, what, &request).await?;
             if answer.status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                *self.token.lock().await = None;
+                self.tokens.clear().await;
                 continue;
             }
             return Ok(answer);
