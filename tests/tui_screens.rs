@@ -110,7 +110,7 @@ fn every_pane_shows_its_fixture_rows_at_200x60() {
         "Ava Chen",
         "LSN-1009000",
         "GMV $482,130.77",
-        "db ok, data 2s old",
+        "db ok, live",
     ] {
         assert!(s.contains(needle), "{needle} missing from\n{s}");
     }

@@ -48,6 +48,29 @@ pub struct Snapshot {
     pub gmv_by_hour: HourlyGmv,
 }
 
+impl Snapshot {
+    /// The same rows and figures as `other`, whenever each was read (the
+    /// dashboard skips drawing an unchanged poll: nothing to send over SSH).
+    pub fn same_content(&self, other: &Snapshot) -> bool {
+        let facts = |s: &Snapshot| {
+            let mut f = s.facts.clone();
+            f.generated_at = DateTime::<Utc>::MIN_UTC;
+            f
+        };
+        facts(self) == facts(other)
+            && self.alerts == other.alerts
+            && self.incidents == other.incidents
+            && self.shows == other.shows
+            && self.disputes == other.disputes
+            && self.payout_items == other.payout_items
+            && self.fraud == other.fraud
+            && self.fraud_queue_total == other.fraud_queue_total
+            && self.blocklist == other.blocklist
+            && self.blocklist_total == other.blocklist_total
+            && self.gmv_by_hour == other.gmv_by_hour
+    }
+}
+
 /// GMV per hour (minor units of the dashboard's currency) of today's ops day
 /// so far and of the same weekday a week ago, hour 0 first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

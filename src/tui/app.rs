@@ -256,6 +256,38 @@ impl App {
         }
     }
 
+    /// Whether `data` would change the screen: the connection state or the
+    /// rows and figures (a poll that found nothing new is not drawn again).
+    pub fn changes_screen(&self, data: &DataState) -> bool {
+        let d = &self.data;
+        let same_rows = match (&d.snapshot, &data.snapshot) {
+            (Some(a), Some(b)) => a.same_content(b),
+            (None, None) => true,
+            _ => false,
+        };
+        !(same_rows
+            && d.connected == data.connected
+            && d.listening == data.listening
+            && d.down_since == data.down_since
+            && d.error == data.error
+            && d.role == data.role
+            && d.query_failed == data.query_failed
+            && (data.listening || d.last_success == data.last_success))
+    }
+
+    /// The clock moved to `now`: true when that changes what is on screen
+    /// (the minute turned, the wall moved on, a countdown of seconds is shown:
+    /// frozen, or the database down); at rest the screen is not redrawn each
+    /// second.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> bool {
+        let before = (self.now.timestamp() / 60, self.focus);
+        self.update(Action::Tick(now));
+        before != (self.now.timestamp() / 60, self.focus)
+            || self.frozen.is_some()
+            || !self.data.connected
+            || !self.data.listening
+    }
+
     /// New data from the poller: every pane rebuilds its view, keeping its
     /// selection; the keymap follows a changed role.
     pub fn set_data(&mut self, data: DataState) {

@@ -253,8 +253,10 @@ async fn ui_loop(
                 }
                 let data = rx.borrow_and_update().clone();
                 app.now = Utc::now();
+                if app.changes_screen(&data) {
+                    dirty = true;
+                }
                 app.set_data(data);
-                dirty = true;
             }
             Some(out) = outcomes.recv() => {
                 app.on_outcome(out);
@@ -269,8 +271,9 @@ async fn ui_loop(
                 dirty = true;
             }
             _ = tick.tick() => {
-                app.update(Action::Tick(Utc::now()));
-                dirty = true;
+                if app.tick(Utc::now()) {
+                    dirty = true;
+                }
             }
             _ = recv(&mut terminate) => app.update(Action::Quit),
             _ = recv(&mut hangup) => app.update(Action::Quit),

@@ -68,23 +68,27 @@ fn sep(theme: &Theme) -> Span<'static> {
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let narrow = area.width < 120;
     let local = app.now.with_timezone(&app.tz);
+    // To the minute: at rest the screen changes once a minute, not each second.
     let clock = if narrow {
-        local.format("%a %H:%M:%S %Z").to_string()
+        local.format("%a %H:%M %Z").to_string()
     } else {
-        local.format("%a %d %b %Y %H:%M:%S %Z").to_string()
+        local.format("%a %d %b %Y %H:%M %Z").to_string()
     };
     let d = &app.data;
     let age =
         |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| (app.now - t).num_seconds().max(0));
     let db = if d.connected {
-        let mut s = format!(
-            "{} db ok, data {}s old",
-            theme.sym.dot,
-            age(d.last_success).unwrap_or(0)
-        );
-        if !d.listening {
-            s.push_str(" (polling)");
-        }
+        // LISTEN up: every change arrives at once, the data is live. Polling
+        // only: say how old it is.
+        let s = if d.listening {
+            format!("{} db ok, live", theme.sym.dot)
+        } else {
+            format!(
+                "{} db ok, data {}s old (polling)",
+                theme.sym.dot,
+                age(d.last_success).unwrap_or(0)
+            )
+        };
         Span::styled(s, theme.ok)
     } else if let Some(since) = d.down_since {
         let since = since.with_timezone(&app.tz).format("%H:%M");

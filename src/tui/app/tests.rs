@@ -492,3 +492,36 @@ fn the_mouse_is_opt_in() {
     });
     assert_eq!(a.translate(&click), None);
 }
+
+/// At rest the screen is not redrawn each second: a tick within the minute
+/// changes nothing, the next minute does; a poll that found nothing new is
+/// not drawn, a changed row is.
+#[test]
+fn at_rest_only_the_minute_and_real_changes_redraw() {
+    let mut a = app(false, (120, 40));
+    let mut data = a.data.clone();
+    data.listening = true;
+    a.set_data(data.clone());
+    let t0 = a.now;
+    assert!(!a.tick(t0 + Duration::seconds(1)), "same minute");
+    assert!(a.tick(t0 + Duration::seconds(61)), "the minute turned");
+    // The same rows read again later: nothing to draw.
+    let mut again = (**data.snapshot.as_ref().unwrap()).clone();
+    again.taken_at += Duration::seconds(2);
+    again.facts.generated_at += Duration::seconds(2);
+    let same = DataState {
+        snapshot: Some(Arc::new(again.clone())),
+        last_success: Some(again.taken_at),
+        ..data.clone()
+    };
+    assert!(!a.changes_screen(&same));
+    again.fraud_queue_total += 1;
+    let moved = DataState {
+        snapshot: Some(Arc::new(again)),
+        ..same
+    };
+    assert!(a.changes_screen(&moved));
+    // Frozen, or the database down: the seconds on screen count.
+    chars(&mut a, "f");
+    assert!(a.tick(a.now + Duration::seconds(1)));
+}
