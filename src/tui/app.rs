@@ -571,70 +571,6 @@ impl App {
         }
     }
 
-    /// Runs a `:` command line: the command, then its argument (an id or a
-    /// name to find and open in the pane the command shows).
-    fn run_command(&mut self, line: &str) {
-        let action = match keymap::command(self.sections(), line) {
-            Ok(b) => b.action,
-            Err(msg) => {
-                self.message = Some(msg);
-                return;
-            }
-        };
-        self.update(action);
-        let arg = line
-            .trim()
-            .trim_start_matches(':')
-            .split_once(char::is_whitespace)
-            .map(|(_, rest)| rest.trim())
-            .unwrap_or_default();
-        if let (Action::Show(id), false) = (action, arg.is_empty()) {
-            let mut cx = cx!(self, id);
-            if !self.panes.get_mut(id).find(arg, &mut cx) {
-                self.message = Some(format!(
-                    "{arg}: not among the {} rows shown in {}",
-                    self.pane(id).view.len(),
-                    id.short()
-                ));
-            }
-            self.clamp_all();
-        }
-    }
-
-    fn remember(&mut self, line: &str) {
-        let line = line.trim().to_string();
-        self.history.retain(|l| *l != line);
-        self.history.push(line);
-        if self.history.len() > HISTORY {
-            self.history.remove(0);
-        }
-        self.history_pos = None;
-    }
-
-    /// Tab: completes the command name, or lists the candidates.
-    fn complete(&mut self) {
-        if self.command_line.contains(char::is_whitespace) {
-            return;
-        }
-        let found = keymap::completions(self.sections(), &self.command_line);
-        match found.as_slice() {
-            [] => {
-                self.message = Some(format!("no command starts with :{}", self.command_line));
-            }
-            [one] => self.command_line = format!("{one} "),
-            many => {
-                // The longest common prefix, and the choices.
-                let first = many[0];
-                let common = (0..=first.len())
-                    .rev()
-                    .find(|&n| many.iter().all(|m| m.get(..n) == first.get(..n)))
-                    .unwrap_or(0);
-                self.command_line = first[..common].to_string();
-                self.message = Some(format!(":{}", many.join("  :")));
-            }
-        }
-    }
-
     /// `y`: the selected row's main id goes to the clipboard (the UI loop
     /// writes it as OSC 52, which works through SSH and tmux).
     fn copy(&mut self) {
@@ -701,6 +637,8 @@ fn actor(operator: &str, readonly: bool) -> Actor {
     let actor = Actor::new(operator);
     if readonly { actor.read_only() } else { actor }
 }
+
+mod command_line;
 
 #[cfg(test)]
 pub(crate) mod tests;
