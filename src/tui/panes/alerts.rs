@@ -42,28 +42,6 @@ pub fn key(s: &Snapshot, i: usize) -> i64 {
     }
 }
 
-pub fn haystack(s: &Snapshot, i: usize) -> String {
-    match item(s, i) {
-        Some(Item::Alert(a)) => format!(
-            "{} {} {} {} {} {}",
-            a.priority.as_deref().unwrap_or(""),
-            a.severity,
-            a.title,
-            a.state,
-            a.rule_key,
-            a.acked_by.as_deref().unwrap_or("")
-        ),
-        Some(Item::Incident(inc)) => format!(
-            "incident {} {} {} {}",
-            inc.priority,
-            inc.title,
-            inc.state,
-            inc.commander.as_deref().unwrap_or("")
-        ),
-        None => String::new(),
-    }
-}
-
 fn pri_rank(p: Option<&str>) -> u8 {
     match p {
         Some("P0") => 0,
@@ -103,163 +81,6 @@ fn opened(s: &Snapshot, i: usize) -> i64 {
     }
 }
 
-pub fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
-    match key {
-        1 => opened(s, b).cmp(&opened(s, a)),
-        2 => (a >= s.alerts.len())
-            .cmp(&(b >= s.alerts.len()))
-            .then(urgency(s, a).cmp(&urgency(s, b))),
-        _ => urgency(s, a).cmp(&urgency(s, b)),
-    }
-    .then(a.cmp(&b))
-}
-
-pub fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
-    let t = c.theme;
-    match item(c.snap, i) {
-        Some(Item::Alert(a)) => {
-            let p0 = a.priority.as_deref() == Some("P0");
-            let (sev, sev_style) = match a.severity.as_str() {
-                "critical" => ("CRIT", t.critical),
-                "warning" => ("WARN", t.warning),
-                _ => ("info", t.info),
-            };
-            let state = if a.state == "acknowledged" {
-                "acked"
-            } else {
-                "OPEN"
-            };
-            let state_style = if a.state == "open" { t.accent } else { t.muted };
-            let cells = vec![
-                cell(
-                    a.priority.clone().unwrap_or_default(),
-                    if p0 { t.alarm } else { t.text },
-                ),
-                cell(sev, sev_style),
-                cell(c.text(&a.title), t.text),
-                cell(state, state_style),
-                right(ago(a.opened_at, c.now), t.muted),
-                right(format!("{}", a.occurrences), t.muted),
-            ];
-            (cells, if p0 { t.alarm } else { Style::new() })
-        }
-        Some(Item::Incident(inc)) => {
-            let p0 = inc.priority == "P0";
-            let left = inc.due_at - c.now;
-            let due_style = if left <= chrono::Duration::zero() {
-                t.alarm
-            } else if left < chrono::Duration::minutes(30) {
-                t.critical
-            } else if left < chrono::Duration::hours(2) {
-                t.warning
-            } else {
-                t.ok
-            };
-            let cells = vec![
-                cell(inc.priority.clone(), if p0 { t.alarm } else { t.text }),
-                cell("INC", t.accent),
-                cell(c.text(&inc.title), t.text),
-                cell(inc.state.clone(), t.muted),
-                right(format_time_left(inc.due_at, c.now), due_style),
-                right("", t.muted),
-            ];
-            (cells, if p0 { t.alarm } else { Style::new() })
-        }
-        None => (Vec::new(), Style::new()),
-    }
-}
-
-pub fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
-    let t = c.theme;
-    let when = |d| c.local(d, "%a %H:%M:%S %Z");
-    match item(c.snap, i) {
-        Some(Item::Alert(a)) => {
-            let mut lines = vec![
-                field("Alert", format!("#{} {}", a.id, c.text(&a.title)), t),
-                styled_field(
-                    "Severity",
-                    format!("{} {}", a.severity, a.priority.as_deref().unwrap_or("")),
-                    if a.severity == "critical" {
-                        t.critical
-                    } else {
-                        t.text
-                    },
-                    t,
-                ),
-                field("Rule", a.rule_key.clone(), t),
-                field("State", a.state.clone(), t),
-                field(
-                    "Opened",
-                    format!("{} ({})", when(a.opened_at), ago(a.opened_at, c.now)),
-                    t,
-                ),
-                field(
-                    "Last seen",
-                    format!("{} ({})", when(a.last_seen_at), ago(a.last_seen_at, c.now)),
-                    t,
-                ),
-                field("Occurrences", a.occurrences.to_string(), t),
-                field(
-                    "Acknowledged by",
-                    a.acked_by.clone().unwrap_or_else(|| "-".into()),
-                    t,
-                ),
-            ];
-            if !a.details.is_empty() {
-                lines.push(field("Details", c.text(&a.details), t));
-            }
-            lines
-        }
-        Some(Item::Incident(inc)) => {
-            let within =
-                crate::domain::incidents::Priority::parse(&inc.priority).map_or("", |p| p.label());
-            vec![
-                field("Incident", format!("#{} {}", inc.id, c.text(&inc.title)), t),
-                styled_field(
-                    "Priority",
-                    format!("{} {within}", inc.priority),
-                    if inc.priority == "P0" {
-                        t.alarm
-                    } else {
-                        t.text
-                    },
-                    t,
-                ),
-                field("State", inc.state.clone(), t),
-                field(
-                    "Commander",
-                    inc.commander.clone().unwrap_or_else(|| "-".into()),
-                    t,
-                ),
-                field(
-                    "Opened",
-                    format!("{} ({})", when(inc.opened_at), ago(inc.opened_at, c.now)),
-                    t,
-                ),
-                field(
-                    "Resolve by",
-                    format!(
-                        "{} ({})",
-                        when(inc.due_at),
-                        format_time_left(inc.due_at, c.now)
-                    ),
-                    t,
-                ),
-                field(
-                    "Summary",
-                    if inc.summary.is_empty() {
-                        "-".into()
-                    } else {
-                        c.text(&inc.summary)
-                    },
-                    t,
-                ),
-            ]
-        }
-        None => Vec::new(),
-    }
-}
-
 /// The pane: a table of these rows (no actions of its own yet).
 pub type AlertsPane = super::TablePane<Alerts>;
 
@@ -286,15 +107,91 @@ impl super::Rows for Alerts {
     }
 
     fn haystack(s: &Snapshot, i: usize) -> String {
-        haystack(s, i)
+        match item(s, i) {
+            Some(Item::Alert(a)) => format!(
+                "{} {} {} {} {} {}",
+                a.priority.as_deref().unwrap_or(""),
+                a.severity,
+                a.title,
+                a.state,
+                a.rule_key,
+                a.acked_by.as_deref().unwrap_or("")
+            ),
+            Some(Item::Incident(inc)) => format!(
+                "incident {} {} {} {}",
+                inc.priority,
+                inc.title,
+                inc.state,
+                inc.commander.as_deref().unwrap_or("")
+            ),
+            None => String::new(),
+        }
     }
 
     fn compare(s: &Snapshot, key: usize, a: usize, b: usize) -> Ordering {
-        compare(s, key, a, b)
+        match key {
+            1 => opened(s, b).cmp(&opened(s, a)),
+            2 => (a >= s.alerts.len())
+                .cmp(&(b >= s.alerts.len()))
+                .then(urgency(s, a).cmp(&urgency(s, b))),
+            _ => urgency(s, a).cmp(&urgency(s, b)),
+        }
+        .then(a.cmp(&b))
     }
 
     fn row(c: &Ctx, i: usize) -> (Vec<TextCell>, Style) {
-        row(c, i)
+        let t = c.theme;
+        match item(c.snap, i) {
+            Some(Item::Alert(a)) => {
+                let p0 = a.priority.as_deref() == Some("P0");
+                let (sev, sev_style) = match a.severity.as_str() {
+                    "critical" => ("CRIT", t.critical),
+                    "warning" => ("WARN", t.warning),
+                    _ => ("info", t.info),
+                };
+                let state = if a.state == "acknowledged" {
+                    "acked"
+                } else {
+                    "OPEN"
+                };
+                let state_style = if a.state == "open" { t.accent } else { t.muted };
+                let cells = vec![
+                    cell(
+                        a.priority.clone().unwrap_or_default(),
+                        if p0 { t.alarm } else { t.text },
+                    ),
+                    cell(sev, sev_style),
+                    cell(c.text(&a.title), t.text),
+                    cell(state, state_style),
+                    right(ago(a.opened_at, c.now), t.muted),
+                    right(format!("{}", a.occurrences), t.muted),
+                ];
+                (cells, if p0 { t.alarm } else { Style::new() })
+            }
+            Some(Item::Incident(inc)) => {
+                let p0 = inc.priority == "P0";
+                let left = inc.due_at - c.now;
+                let due_style = if left <= chrono::Duration::zero() {
+                    t.alarm
+                } else if left < chrono::Duration::minutes(30) {
+                    t.critical
+                } else if left < chrono::Duration::hours(2) {
+                    t.warning
+                } else {
+                    t.ok
+                };
+                let cells = vec![
+                    cell(inc.priority.clone(), if p0 { t.alarm } else { t.text }),
+                    cell("INC", t.accent),
+                    cell(c.text(&inc.title), t.text),
+                    cell(inc.state.clone(), t.muted),
+                    right(format_time_left(inc.due_at, c.now), due_style),
+                    right("", t.muted),
+                ];
+                (cells, if p0 { t.alarm } else { Style::new() })
+            }
+            None => (Vec::new(), Style::new()),
+        }
     }
 
     /// An alert's dedup key, an incident's number.
@@ -306,6 +203,93 @@ impl super::Rows for Alerts {
     }
 
     fn detail(c: &Ctx, i: usize) -> Vec<Line<'static>> {
-        detail(c, i)
+        let t = c.theme;
+        let when = |d| c.local(d, "%a %H:%M:%S %Z");
+        match item(c.snap, i) {
+            Some(Item::Alert(a)) => {
+                let mut lines = vec![
+                    field("Alert", format!("#{} {}", a.id, c.text(&a.title)), t),
+                    styled_field(
+                        "Severity",
+                        format!("{} {}", a.severity, a.priority.as_deref().unwrap_or("")),
+                        if a.severity == "critical" {
+                            t.critical
+                        } else {
+                            t.text
+                        },
+                        t,
+                    ),
+                    field("Rule", a.rule_key.clone(), t),
+                    field("State", a.state.clone(), t),
+                    field(
+                        "Opened",
+                        format!("{} ({})", when(a.opened_at), ago(a.opened_at, c.now)),
+                        t,
+                    ),
+                    field(
+                        "Last seen",
+                        format!("{} ({})", when(a.last_seen_at), ago(a.last_seen_at, c.now)),
+                        t,
+                    ),
+                    field("Occurrences", a.occurrences.to_string(), t),
+                    field(
+                        "Acknowledged by",
+                        a.acked_by.clone().unwrap_or_else(|| "-".into()),
+                        t,
+                    ),
+                ];
+                if !a.details.is_empty() {
+                    lines.push(field("Details", c.text(&a.details), t));
+                }
+                lines
+            }
+            Some(Item::Incident(inc)) => {
+                let within = crate::domain::incidents::Priority::parse(&inc.priority)
+                    .map_or("", |p| p.label());
+                vec![
+                    field("Incident", format!("#{} {}", inc.id, c.text(&inc.title)), t),
+                    styled_field(
+                        "Priority",
+                        format!("{} {within}", inc.priority),
+                        if inc.priority == "P0" {
+                            t.alarm
+                        } else {
+                            t.text
+                        },
+                        t,
+                    ),
+                    field("State", inc.state.clone(), t),
+                    field(
+                        "Commander",
+                        inc.commander.clone().unwrap_or_else(|| "-".into()),
+                        t,
+                    ),
+                    field(
+                        "Opened",
+                        format!("{} ({})", when(inc.opened_at), ago(inc.opened_at, c.now)),
+                        t,
+                    ),
+                    field(
+                        "Resolve by",
+                        format!(
+                            "{} ({})",
+                            when(inc.due_at),
+                            format_time_left(inc.due_at, c.now)
+                        ),
+                        t,
+                    ),
+                    field(
+                        "Summary",
+                        if inc.summary.is_empty() {
+                            "-".into()
+                        } else {
+                            c.text(&inc.summary)
+                        },
+                        t,
+                    ),
+                ]
+            }
+            None => Vec::new(),
+        }
     }
 }
