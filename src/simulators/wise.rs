@@ -53,6 +53,11 @@ struct State_ {
     recipients: HashMap<i64, Value>,
     balance_insufficient: bool,
     seq: i64,
+    /// Transfer ids count up from here: the start time in milliseconds, so a
+    /// restarted simulator (the demo, run again on its database) never hands
+    /// out an id an earlier run (or the seed's 50,000,001...) already used,
+    /// as Wise's ids are unique.
+    transfer_base: i64,
 }
 
 struct Inner {
@@ -83,7 +88,10 @@ impl WiseSim {
         let (shared, tx, deliverer) = super::start_shared(&config);
         let inner = Arc::new(Inner {
             shared: shared.clone(),
-            state: Mutex::new(State_::default()),
+            state: Mutex::new(State_ {
+                transfer_base: Utc::now().timestamp_millis().max(100_000_000),
+                ..State_::default()
+            }),
             key,
             webhooks: tx,
         });
@@ -431,7 +439,7 @@ async fn create_transfer(State(inner): S, headers: HeaderMap, body: axum::body::
             .or_insert_with(|| recipient_json(target, "USD", "Seeded Recipient"));
         s.seq += 1;
         let transfer = SimTransfer {
-            id: 50_000_000 + s.seq,
+            id: s.transfer_base + s.seq,
             customer_transaction_id: key.clone(),
             target_account: target,
             quote_uuid: quote_uuid.to_string(),
