@@ -872,3 +872,142 @@ async fn the_worker_schedule_generates_the_due_week_once(pool: PgPool) {
     // The scheduler made it, so any finance operator may approve it.
     payouts::approve(&pool, &actor("alice"), id).await.unwrap();
 }
+
+/// The acceptance run with a real `lsn-ops worker` process: the batch is
+/// processed by the worker binary, which is killed with SIGKILL twice while
+/// Wise calls are in flight and started again; the Wise simulator (slowed so
+/// that the kills land mid-run) counts one funded transfer per line. The
+/// simulators' webhooks go to this test's receiver, which stays up; the
+/// worker process applies them from the inbox like any other worker would.
+#[sqlx::test]
+async fn a_worker_process_killed_with_sigkill_mid_run_pays_every_line_once(pool: PgPool) {
+    const LINES: u32 = 8;
+    let run = start(&pool, LINES as usize).await;
+    let g = generate(&pool, &run, "alice").await;
+    payouts::approve(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
+    let q = payouts::process(&pool, &actor("bob"), g.batch_id)
+        .await
+        .unwrap();
+    assert_eq!(q.queued.len(), LINES as usize);
+    run.sims.wise.set_knobs(lsn_ops::simulators::Knobs {
+        latency: Duration::from_millis(120),
+        ..Default::default()
+    });
+
+    let dir = std::env::temp_dir().join(format!("lsn-ops-payout-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.toml");
+    std::fs::write(&config, worker_config(&pool, &run)).expect("config");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lsn-ops"))
+            .arg("--config")
+            .arg(&config)
+            .arg("worker")
+            .env_remove("DATABASE_URL")
+            .env("LSN_OPS_LOG__DIR", dir.join("logs"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start lsn-ops worker")
+    };
+    for kill_at in [2, 5] {
+        let mut worker = spawn();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while run.fundings() < kill_at {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the worker funded {} transfers in 60 s",
+                run.fundings()
+            );
+            assert!(worker.try_wait().expect("wait").is_none(), "worker exited");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // SIGKILL: no shutdown path runs, whatever was in flight stays so.
+        worker.kill().expect("SIGKILL");
+        worker.wait().expect("reap");
+        // Time passes: the dead worker's lease on its in-flight command runs
+        // out (fast-forwarded here instead of waiting five minutes).
+        sqlx::query("UPDATE commands SET next_attempt_at = now() WHERE state = 'in_flight'")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    assert!(run.fundings() < LINES, "the kills landed before the end");
+
+    let mut worker = spawn();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM payout_items WHERE batch_id = $1 AND state = 'sent'",
+        )
+        .bind(g.batch_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if sent == i64::from(LINES) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sent} of {LINES} lines sent after 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.kill().expect("stop the worker");
+    worker.wait().expect("reap");
+
+    let transfers = run.sims.wise.transfers();
+    assert_eq!(transfers.len(), LINES as usize, "one transfer per line");
+    assert!(transfers.iter().all(|t| t.fundings == 1), "{transfers:?}");
+    assert_eq!(run.fundings(), LINES);
+    let keys: std::collections::HashSet<_> = transfers
+        .iter()
+        .map(|t| t.customer_transaction_id.clone())
+        .collect();
+    assert_eq!(keys.len(), LINES as usize, "one key per line");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A config file that points the worker binary at this test's database and
+/// simulators (its own HTTP server on a free port; webhooks come to the
+/// test's receiver).
+fn worker_config(pool: &PgPool, run: &Run) -> String {
+    use lsn_ops::simulators::*;
+    let options = pool.connect_options();
+    let database = options.get_database().expect("test database name");
+    let server = std::env::var("LSN_OPS_TEST_PG_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    format!(
+        r#"[database]
+url = "{server}/{database}"
+[ops]
+timezone = "UTC"
+[worker]
+listen = "127.0.0.1:0"
+[paypal]
+api_base = "{paypal}"
+client_id = "{PAYPAL_CLIENT_ID}"
+client_secret = "{PAYPAL_CLIENT_SECRET}"
+webhook_id = "{PAYPAL_WEBHOOK_ID}"
+verify = "offline"
+[wise]
+api_base = "{wise}"
+api_token = "{WISE_API_TOKEN}"
+profile_id = "{WISE_PROFILE_ID}"
+webhook_public_key = '''
+{key}'''
+[twilio]
+api_base = "{twilio}"
+account_sid = "{TWILIO_ACCOUNT_SID}"
+api_key_sid = "{TWILIO_API_KEY_SID}"
+api_key_secret = "{TWILIO_API_KEY_SECRET}"
+auth_token = "{TWILIO_AUTH_TOKEN}"
+"#,
+        paypal = run.sims.paypal.base_url(),
+        wise = run.sims.wise.base_url(),
+        twilio = run.sims.twilio.base_url(),
+        key = run.sims.wise.public_key_pem(),
+    )
+}

@@ -155,14 +155,15 @@ async fn the_data_has_what_the_morning_checklist_looks_for(pool: PgPool) {
     assert!(min_score.unwrap_or(0) > 70);
     assert_eq!(without_indicators, 0);
 
-    // This Friday's batch at 14:00 local, and every line equals the sum of its orders.
+    // This Friday's batch at 14:00 local, a draft for `generate` to fill
+    // (one adjustment made ahead), and every line equals the sum of its orders.
     let (state, scheduled): (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
         "SELECT state, scheduled_for FROM payout_batches ORDER BY scheduled_for DESC LIMIT 1",
     )
     .fetch_one(&pool)
     .await
     .expect("batch");
-    assert_eq!(state, "generated");
+    assert_eq!(state, "draft");
     let local = scheduled.with_timezone(&TZ);
     assert_eq!(
         (local.weekday(), local.hour(), local.minute()),

@@ -437,7 +437,7 @@ struct LineRow {
     retries: i32,
 }
 
-/// The batch `id`, or the current one (the earliest not finished, else the latest).
+/// The batch `id`, or the current one (the newest generated, else the newest draft).
 pub async fn show(
     pool: &PgPool,
     id: Option<i64>,
@@ -469,7 +469,7 @@ pub async fn show(
         }
         None => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{sql} ORDER BY (state IN ('completed', 'cancelled', 'draft')), scheduled_for DESC LIMIT 1"
+                "{sql} ORDER BY (state = 'draft'), scheduled_for DESC LIMIT 1"
             )))
             .fetch_optional(pool)
             .await?

@@ -62,6 +62,9 @@ pub struct PayoutBatchFacts {
     pub items: i64,
     pub failed_items: i64,
     pub held_items: i64,
+    /// Failed lines in earlier batches (waiting for `payouts retry`), which
+    /// the screen mentions since it shows the newest batch only.
+    pub older_failed_items: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -374,7 +377,9 @@ pub async fn morning_facts(
     })
 }
 
-/// The batch that matters now: the earliest one not yet completed, else the latest.
+/// The batch that matters now: the newest one that has been generated (a
+/// completed batch stays on screen until the next is generated), else the
+/// newest draft (adjustments made ahead of the week's generation).
 pub async fn current_payout_batch(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -384,7 +389,7 @@ pub async fn current_payout_batch(
     let row: Option<(i64, String, DateTime<Utc>, String)> = sqlx::query_as(
         "SELECT id, state, scheduled_for, currency::text FROM payout_batches
           WHERE currency = $1
-          ORDER BY (state IN ('completed', 'cancelled')), scheduled_for DESC
+          ORDER BY (state = 'draft'), scheduled_for DESC
           LIMIT 1",
     )
     .bind(currency.code())
@@ -401,6 +406,12 @@ pub async fn current_payout_batch(
     .bind(id)
     .fetch_one(pool)
     .await?;
+    let older_failed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM payout_items WHERE state = 'failed' AND batch_id <> $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
     let currency = Currency::parse(&code).unwrap_or(currency);
     Ok(Some(PayoutBatchFacts {
         id,
@@ -410,6 +421,7 @@ pub async fn current_payout_batch(
         items,
         failed_items: failed,
         held_items: held,
+        older_failed_items: older_failed,
     }))
 }
 

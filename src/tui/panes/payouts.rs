@@ -578,6 +578,12 @@ impl super::Rows for Payouts {
                 if b.held_items > 0 {
                     s.push_str(&format!(" · {} held", b.held_items));
                 }
+                if b.older_failed_items > 0 {
+                    s.push_str(&format!(
+                        " · {} failed in older batches",
+                        b.older_failed_items
+                    ));
+                }
                 c.text(&s)
             }
             None => "no batch".into(),

@@ -1,5 +1,8 @@
-//! Creator payouts: twelve paid weekly batches (one with a bounced transfer)
-//! and this Friday's generated batch, each line the exact sum of its orders.
+//! Creator payouts: twelve paid weekly batches (the latest with a bounced
+//! transfer), each line the exact sum of its orders, and this Friday's batch
+//! as a draft holding one adjustment made ahead: generating it (pane 4's `n`,
+//! `lsn-ops payouts generate`, or the worker on Friday) fills it from the
+//! payable orders, as a new operator would do it in the demo.
 
 use chrono::Duration;
 use color_eyre::eyre::Result;
@@ -42,7 +45,7 @@ impl Generator {
                 end - Duration::hours(1)
             };
             let state = if current {
-                "generated"
+                "draft"
             } else if latest_paid {
                 "partially_failed"
             } else {
@@ -56,15 +59,16 @@ impl Generator {
                 .f(end)
                 .f(state)
                 .f("USD")
-                .f(generated)
-                .f("bob")
+                .f((!current).then_some(generated))
+                .f((!current).then_some("bob"))
                 .f((!current).then_some(end - Duration::minutes(20)))
                 .f((!current).then_some("bob"))
                 .f((!current).then_some(end))
                 .f((!current).then_some("bob"))
                 .f((!current && !latest_paid).then_some(end + Duration::days(1)));
             for (c, creator) in self.creators.iter().enumerate() {
-                let Some((line, orders)) = lines.get(&(week, c)) else {
+                // This week's earnings lines are for `generate` to make.
+                let Some((line, orders)) = lines.get(&(week, c)).filter(|_| !current) else {
                     continue;
                 };
                 item_id += 1;
