@@ -249,13 +249,19 @@ pub enum CreatorsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportPeriod {
-    /// Yesterday's (or today's so far) figures
+    /// One ops day: GMV, orders, AOV, conversion, refunds, disputes, payouts, fraud, webhooks, shows
     Daily {
+        /// The ops day (YYYY-MM-DD, "today" or "yesterday"; default: yesterday)
+        #[arg(long)]
+        date: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// The last seven days
+    /// Seven ops days ending with --date (default: the seven days up to yesterday)
     Weekly {
+        /// The last ops day of the week (YYYY-MM-DD, "today" or "yesterday"; default: yesterday)
+        #[arg(long)]
+        date: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -263,14 +269,28 @@ pub enum ReportPeriod {
 
 #[derive(Debug, Subcommand)]
 pub enum MaintenanceTask {
-    /// VACUUM ANALYZE and index health
-    Optimize,
-    /// Delete logs and processed events older than 90 days
-    Cleanup,
-    /// Dump the database
-    Backup,
-    /// Restore the latest dump into a scratch database and compare
-    VerifyBackup,
+    /// VACUUM (ANALYZE) every table, a bloat report, REINDEX CONCURRENTLY of bloated indexes
+    Optimize {
+        /// Rebuild an index whose estimated bloat is above this percentage (default: [maintenance] reindex_above_pct)
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=99))]
+        reindex_above_pct: Option<u8>,
+    },
+    /// Delete applied webhook events, probe samples and log files past retention (a dry run unless --apply)
+    Cleanup {
+        /// Delete (without it: count and say what would go)
+        #[arg(long)]
+        apply: bool,
+        /// Retention in days (default: [maintenance] retention_days)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: Option<u32>,
+    },
+    /// pg_dump (custom format) into DIR, with a manifest: size, SHA-256, row counts, migration
+    Backup {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Restore FILE into a scratch database and compare with its manifest; exit 0 only on a match
+    VerifyBackup { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -79,6 +79,7 @@ pub struct Config {
     pub twilio: TwilioConfig,
     pub fraud: FraudConfig,
     pub payouts: PayoutsConfig,
+    pub maintenance: MaintenanceConfig,
     pub log: LogConfig,
     /// Dashboard keys rebound by action name (`quit = "Q"`); checked when the
     /// dashboard starts (an unknown name or a clash is exit 2).
@@ -212,6 +213,37 @@ pub struct PayoutsConfig {
     pub currency: String,
     /// Orders paid less than this many days before a batch's cut-off wait for a later batch.
     pub return_window_days: u32,
+}
+
+/// The runbook's maintenance (`lsn-ops maintenance`, and the worker's weekly run).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    /// Applied webhook events, probe samples and log files older than this are deleted by `cleanup`.
+    pub retention_days: u32,
+    /// `optimize` rebuilds an index whose estimated bloat is above this percentage.
+    pub reindex_above_pct: u8,
+    /// The worker runs optimize, cleanup, backup and the weekly report every week.
+    pub weekly: bool,
+    /// When, in `[ops] timezone`: "sunday 02:00" (the runbook's weekly maintenance).
+    pub weekly_at: String,
+    /// Where the weekly run writes its backup; empty: no backup.
+    pub backup_dir: String,
+    /// Where the weekly run writes the weekly report (text, JSON, CSV); empty: none.
+    pub reports_dir: String,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 90,
+            reindex_above_pct: 30,
+            weekly: false,
+            weekly_at: "sunday 02:00".into(),
+            backup_dir: String::new(),
+            reports_dir: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -655,6 +687,23 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             "ops.agent_refund_limit_minor",
             &config.ops.agent_refund_limit_minor.to_string(),
             "zero or more minor units",
+        ));
+    }
+    if config.maintenance.retention_days == 0 {
+        return Err(bad("maintenance.retention_days", "0", "at least 1 (days)"));
+    }
+    if crate::worker::maintenance::parse_when(&config.maintenance.weekly_at).is_none() {
+        return Err(bad(
+            "maintenance.weekly_at",
+            &format!("\"{}\"", config.maintenance.weekly_at),
+            "a weekday and a local time such as \"sunday 02:00\"",
+        ));
+    }
+    if !(1..=99).contains(&config.maintenance.reindex_above_pct) {
+        return Err(bad(
+            "maintenance.reindex_above_pct",
+            &config.maintenance.reindex_above_pct.to_string(),
+            "a percentage from 1 to 99",
         ));
     }
     if crate::domain::payouts::parse_weekday(&config.payouts.weekday).is_none() {

@@ -13,6 +13,8 @@
 //! - [`worker`]: webhooks verified into the inbox, the applier (inbox →
 //!   domain tables), fraud scoring, the command executor (outbox → providers),
 //!   reconciliation, health and metrics.
+//! - [`housekeeping`]: maintenance steps (optimize, cleanup, backup and its
+//!   verification) and the report's renderings, for the CLI and the worker.
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`simulators`]: local PayPal, Wise and Twilio servers for the demo and tests.
@@ -24,6 +26,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod housekeeping;
 pub mod identity;
 pub mod providers;
 pub mod simulators;

@@ -4,8 +4,10 @@
 
 pub mod demo;
 pub mod fraud;
+pub mod maintenance;
 pub mod operators;
 pub mod payouts;
+pub mod report;
 pub mod seed;
 pub mod status;
 pub mod tui;
@@ -32,21 +34,9 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         } => worker::sync(&loaded).await,
         Command::Payouts { action } => payouts::run(&loaded, action).await,
         Command::Creators { action } => payouts::creators(&loaded, action).await,
-        Command::Report { .. } => not_yet("reports", 0),
-        Command::Maintenance { .. } => not_yet("maintenance", 0),
+        Command::Report { period } => report::run(&loaded, period).await,
+        Command::Maintenance { task } => maintenance::run(&loaded, task).await,
     }
-}
-
-fn not_yet(what: &str, issue: u32) -> Result<u8, Failure> {
-    let which = if issue > 0 {
-        format!(" (issue {issue})")
-    } else {
-        String::new()
-    };
-    Err(Failure {
-        code: 1,
-        message: format!("{what} is not yet available in this build{which}"),
-    })
 }
 
 async fn migrate(loaded: &Loaded) -> Result<u8, Failure> {

@@ -40,6 +40,7 @@ pub mod commands;
 pub mod ingest;
 pub mod limits;
 pub mod listener;
+pub mod maintenance;
 pub mod metrics;
 pub mod payouts;
 pub mod paypal;

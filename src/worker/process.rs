@@ -4,6 +4,7 @@
 //! `lsn-ops worker` runs it until a signal; `lsn-ops demo` runs it beside the
 //! dashboard against the built-in simulators.
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,13 @@ pub async fn start(
     let clients = Clients::from_config(config, HttpPolicy::default())
         .map_err(|e| format!("provider clients: {e}"))?;
     let schedule = crate::store::payouts::Schedule::from_config(config)?;
+    let tz = chrono_tz::Tz::from_str(&config.ops.timezone).map_err(|_| {
+        format!(
+            "[ops] timezone \"{}\" is not an IANA time zone",
+            config.ops.timezone
+        )
+    })?;
+    let weekly = super::maintenance::Weekly::from_config(config, tz);
     let addr = listener
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
@@ -58,7 +66,8 @@ pub async fn start(
         let _ = server_stop.changed().await;
     }));
     let apply_settings = ApplySettings { scoring };
-    let background = vec![
+    let pool_for_maintenance = pool.clone();
+    let mut background = vec![
         tokio::spawn(apply::run(
             pool.clone(),
             apply_settings,
@@ -77,13 +86,21 @@ pub async fn start(
             stop_rx.clone(),
         )),
         tokio::spawn(commands::run(
-            pool,
+            pool.clone(),
             clients,
             ExecOptions::default(),
             POLL,
-            stop_rx,
+            stop_rx.clone(),
         )),
     ];
+    if let Some(weekly) = weekly {
+        background.push(tokio::spawn(super::maintenance::run(
+            pool_for_maintenance,
+            weekly,
+            super::maintenance::CHECK_EVERY,
+            stop_rx,
+        )));
+    }
     Ok(Running {
         stop,
         server,
