@@ -62,6 +62,9 @@ pub struct PayoutBatchFacts {
     pub items: i64,
     pub failed_items: i64,
     pub held_items: i64,
+    /// Lines waiting to be sent (what `process` would pay) and their sum.
+    pub pending_items: i64,
+    pub pending_total: Money,
     /// Failed lines in earlier batches (waiting for `payouts retry`), which
     /// the screen mentions since it shows the newest batch only.
     pub older_failed_items: i64,
@@ -398,9 +401,11 @@ pub async fn current_payout_batch(
     let Some((id, state, scheduled_for, code)) = row else {
         return Ok(None);
     };
-    let (items, failed, held, total): (i64, i64, i64, i64) = sqlx::query_as(
+    let (items, failed, held, total, pending, pending_total): (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'held'),
-                COALESCE(sum(amount_minor) FILTER (WHERE state <> 'cancelled'), 0)::bigint
+                COALESCE(sum(amount_minor) FILTER (WHERE state <> 'cancelled'), 0)::bigint,
+                count(*) FILTER (WHERE state = 'pending'),
+                COALESCE(sum(amount_minor) FILTER (WHERE state = 'pending'), 0)::bigint
            FROM payout_items WHERE batch_id = $1",
     )
     .bind(id)
@@ -421,6 +426,8 @@ pub async fn current_payout_batch(
         items,
         failed_items: failed,
         held_items: held,
+        pending_items: pending,
+        pending_total: Money::new(pending_total, currency),
         older_failed_items: older_failed,
     }))
 }

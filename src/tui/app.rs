@@ -453,12 +453,19 @@ impl App {
                 binding,
                 permission,
             } => {
-                let why = self
-                    .keymap
-                    .check(permission)
-                    .err()
-                    .map_or_else(String::new, |r| r.to_string());
-                self.message = Some(format!("{binding}: {why}"));
+                // Before the first answer from the database the role is not
+                // known yet (the keymap is a viewer's until then): say so
+                // rather than call an admin a viewer.
+                self.message = Some(if self.data.role.is_none() {
+                    format!("{binding}: still loading who you are; try again in a moment")
+                } else {
+                    let why = self
+                        .keymap
+                        .check(permission)
+                        .err()
+                        .map_or_else(String::new, |r| r.to_string());
+                    format!("{binding}: {why}")
+                });
             }
             Action::StartFilter => {
                 self.input = Input::Filter;

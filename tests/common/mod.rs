@@ -168,10 +168,6 @@ pub struct Tmux {
 
 impl Tmux {
     pub fn start(d: &Dashboard<'_>, dir: &Path, url: &str) -> Tmux {
-        let socket = format!("lsn-e2e-{}-{}", d.tag, std::process::id());
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "kill-server"])
-            .output();
         // After the dashboard exits, the shell reports the exit code and the
         // terminal mode, then waits so the pane can still be read.
         let script = format!(
@@ -179,6 +175,16 @@ impl Tmux {
             cfg = dir.join("config.toml").display(),
             op = d.operator,
         );
+        Tmux::start_script(d, dir, url, &script)
+    }
+
+    /// `script` (a shell command line) in the tmux session, with the
+    /// dashboard's environment (`d.operator` is not used).
+    pub fn start_script(d: &Dashboard<'_>, dir: &Path, url: &str, script: &str) -> Tmux {
+        let socket = format!("lsn-e2e-{}-{}", d.tag, std::process::id());
+        let _ = Command::new("tmux")
+            .args(["-L", &socket, "kill-server"])
+            .output();
         let mut cmd = Command::new("tmux");
         cmd.args([
             "-L",

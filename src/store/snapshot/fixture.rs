@@ -552,6 +552,8 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             items: payout_items.len() as i64,
             failed_items: 1,
             held_items: 1,
+            pending_items: 2,
+            pending_total: m(payout_total / 2),
             older_failed_items: 0,
         }),
         fraud: FraudCounts {

@@ -116,6 +116,15 @@ pub struct ReasonPrompt {
     pub text: String,
 }
 
+/// A step that changes the batch for everyone (approve, process, retry),
+/// said in full and confirmed with `y` or Enter before it is sent.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub request: Request,
+    pub question: String,
+    pub doing: &'static str,
+}
+
 /// The Payouts pane's state.
 #[derive(Debug, Clone, Default)]
 pub struct PayoutsPane {
@@ -125,15 +134,10 @@ pub struct PayoutsPane {
     /// The breakdown of the line whose detail is open, once read.
     pub breakdown: Option<(i64, Vec<BreakdownOrder>)>,
     pub prompt: Option<ReasonPrompt>,
+    pub confirm: Option<Confirm>,
 }
 
 impl PayoutsPane {
-    fn batch(cx: &Cx) -> Option<i64> {
-        cx.snap()
-            .and_then(|s| s.facts.payout_batch.as_ref())
-            .map(|b| b.id)
-    }
-
     fn selected(&self, cx: &Cx) -> Option<crate::store::snapshot::PayoutItemRow> {
         let s = cx.snap()?;
         s.payout_items.get(self.table.selected_row()?).cloned()
@@ -152,6 +156,54 @@ impl PayoutsPane {
                 .payouts
                 .push(Request::Breakdown { item: line.id });
         }
+    }
+
+    /// Opens the confirmation of a batch step, saying what it will do.
+    fn confirm(&mut self, step: PaneAction, cx: &mut Cx) {
+        let Some(b) = cx.snap().and_then(|s| s.facts.payout_batch.clone()) else {
+            self.status = Some("there is no payout batch yet: n generates one".into());
+            return;
+        };
+        let held = if b.held_items > 0 {
+            format!(", {} held", b.held_items)
+        } else {
+            String::new()
+        };
+        let (request, question, doing) = match step {
+            PaneAction::PayoutApprove => (
+                Request::Approve { batch: b.id },
+                format!(
+                    "Approve batch #{} ({} lines{held}, {})?",
+                    b.id,
+                    b.items,
+                    b.total.display()
+                ),
+                "approving",
+            ),
+            PaneAction::PayoutProcess => (
+                Request::Process { batch: b.id },
+                format!(
+                    "Pay {} to {} creator line(s) of batch #{} through Wise{held}?",
+                    b.pending_total.display(),
+                    b.pending_items,
+                    b.id
+                ),
+                "queueing the transfers",
+            ),
+            _ => (
+                Request::Retry { batch: b.id },
+                format!(
+                    "Send the {} failed line(s) of batch #{} again (Wise is asked first)?",
+                    b.failed_items, b.id
+                ),
+                "retrying failed lines",
+            ),
+        };
+        self.confirm = Some(Confirm {
+            request,
+            question,
+            doing,
+        });
     }
 
     fn ask(&mut self, req: Option<Request>, what: &str, cx: &mut Cx) {
@@ -230,26 +282,13 @@ impl Pane for PayoutsPane {
     }
 
     fn act(&mut self, action: PaneAction, cx: &mut Cx) {
-        let batch = Self::batch(cx);
         match action {
             PaneAction::PayoutGenerate => {
                 self.ask(Some(Request::Generate), "generating this week's batch", cx)
             }
-            PaneAction::PayoutApprove => self.ask(
-                batch.map(|batch| Request::Approve { batch }),
-                "approving",
-                cx,
-            ),
-            PaneAction::PayoutProcess => self.ask(
-                batch.map(|batch| Request::Process { batch }),
-                "queueing the transfers",
-                cx,
-            ),
-            PaneAction::PayoutRetry => self.ask(
-                batch.map(|batch| Request::Retry { batch }),
-                "retrying failed lines",
-                cx,
-            ),
+            PaneAction::PayoutApprove | PaneAction::PayoutProcess | PaneAction::PayoutRetry => {
+                self.confirm(action, cx)
+            }
             PaneAction::PayoutHold => {
                 if let Some(line) = self.selected(cx) {
                     let release = line.state == "held"
@@ -270,10 +309,22 @@ impl Pane for PayoutsPane {
     }
 
     fn modal(&self) -> bool {
-        self.prompt.is_some()
+        self.prompt.is_some() || self.confirm.is_some()
     }
 
     fn modal_key(&mut self, key: KeyEvent, cx: &mut Cx) {
+        if let Some(c) = self.confirm.take() {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    self.ask(Some(c.request), c.doing, cx)
+                }
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
+                    self.status = Some("cancelled".into())
+                }
+                _ => self.confirm = Some(c),
+            }
+            return;
+        }
         let Some(p) = self.prompt.as_mut() else {
             return;
         };
@@ -362,6 +413,25 @@ impl Pane for PayoutsPane {
                 self.table.detail_scroll,
                 " Esc close  j/k next/previous  PgDn/PgUp scroll".into(),
                 DETAIL_WIDTH,
+            );
+        }
+        if let Some(c) = &self.confirm {
+            let width = body.width.clamp(20, 76);
+            let area = Rect {
+                x: body.x + (body.width.saturating_sub(width)) / 2,
+                y: body.y + body.height / 3,
+                width,
+                height: 3.min(body.height),
+            };
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(Line::from(Span::styled(c.question.clone(), v.theme.text)))
+                    .block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .title(" Confirm: y or Enter, n or Esc cancels "),
+                    ),
+                area,
             );
         }
         if let Some(p) = &self.prompt {

@@ -217,14 +217,20 @@ impl Generator {
         }
     }
 
-    /// Payout week of an instant: 0 is the current (unpaid) week, 1..=12 past weeks.
+    /// Payout week of a payment: 0 is this Friday's (not generated yet), 1..=12 past weeks.
     fn week_of(&self, at: DateTime<Utc>) -> Option<i64> {
-        let back = (self.batch_at - at).num_seconds();
+        // As `payouts generate` decides: an order waits out the return
+        // window before the batch that pays it, so week 0 (this Friday's,
+        // left for the operator to generate) holds the orders paid 14 to 21
+        // days before it. The oldest batch also took everything before.
+        let window = chrono::Duration::days(i64::from(
+            crate::config::PayoutsConfig::default().return_window_days,
+        ));
+        let back = (self.batch_at - window - at).num_seconds();
         if back <= 0 {
             return None;
         }
-        let week = back / (7 * 86_400);
-        (week <= PAST_BATCHES).then_some(week)
+        Some((back / (7 * 86_400)).min(PAST_BATCHES))
     }
 
     async fn load(&mut self, conn: &mut PgConnection, progress: &ProgressBar) -> Result<Money> {
