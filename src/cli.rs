@@ -257,6 +257,13 @@ pub enum ReportPeriod {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// One show's performance: GMV, orders, AOV, conversion, viewers, top products, refunds, disputes
+    Show {
+        /// The show's id (pane 2 and `status` show it)
+        id: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
     /// Seven ops days ending with --date (default: the seven days up to yesterday)
     Weekly {
         /// The last ops day of the week (YYYY-MM-DD, "today" or "yesterday"; default: yesterday)

@@ -280,7 +280,7 @@ impl Default for TuiConfig {
     fn default() -> Self {
         Self {
             refresh_ms: 2000,
-            wall_cycle_s: 15,
+            wall_cycle_s: 30,
             theme: "default".into(),
             mouse: false,
         }
@@ -785,7 +785,7 @@ mod tests {
         assert_eq!(loaded.config.paypal.client_id, "from-file");
         assert_eq!(loaded.timezone, chrono_tz::Europe::Berlin);
         assert_eq!(
-            loaded.config.tui.wall_cycle_s, 15,
+            loaded.config.tui.wall_cycle_s, 30,
             "untouched keys keep their defaults"
         );
 

@@ -132,6 +132,67 @@ async fn reports_agree_with_status_and_with_the_rows() {
     let at = header.iter().position(|h| *h == "gmv_minor").unwrap();
     assert_eq!(row[at], gmv.to_string());
 
+    // One show: figures equal sums over its rows; viewers from its samples.
+    let (show, started): (i64, chrono::DateTime<Utc>) = sqlx::query_as(
+        "SELECT s.id, s.started_at FROM shows s
+          WHERE s.status = 'ended' AND EXISTS (SELECT 1 FROM orders o WHERE o.show_id = s.id)
+          ORDER BY s.id LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("an ended show with orders");
+    sqlx::query(
+        "UPDATE shows SET ended_at = $2 + interval '60 minutes', peak_viewers = 300 WHERE id = $1;",
+    )
+    .bind(show)
+    .bind(started)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // 0 viewers for 10 min, 300 for 20, 120 for 30: (6000 + 3600) / 60 = 160 on average.
+    for (minute, viewers) in [(10, 300), (30, 120)] {
+        sqlx::query("INSERT INTO show_viewer_samples (show_id, at, viewers) VALUES ($1, $2, $3)")
+            .bind(show)
+            .bind(started + Duration::minutes(minute))
+            .bind(viewers)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let (orders, gmv, refunded): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status NOT IN ('pending_payment', 'payment_failed', 'cancelled')),
+                COALESCE(sum(total_minor) FILTER (WHERE status NOT IN ('pending_payment', 'payment_failed', 'cancelled')), 0)::bigint,
+                (SELECT COALESCE(sum(r.amount_minor), 0)::bigint FROM refunds r JOIN orders o2 ON o2.id = r.order_id
+                  WHERE o2.show_id = $1 AND r.status = 'completed')
+           FROM orders WHERE show_id = $1",
+    )
+    .bind(show)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let report = json(&run(
+        &db,
+        &dir,
+        &["report", "show", &show.to_string(), "--format", "json"],
+    ));
+    assert_eq!(report["orders"], orders, "{report}");
+    assert_eq!(report["gmv"]["minor"], gmv);
+    assert_eq!(report["net_gmv"]["minor"], gmv - refunded);
+    assert_eq!(report["peak_viewers"], 300);
+    assert_eq!(report["average_viewers"], 160);
+    assert_eq!(
+        report["conversion_peak_bps"],
+        orders * 10_000 / 300,
+        "orders per peak viewer"
+    );
+    let curve = report["viewers_over_time"].as_array().unwrap();
+    assert_eq!(curve.first().unwrap(), 0);
+    assert_eq!(curve.last().unwrap(), 120);
+    let text = run(&db, &dir, &["report", "show", &show.to_string()]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Viewers over time"));
+    let missing = run(&db, &dir, &["report", "show", "99999999"]);
+    assert_eq!(missing.status.code(), Some(1));
+
     // Text: readable, and a bad date is a usage error.
     let out = run(&db, &dir, &["report", "daily"]);
     assert!(out.status.success());

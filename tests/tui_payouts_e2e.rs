@@ -102,7 +102,9 @@ async fn generate_in_the_demo_approve_as_a_second_account_process_and_watch_line
         .wait_text(&format!("#{batch} generated ·"), Duration::from_secs(10))
         .await;
     maker.keys(&["a"]);
-    maker.wait_text("Approve batch #", Duration::from_secs(10)).await;
+    maker
+        .wait_text("Approve batch #", Duration::from_secs(10))
+        .await;
     maker.keys(&["y"]);
     maker
         .wait_text("must approve it (maker-checker)", Duration::from_secs(10))
@@ -133,7 +135,10 @@ async fn generate_in_the_demo_approve_as_a_second_account_process_and_watch_line
     checker.keys(&["4"]);
     checker.keys(&["a"]);
     let s = checker
-        .wait_text(&format!("Approve batch #{batch} ("), Duration::from_secs(10))
+        .wait_text(
+            &format!("Approve batch #{batch} ("),
+            Duration::from_secs(10),
+        )
         .await;
     assert!(s.contains("Confirm"), "{s}");
     checker.keys(&["y"]);

@@ -4,10 +4,10 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 
-use crate::cli::{Failure, Format, ReportPeriod};
+use crate::cli::{Failure, Format, ReportPeriod, StatusFormat};
 use crate::config::Loaded;
 use crate::domain::Currency;
-use crate::housekeeping::render::{render_csv, render_text};
+use crate::housekeeping::render::{render_csv, render_show, render_text};
 use crate::store::reports::{self, Period};
 
 pub async fn run(loaded: &Loaded, period: ReportPeriod) -> Result<u8, Failure> {
@@ -16,6 +16,7 @@ pub async fn run(loaded: &Loaded, period: ReportPeriod) -> Result<u8, Failure> {
     let (kind, date, format) = match period {
         ReportPeriod::Daily { date, format } => ("daily", date, format),
         ReportPeriod::Weekly { date, format } => ("weekly", date, format),
+        ReportPeriod::Show { id, format } => return show(loaded, id, format).await,
     };
     let last = match date.as_deref() {
         None => today - Duration::days(1),
@@ -54,6 +55,33 @@ pub async fn run(loaded: &Loaded, period: ReportPeriod) -> Result<u8, Failure> {
         Format::Csv => render_csv(&report),
     };
     print!("{out}");
+    Ok(0)
+}
+
+/// `report show ID`: one show's performance.
+async fn show(loaded: &Loaded, id: i64, format: StatusFormat) -> Result<u8, Failure> {
+    let pool = crate::store::connect_migrated(&loaded.config.database).await?;
+    let currency = Currency::parse(&loaded.config.payouts.currency).unwrap_or(Currency::USD);
+    let report = crate::store::show_report::build(&pool, id, currency)
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            message: format!("show report query failed: {e}"),
+        })?
+        .ok_or_else(|| Failure {
+            code: 1,
+            message: format!("show #{id} does not exist"),
+        })?;
+    match format {
+        StatusFormat::Json => {
+            let json = serde_json::to_string_pretty(&report).map_err(|e| Failure {
+                code: 1,
+                message: format!("cannot encode the report: {e}"),
+            })?;
+            println!("{json}");
+        }
+        StatusFormat::Text => print!("{}", render_show(&report, &loaded.timezone)),
+    }
     Ok(0)
 }
 

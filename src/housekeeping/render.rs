@@ -3,6 +3,7 @@
 
 use crate::domain::money::{Money, format_bps};
 use crate::store::reports::Report;
+use crate::store::show_report::ShowReport;
 
 fn hours(h: Option<i64>) -> String {
     h.map_or("-".into(), |h| format!("{h} h"))
@@ -98,6 +99,88 @@ pub fn render_text(r: &Report) -> String {
     lines.join("\n") + "\n"
 }
 
+/// Eight-level bars of `values` scaled to their maximum.
+pub fn sparkline(values: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|v| BARS[((v.max(&0) * 7) / max).clamp(0, 7) as usize])
+        .collect()
+}
+
+/// One show's report for a terminal.
+pub fn render_show(r: &ShowReport, tz: &chrono_tz::Tz) -> String {
+    let local = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("-".into(), |t| {
+            t.with_timezone(tz).format("%a %d %b %H:%M").to_string()
+        })
+    };
+    let count = |v: Option<i64>| v.map_or("-".into(), |v| v.to_string());
+    let mut lines = vec![
+        format!("Show #{} {} ({}), {}", r.id, r.title, r.creator, r.status),
+        format!(
+            "  Started {}, ended {} ({})",
+            local(r.started_at),
+            local(r.ended_at),
+            tz.name()
+        ),
+        String::new(),
+        format!("  GMV                    {}", r.gmv.display()),
+        format!("  Net GMV after refunds  {}", r.net_gmv.display()),
+        format!("  Orders                 {}", r.orders),
+        format!("  Average order value    {}", money(r.aov)),
+        format!(
+            "  Viewers                peak {}, unique {}, average {}",
+            r.peak_viewers,
+            count(r.unique_viewers),
+            count(r.average_viewers)
+        ),
+        format!(
+            "  Conversion             {} of peak viewers, {} of unique viewers",
+            rate(r.conversion_peak_bps),
+            rate(r.conversion_unique_bps)
+        ),
+        format!(
+            "  Viewers over time      {}",
+            if r.viewers_over_time.is_empty() {
+                "-".to_string()
+            } else {
+                sparkline(&r.viewers_over_time)
+            }
+        ),
+        format!("  Payment failures       {}", r.payment_failures),
+        format!(
+            "  Fraud                  {} held for review, {} declined",
+            r.fraud_holds, r.fraud_declines
+        ),
+        format!(
+            "  Refunds so far         {} ({})",
+            r.refunds,
+            r.refunded.display()
+        ),
+        format!(
+            "  Disputes so far        {} ({})",
+            r.disputes,
+            r.disputed.display()
+        ),
+        "  Top products".to_string(),
+    ];
+    if r.top_products.is_empty() {
+        lines.push("    none sold".into());
+    }
+    for p in &r.top_products {
+        lines.push(format!(
+            "    {:<14} {:<36} {:>4} units  {}",
+            crate::text::clip_to(&p.sku, 14),
+            crate::text::clip_to(&p.name, 36),
+            p.units,
+            p.revenue.display()
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
 /// The report as CSV: a header row and one row, money in minor units (the
 /// currency in its own column), rates in basis points, so that daily files
 /// append into one sheet.
@@ -156,6 +239,12 @@ fn csv_field(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sparkline_scales_to_its_maximum() {
+        assert_eq!(sparkline(&[0, 50, 100]), "▁▄█");
+        assert_eq!(sparkline(&[0, 0]), "▁▁");
+    }
 
     #[test]
     fn csv_quotes_what_needs_it() {

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod payouts;
 pub mod reports;
 pub mod seed;
+pub mod show_report;
 pub mod snapshot;
 pub mod status;
 

@@ -425,12 +425,11 @@ impl Pane for PayoutsPane {
             };
             f.render_widget(Clear, area);
             f.render_widget(
-                Paragraph::new(Line::from(Span::styled(c.question.clone(), v.theme.text)))
-                    .block(
-                        Block::default()
-                            .borders(Borders::ALL)
-                            .title(" Confirm: y or Enter, n or Esc cancels "),
-                    ),
+                Paragraph::new(Line::from(Span::styled(c.question.clone(), v.theme.text))).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" Confirm: y or Enter, n or Esc cancels "),
+                ),
                 area,
             );
         }
