@@ -315,6 +315,17 @@ pub async fn generate(
     .bind(&earnings)
     .execute(&mut *tx)
     .await?;
+    // A draft's adjustments made ahead are lines of the batch too: the
+    // figures said and audited are the whole batch's.
+    let (adjustments, adjusted): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(amount_minor), 0)::bigint FROM payout_items
+          WHERE batch_id = $1 AND kind = 'adjustment'",
+    )
+    .bind(batch_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    lines += adjustments;
+    total += adjusted;
     super::audit(
         &mut tx,
         &maker_name,
