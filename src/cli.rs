@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         action: CreatorsAction,
     },
+    /// The runbook's checklists (morning, evening, pre-show, post-show): show one, tick an item
+    Checklist {
+        #[command(subcommand)]
+        action: Option<ChecklistAction>,
+    },
     /// GMV, conversion, AOV, dispute win rate, payout success rate and the runbook's other metrics
     Report {
         #[command(subcommand)]
@@ -244,6 +249,40 @@ pub enum CreatorsAction {
         action: String,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecklistAction {
+    /// A list with each item done or open (default: today's morning list until 18:00, then the evening one)
+    Show {
+        /// morning, evening, preshow or postshow
+        list: Option<String>,
+        /// The show of a pre-show or post-show list
+        #[arg(long)]
+        show: Option<i64>,
+        /// The ops day of a morning or evening list (YYYY-MM-DD, "today", "yesterday"; default today)
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Tick an operator's item (agents, finance, admins; audited); data items settle themselves
+    Tick {
+        /// morning, evening, preshow or postshow
+        list: String,
+        /// The item's key (`checklist show` lists them)
+        item: String,
+        #[arg(long)]
+        show: Option<i64>,
+        #[arg(long)]
+        date: Option<String>,
+        /// A note kept with the tick
+        #[arg(long)]
+        note: Option<String>,
+        /// Take the tick back
+        #[arg(long)]
+        undo: bool,
     },
 }
 

@@ -2,6 +2,7 @@
 //! output (text, JSON) and exit codes; the work itself is in the store,
 //! the domain and the long-running parts (worker, dashboard).
 
+pub mod checklist;
 pub mod demo;
 pub mod fraud;
 pub mod maintenance;
@@ -35,6 +36,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Payouts { action } => payouts::run(&loaded, action).await,
         Command::Creators { action } => payouts::creators(&loaded, action).await,
         Command::Report { period } => report::run(&loaded, period).await,
+        Command::Checklist { action } => checklist::run(&loaded, action).await,
         Command::Maintenance { task } => maintenance::run(&loaded, task).await,
     }
 }

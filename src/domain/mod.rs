@@ -5,6 +5,7 @@
 //! TUI decide with them.
 
 pub mod alerts;
+pub mod checklists;
 pub mod disputes;
 pub mod fraud;
 pub mod fraud_lists;

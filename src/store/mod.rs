@@ -18,6 +18,7 @@
 
 pub mod alerts;
 pub mod authz;
+pub mod checklists;
 pub mod fraud;
 pub mod fraud_detail;
 pub mod inbox;

@@ -25,6 +25,9 @@ pub struct MorningFacts {
     pub orders_today: OrderFacts,
     pub webhooks: WebhookCounts,
     pub low_stock_for_today: i64,
+    /// The day list that matters now (morning until 18:00, then evening):
+    /// items done of all, evaluated from the data and the ticks.
+    pub checklist: Option<super::checklists::ChecklistCount>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -342,6 +345,8 @@ pub async fn morning_facts(
     .fetch_one(pool)
     .await?;
 
+    let checklist =
+        Some(super::checklists::current_count(pool, now, tz, high_risk_threshold).await?);
     Ok(MorningFacts {
         generated_at: now,
         timezone: tz.name().to_string(),
@@ -377,6 +382,7 @@ pub async fn morning_facts(
             dead,
         },
         low_stock_for_today: low_stock,
+        checklist,
     })
 }
 

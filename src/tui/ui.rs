@@ -210,6 +210,19 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.alarm,
                 ));
             }
+            // The day's checklist: "morning 5/7" (`:checklist` opens it).
+            if let Some(c) = s.facts.checklist {
+                line2.push(sep(theme));
+                line2.push(label(if narrow { "" } else { "Checklist " }));
+                line2.push(Span::styled(
+                    format!("{} {}/{}", c.list.as_str(), c.done, c.total),
+                    if c.done < c.total {
+                        theme.warning
+                    } else {
+                        theme.muted
+                    },
+                ));
+            }
         }
         None => line2.push(Span::styled(
             "waiting for the first snapshot...",

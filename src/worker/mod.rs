@@ -36,6 +36,7 @@
 //! sweeps and the probes behind the health alert rules.
 
 pub mod apply;
+pub mod checklists;
 pub mod commands;
 pub mod ingest;
 pub mod limits;

@@ -93,6 +93,13 @@ pub async fn start(
             stop_rx.clone(),
         )),
     ];
+    background.push(tokio::spawn(super::checklists::run(
+        pool_for_maintenance.clone(),
+        tz,
+        config.fraud.high_risk_threshold,
+        super::checklists::CHECK_EVERY,
+        stop_rx.clone(),
+    )));
     if let Some(weekly) = weekly {
         background.push(tokio::spawn(super::maintenance::run(
             pool_for_maintenance,

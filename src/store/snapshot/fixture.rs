@@ -583,6 +583,11 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             dead: 0,
         },
         low_stock_for_today: 4,
+        checklist: Some(crate::store::checklists::ChecklistCount {
+            list: crate::domain::checklists::List::Morning,
+            done: 5,
+            total: 7,
+        }),
     };
     Snapshot {
         taken_at: now,
