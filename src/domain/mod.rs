@@ -14,6 +14,7 @@ pub mod money;
 pub mod operators;
 pub mod payments;
 pub mod payouts;
+pub mod returns;
 pub mod shows;
 
 pub use money::{Currency, Money, MoneyError, Rounding};
