@@ -4,7 +4,9 @@
 
 pub mod demo;
 pub mod fraud;
+pub mod inventory;
 pub mod operators;
+pub mod orders;
 pub mod payouts;
 pub mod seed;
 pub mod status;
@@ -32,6 +34,10 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         } => worker::sync(&loaded).await,
         Command::Payouts { action } => payouts::run(&loaded, action).await,
         Command::Creators { action } => payouts::creators(&loaded, action).await,
+        Command::Orders { action } => orders::run(&loaded, action).await,
+        Command::Refund(args) => orders::refund(&loaded, args).await,
+        Command::Returns { action } => inventory::returns(&loaded, action).await,
+        Command::Inventory { action } => inventory::run(&loaded, action).await,
         Command::Report { .. } => not_yet("reports", 0),
         Command::Maintenance { .. } => not_yet("maintenance", 0),
     }
