@@ -354,9 +354,15 @@ const COMMANDS: &[Binding] = &[
     ),
     Binding::command(
         "show_fraud",
-        &["fraud", "f", "order"],
+        &["fraud", "f"],
         Action::Show(PaneId::Fraud),
-        "fraud queue; :order N",
+        "fraud queue; :fraud N",
+    ),
+    Binding::command(
+        "find_order",
+        &["order", "o"],
+        Action::Order(super::action::OrderAction::Find),
+        "find order: no/email/payer",
     ),
     Binding::command(
         "help_command",

@@ -42,6 +42,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     app.panes
         .get(app.focus)
         .draw_overlay(f, screen.body, &app.view(theme, app.focus));
+    if let Some(order) = &app.order {
+        order.draw(f, screen.body, theme, &app.tz);
+    }
     if app.help {
         draw_help(f, area, app, theme);
     }
@@ -492,11 +495,16 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(format!(" {st} "), theme.warning));
                 }
                 // The wall shows only what works there without a keyboard habit.
-                let mut hints: Vec<String> = app
-                    .live_bindings()
-                    .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
-                    .filter_map(|b| app.keymap.footer(b))
-                    .collect();
+                let mut hints: Vec<String> = if app.order.is_some() {
+                    super::order_view::OrderOverlay::hints(&app.keymap)
+                } else {
+                    app.live_bindings()
+                        .filter(|b| {
+                            !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp)
+                        })
+                        .filter_map(|b| app.keymap.footer(b))
+                        .collect()
+                };
                 let used: usize = spans.iter().map(|s| s.width()).sum();
                 let width = |h: &[String]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
                 // Too narrow: the first hints go first; help and quit always stay.
