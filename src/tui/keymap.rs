@@ -310,13 +310,17 @@ const GENERAL: &[Binding] = &[
         "command line (:fraud, :q)",
         Some(": cmd"),
     ),
-    Binding::read(
-        "help",
-        &[Char('?')],
-        Action::ToggleHelp,
-        "this help",
-        Some("? help"),
-    ),
+    // `:help` too: one line of help for both (the whole keymap fits 80x24).
+    Binding {
+        commands: &["help", "h"],
+        ..Binding::read(
+            "help",
+            &[Char('?')],
+            Action::ToggleHelp,
+            "this help (:help)",
+            Some("? help"),
+        )
+    },
     Binding::read(
         "quit",
         &[Char('q'), Ctrl('c')],
@@ -363,12 +367,6 @@ const COMMANDS: &[Binding] = &[
         &["order", "o"],
         Action::Order(super::action::OrderAction::Find),
         "find order: no/email/payer",
-    ),
-    Binding::command(
-        "help_command",
-        &["help", "h"],
-        Action::ToggleHelp,
-        "this help",
     ),
     Binding::command("quit_command", &["q", "quit", "q!"], Action::Quit, "quit"),
 ];

@@ -402,7 +402,7 @@ fn order_lines(
     let m = |minor: i64| money(minor, &v.currency);
     let kv = |k: &str, val: String| {
         Line::from(vec![
-            Span::styled(format!("{k:<10}"), theme.muted),
+            Span::styled(format!("{k:<11}"), theme.muted),
             Span::styled(val, theme.text),
         ])
     };
