@@ -406,7 +406,7 @@ pub async fn duplicates(
     .fetch_all(pool)
     .await
     .map(|mut v: Vec<Duplicate>| {
-        v.sort_by(|a, b| b.later_at.cmp(&a.later_at));
+        v.sort_by_key(|d| std::cmp::Reverse(d.later_at));
         v
     })
 }

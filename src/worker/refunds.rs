@@ -117,7 +117,8 @@ pub async fn complete_ours(
     custom_id: &str,
     paypal_refund_id: &str,
 ) -> Result<Option<bool>, sqlx::Error> {
-    let ours: Option<(i64, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    type Ours = (i64, String, i64, Option<i64>, Option<String>);
+    let ours: Option<Ours> = sqlx::query_as(
         "SELECT id, status, amount_minor, payment_id, paypal_refund_id FROM refunds
           WHERE idempotency_key = $1 FOR UPDATE",
     )
