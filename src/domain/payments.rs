@@ -60,45 +60,46 @@ pub fn refundable(captured: i64, refunded: i64, open: i64) -> i64 {
 pub const REFUSALS: &[(&str, &str)] = &[
     (
         "CAPTURE_FULLY_REFUNDED",
-        "PayPal refused the refund: the capture is already fully refunded",
+        "the capture is already fully refunded",
     ),
     (
         "REFUND_AMOUNT_EXCEEDED",
-        "PayPal refused the refund: the amount exceeds what is left of the capture",
+        "the amount exceeds what is left of the capture",
     ),
     (
         "REFUND_TIME_LIMIT_EXCEEDED",
-        "PayPal refused the refund: the capture is too old to refund (time limit exceeded); refund the buyer another way",
+        "the capture is too old to refund (time limit exceeded); refund the buyer another way",
     ),
     (
         "REFUND_NOT_ALLOWED",
-        "PayPal refused the refund: refunds are not allowed for this capture",
+        "refunds are not allowed for this capture",
     ),
     (
         "TRANSACTION_DISPUTED",
-        "PayPal refused the refund: the payment is disputed; settle it in the dispute",
+        "the payment is disputed; settle it in the dispute",
     ),
     (
         "REFUND_FAILED_INSUFFICIENT_FUNDS",
-        "PayPal refused the refund: not enough funds in the PayPal balance",
+        "not enough funds in the PayPal balance",
     ),
     (
         "PARTIAL_REFUND_NOT_ALLOWED",
-        "PayPal refused the refund: this capture can only be refunded in full",
+        "this capture can only be refunded in full",
     ),
-    (
-        "DUPLICATE_INVOICE_ID",
-        "PayPal refused the refund: its invoice id was already used",
-    ),
+    ("DUPLICATE_INVOICE_ID", "its invoice id was already used"),
 ];
 
-/// One line for a refund PayPal refused with `issue` (a 422 `details[].issue`).
+/// One line for a refund PayPal refused with `issue` (a 422 `details[].issue`):
+/// what happened, with PayPal's name for it.
 pub fn refusal_line(issue: &str) -> String {
-    REFUSALS
+    let issue = issue.trim();
+    match REFUSALS
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(issue.trim()))
-        .map(|(_, line)| (*line).to_string())
-        .unwrap_or_else(|| format!("PayPal refused the refund ({})", issue.trim()))
+        .find(|(name, _)| name.eq_ignore_ascii_case(issue))
+    {
+        Some((name, why)) => format!("PayPal refused the refund (422 {name}): {why}"),
+        None => format!("PayPal refused the refund (422 {issue})"),
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +121,7 @@ mod tests {
         assert!(refusal_line("REFUND_TIME_LIMIT_EXCEEDED").contains("too old"));
         assert_eq!(
             refusal_line("SOMETHING_NEW"),
-            "PayPal refused the refund (SOMETHING_NEW)"
+            "PayPal refused the refund (422 SOMETHING_NEW)"
         );
         assert!(REFUSALS.iter().all(|(_, l)| !l.contains('\n')));
     }
