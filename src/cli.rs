@@ -81,6 +81,97 @@ pub enum Command {
         #[command(subcommand)]
         action: OperatorsAction,
     },
+    /// Support lookups: find an order, duplicate charges
+    Orders {
+        #[command(subcommand)]
+        action: OrdersAction,
+    },
+    /// Refund an order in full or in part through PayPal (agents up to their limit)
+    Refund(RefundArgs),
+    /// Returns: open an RMA within the return window, receive it (refund + restock)
+    Returns {
+        #[command(subcommand)]
+        action: ReturnsAction,
+    },
+    /// Stock: low (reorder point), oversold, the suggested reorder list
+    Inventory {
+        #[command(subcommand)]
+        action: InventoryAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersAction {
+    /// Find orders by order number, email, PayPal payer id or capture id
+    Find {
+        query: String,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Captures by one payer for one amount within [ops] duplicate_window_minutes
+    Duplicates {
+        /// Look back this many days
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(1..=365))]
+        days: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RefundArgs {
+    /// The order number (LSN-0000042)
+    pub order: String,
+    /// Amount in the order's currency, e.g. 12.34 (default: the items' price, else everything left)
+    #[arg(long)]
+    pub amount: Option<String>,
+    /// Whole items given back (their stock is released): SKU[:UNITS],...
+    #[arg(long, value_delimiter = ',')]
+    pub items: Vec<String>,
+    /// Refund this capture (a duplicate charge) instead of the order's first
+    #[arg(long)]
+    pub capture: Option<String>,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReturnsAction {
+    /// Issue an RMA number if the order is within its return window
+    Open {
+        order: String,
+        /// Returned items: SKU[:UNITS],...
+        #[arg(long, value_delimiter = ',', required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        /// The product is defective: flag it for quality review, do not restock
+        #[arg(long)]
+        defective: bool,
+    },
+    /// The goods arrived: refund the returned items and put them back in stock
+    Receive { rma: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryAction {
+    /// Products at or below their reorder point (pinned in today's or tomorrow's shows first)
+    Low {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Products reserved beyond what is on hand, with the affected orders (newest first)
+    Oversold {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Suggested purchase quantities from the last 14 days' sales and the reorder point
+    Reorder {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]

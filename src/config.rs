@@ -115,6 +115,11 @@ pub struct OpsConfig {
     pub timezone: String,
     /// Largest refund an `agent` may issue, in minor units of the order currency.
     pub agent_refund_limit_minor: i64,
+    /// Days after delivery a return may be opened (the runbook's 30).
+    pub return_window_days: i64,
+    /// Two captures of one payer for one amount this close together are a
+    /// duplicate charge (`orders duplicates`).
+    pub duplicate_window_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -272,6 +277,8 @@ impl Default for OpsConfig {
         Self {
             timezone: "America/Los_Angeles".into(),
             agent_refund_limit_minor: 50_000,
+            return_window_days: 30,
+            duplicate_window_minutes: 10,
         }
     }
 }
@@ -681,6 +688,20 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
     };
     if let Err(e) = rules.validate() {
         return Err(bad(&format!("fraud.{}", e.key), &e.value, e.expected));
+    }
+    if !(0..=3650).contains(&config.ops.return_window_days) {
+        return Err(bad(
+            "ops.return_window_days",
+            &config.ops.return_window_days.to_string(),
+            "a number of days from 0 to 3650",
+        ));
+    }
+    if !(1..=10_080).contains(&config.ops.duplicate_window_minutes) {
+        return Err(bad(
+            "ops.duplicate_window_minutes",
+            &config.ops.duplicate_window_minutes.to_string(),
+            "minutes from 1 to 10080 (a week)",
+        ));
     }
     if config.ops.agent_refund_limit_minor < 0 {
         return Err(bad(

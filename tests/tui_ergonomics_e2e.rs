@@ -6,7 +6,7 @@
 //!   (captured from the pane's output with `tmux pipe-pane`);
 //! - `f` freezes the screen: an alert inserted meanwhile appears only after
 //!   `f` again;
-//! - `:order NUMBER` opens that order.
+//! - `:fraud NUMBER` opens that order of the queue.
 
 mod common;
 
@@ -138,10 +138,10 @@ async fn rebound_keys_copy_freeze_and_order_command() {
     })
     .await;
 
-    // :order opens an order of the queue.
+    // :fraud N opens an order of the queue.
     let order = number.clone();
     t.keys(&["Z", ":"]);
-    t.keys(&["-l", &format!("order {order}")]);
+    t.keys(&["-l", &format!("fraud {order}")]);
     t.keys(&["Enter"]);
     t.wait_for("the order open", UP, |s| {
         s.contains("Fraud detail") && s.contains(&format!("{order} (#"))

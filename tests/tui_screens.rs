@@ -595,3 +595,51 @@ fn each_theme_at_80x24() {
         }
     }
 }
+
+/// The order overlay (`:order EMAIL`) over the dashboard: items with their
+/// stock, payments and refunds with provider ids, deadlines, the customer's
+/// other orders; then the refund dialog confirming its amount.
+#[test]
+fn order_overlay_and_refund_confirmation_at_120x40() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::store::orders::fixture as order_fixture;
+    use lsn_ops::tui::orders_task::Outcome;
+    let mut a = app(false, 120, 40);
+    let key = |a: &mut App, code: KeyCode| {
+        let ev = crossterm::event::Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(action) = a.translate(&ev) {
+            a.update(action);
+        }
+    };
+    for c in ":order jo.buyer@example.com".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    a.on_orders(Outcome::Found {
+        query: "jo.buyer@example.com".into(),
+        hits: order_fixture::hits(now()),
+    });
+    a.on_orders(Outcome::Loaded(Some(Box::new(order_fixture::view(now())))));
+    let screen = text(&render(&a, &theme()));
+    assert!(screen.contains("Order LSN-0001234") && screen.contains("SIMREF0000000042"));
+    insta::assert_snapshot!("order_overlay_120x40", screen);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Char('R'));
+    for c in "Dented on arrival".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let screen = text(&render(&a, &theme()));
+    assert!(
+        screen.contains("Refund 35.00 USD to the buyer through PayPal?"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("order_refund_confirm_120x40", screen);
+    // ASCII and no colour: the overlay too.
+    let plain = Theme::load("default", ColorMode::None, true).expect("theme");
+    let t = render(&a, &plain);
+    let buf = t.backend().buffer();
+    assert!(
+        (0..buf.area.height).all(|y| (0..buf.area.width).all(|x| buf[(x, y)].symbol().is_ascii()))
+    );
+}

@@ -79,6 +79,21 @@ async fn start_live_traffic(loaded: &Loaded, pool: &sqlx::PgPool) -> Result<Live
     })
     .await
     .map_err(|e| format!("simulators: {e}"))?;
+    // The seed's captures exist at "PayPal" too, so seeded orders can be
+    // refunded in the demo (what is left of each; bounded).
+    let seeded: Vec<(String, String, i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT p.capture_id, o.order_number, p.amount_minor - p.refunded_minor, p.currency::text, p.created_at
+           FROM payments p JOIN orders o ON o.id = p.order_id
+          WHERE p.status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
+          ORDER BY p.created_at DESC LIMIT 200000",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| format!("demo: seeded captures: {e}"))?;
+    for (capture, order, left, currency, at) in &seeded {
+        sims.paypal
+            .register_capture_at(capture, order, *left, currency, *at);
+    }
     let sims = std::sync::Arc::new(sims);
     let mut config = loaded.config.clone();
     sims.apply_to(&mut config);

@@ -5,8 +5,10 @@
 pub mod checklist;
 pub mod demo;
 pub mod fraud;
+pub mod inventory;
 pub mod maintenance;
 pub mod operators;
+pub mod orders;
 pub mod payouts;
 pub mod report;
 pub mod seed;
@@ -35,6 +37,10 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         } => worker::sync(&loaded).await,
         Command::Payouts { action } => payouts::run(&loaded, action).await,
         Command::Creators { action } => payouts::creators(&loaded, action).await,
+        Command::Orders { action } => orders::run(&loaded, action).await,
+        Command::Refund(args) => orders::refund(&loaded, args).await,
+        Command::Returns { action } => inventory::returns(&loaded, action).await,
+        Command::Inventory { action } => inventory::run(&loaded, action).await,
         Command::Report { period } => report::run(&loaded, period).await,
         Command::Checklist { action } => checklist::run(&loaded, action).await,
         Command::Maintenance { task } => maintenance::run(&loaded, task).await,

@@ -121,6 +121,7 @@ pub fn options(
         },
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
+        return_window_days: loaded.config.ops.return_window_days,
         actor,
         payouts,
     }

@@ -15,6 +15,7 @@ pub mod money;
 pub mod operators;
 pub mod payments;
 pub mod payouts;
+pub mod returns;
 pub mod shows;
 
 pub use money::{Currency, Money, MoneyError, Rounding};

@@ -113,6 +113,15 @@ impl From<Currency> for String {
     }
 }
 
+/// Minor units of a currency given by its code (a database column): "$12.34";
+/// an unknown code is shown as minor units with the code.
+pub fn display_minor(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Some(c) => Money::new(minor, c).display(),
+        None => format!("{minor} {} (minor units)", currency.trim()),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error("currency mismatch: {0} and {1}")]

@@ -37,6 +37,8 @@ pub struct SimRefund {
     pub amount: Money,
     /// How many requests answered with this refund (1 + replays).
     pub requests: u32,
+    /// The request's `custom_id`, echoed in the refund and its webhook.
+    pub custom_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +68,8 @@ struct State_ {
     captures: HashMap<String, Capture>,
     refunds: Vec<SimRefund>,
     refund_by_request: HashMap<String, usize>,
+    /// The next refund request is refused with this 422 issue (once).
+    refuse_next_refund: Option<String>,
     disputes: BTreeMap<String, Value>,
     /// PayPal-Request-Id → the answer given (provide-evidence, accept-claim).
     actions: HashMap<String, Value>,
@@ -250,6 +254,19 @@ impl PaypalSim {
         amount_minor: i64,
         currency: &str,
     ) {
+        self.register_capture_at(capture_id, custom_id, amount_minor, currency, Utc::now());
+    }
+
+    /// [`Self::register_capture`] captured at `at`: a capture older than
+    /// [`REFUND_TIME_LIMIT_DAYS`] is refused with `REFUND_TIME_LIMIT_EXCEEDED`.
+    pub fn register_capture_at(
+        &self,
+        capture_id: &str,
+        custom_id: &str,
+        amount_minor: i64,
+        currency: &str,
+        at: chrono::DateTime<Utc>,
+    ) {
         let currency = Currency::parse(currency)
             .or_else(|| Currency::parse("USD"))
             .unwrap_or_else(|| unreachable!("USD is a known currency"));
@@ -261,9 +278,15 @@ impl PaypalSim {
                 refunded_minor: 0,
                 status: "COMPLETED".into(),
                 custom_id: custom_id.to_string(),
-                create_time: now(),
+                create_time: at.to_rfc3339_opts(SecondsFormat::Secs, true),
             },
         );
+    }
+
+    /// The next refund request (a new one, not a replay) is answered 422
+    /// with `issue` (e.g. `TRANSACTION_DISPUTED`), as PayPal would.
+    pub fn refuse_next_refund(&self, issue: &str) {
+        lock(&self.inner.state).refuse_next_refund = Some(issue.to_string());
     }
 
     /// Opens a dispute on a capture (status `WAITING_FOR_SELLER_RESPONSE`,
@@ -419,12 +442,17 @@ fn capture_json(c: &Capture, base: &str) -> Value {
     })
 }
 
-fn refund_json(r: &SimRefund, custom_id: &str, base: &str) -> Value {
+/// PayPal refuses refunds of captures older than this (180 days).
+pub const REFUND_TIME_LIMIT_DAYS: i64 = 180;
+
+/// A refund as PayPal shows it: its `custom_id` is the one its request sent
+/// (`fallback`, the capture's, when it sent none).
+fn refund_json(r: &SimRefund, fallback: &str, base: &str) -> Value {
     json!({
         "id": r.id,
         "status": "COMPLETED",
         "amount": amount_json(r.amount),
-        "custom_id": custom_id,
+        "custom_id": r.custom_id.as_deref().unwrap_or(fallback),
         "create_time": now(),
         "update_time": now(),
         "links": [
@@ -582,6 +610,23 @@ async fn refund(
                 "INVALID_RESOURCE_ID",
             );
         };
+        if let Some(issue) = s.refuse_next_refund.take() {
+            return paypal_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNPROCESSABLE_ENTITY",
+                &issue,
+            );
+        }
+        let too_old = chrono::DateTime::parse_from_rfc3339(&capture.create_time).is_ok_and(|at| {
+            Utc::now() - at.with_timezone(&Utc) > chrono::Duration::days(REFUND_TIME_LIMIT_DAYS)
+        });
+        if too_old {
+            return paypal_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNPROCESSABLE_ENTITY",
+                "REFUND_TIME_LIMIT_EXCEEDED",
+            );
+        }
         let remaining = capture.amount.minor - capture.refunded_minor;
         if remaining <= 0 {
             return paypal_error(
@@ -617,6 +662,10 @@ async fn refund(
             request_id: request_id.clone(),
             amount,
             requests: 1,
+            custom_id: body
+                .get("custom_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         };
         if let Some(c) = s.captures.get_mut(&capture_id) {
             c.refunded_minor += amount.minor;

@@ -247,9 +247,13 @@ pub async fn decide(
     let refund = match request.decision {
         Decision::Decline { .. } => {
             let payment: Option<(i64, i64, String)> = sqlx::query_as(
-                "SELECT id, amount_minor - refunded_minor, currency::text FROM payments
-                  WHERE order_id = $1 AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
-                  ORDER BY id LIMIT 1",
+                "SELECT p.id, p.amount_minor - p.refunded_minor
+                            - coalesce((SELECT sum(r.amount_minor) FROM refunds r
+                                         WHERE r.payment_id = p.id AND r.status IN ('requested', 'pending')), 0)::bigint,
+                        p.currency::text
+                   FROM payments p
+                  WHERE p.order_id = $1 AND p.status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
+                  ORDER BY p.id LIMIT 1 FOR UPDATE OF p",
             )
             .bind(request.order_id)
             .fetch_optional(&mut *tx)
@@ -329,6 +333,17 @@ pub async fn decide(
             .bind(&actor.name)
             .bind(&key)
             .fetch_one(&mut *tx)
+            .await?;
+            // Every unit not yet given back returns to stock once PayPal
+            // confirms the refund (a decline undone before that keeps them).
+            sqlx::query(
+                "INSERT INTO refund_items (refund_id, order_item_id, quantity)
+                 SELECT $1, id, quantity - released_qty FROM order_items
+                  WHERE order_id = $2 AND quantity > released_qty",
+            )
+            .bind(refund_id)
+            .bind(request.order_id)
+            .execute(&mut *tx)
             .await?;
             refund_command = outbox::enqueue(
                 &mut tx,

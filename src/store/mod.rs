@@ -7,7 +7,10 @@
 //! undo, the blocklist, the feedback report), [`operators`], [`authz`] (the
 //! one authorization point), [`alerts`] (the alerts lsn-ops raises itself),
 //! [`inbox`] (verified provider events in) and [`outbox`] (commands to
-//! providers out), [`seed`] (the synthetic data set and its COPY loader).
+//! providers out), [`seed`] (the synthetic data set and its COPY loader),
+//! [`orders`] (finding an order, the order view, duplicate charges),
+//! [`refunds`] (refunds operators ask for), [`returns`] (RMAs) and [`stock`]
+//! (the stock ledger, oversell, low stock, reorder).
 //!
 //! Not every statement is here: the worker's effects (`worker::apply`,
 //! `worker::scoring`, `worker::commands`, `worker::reconcile`) write the
@@ -24,13 +27,17 @@ pub mod fraud_detail;
 pub mod inbox;
 pub mod maintenance;
 pub mod operators;
+pub mod orders;
 pub mod outbox;
 pub mod payouts;
+pub mod refunds;
 pub mod reports;
+pub mod returns;
 pub mod seed;
 pub mod show_report;
 pub mod snapshot;
 pub mod status;
+pub mod stock;
 
 use std::time::Duration;
 

@@ -47,6 +47,10 @@ pub enum Action {
     Pane(PaneAction),
     /// A key while the focused pane has a dialog open: the dialog takes it.
     Modal(KeyEvent),
+    /// The order overlay (`:order QUERY`): one of its bindings.
+    Order(OrderAction),
+    /// A key while the order overlay's refund dialog is open: the dialog takes it.
+    OrderKey(KeyEvent),
     /// A bound key this operator may not use here: the footer says why.
     Refused {
         binding: &'static str,
@@ -96,6 +100,21 @@ pub enum PaneAction {
     PayoutRetry,
     /// Payouts: `h` holds or releases the selected line's creator.
     PayoutHold,
+}
+
+/// What the order overlay's keys ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    /// `:order QUERY` (the command line opens the overlay with its argument).
+    Find,
+    Up,
+    Down,
+    /// Enter: open the order picked from a list.
+    Open,
+    /// `R`: the refund dialog for the selected item.
+    Refund,
+    /// Esc: close the overlay.
+    Close,
 }
 
 /// Which fraud decision a key asked for.

@@ -101,6 +101,8 @@ pub struct App {
     pub requests: Requests,
     /// `f`: the screen is frozen since then; new data waits in `pending`.
     pub frozen: Option<DateTime<Utc>>,
+    /// The order overlay (`:order QUERY`), over whichever pane has the focus.
+    pub order: Option<Box<super::order_view::OrderOverlay>>,
     pending: Option<Box<DataState>>,
     /// Commands run, oldest first, and the one Up/Down is showing.
     history: Vec<String>,
@@ -139,6 +141,7 @@ impl App {
             quit: false,
             requests: Requests::default(),
             frozen: None,
+            order: None,
             pending: None,
             history: Vec::new(),
             history_pos: None,
@@ -304,6 +307,9 @@ impl App {
                 self.rebound.clone(),
             );
         }
+        if let Some(order) = &self.order {
+            order.refresh(&mut self.requests.orders);
+        }
         let old = std::mem::replace(&mut self.data, data);
         for id in PaneId::ALL {
             let mut cx = cx!(self, id);
@@ -369,6 +375,9 @@ impl App {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && k.code == KeyCode::Char('c') {
             return Some(Action::Quit);
+        }
+        if self.order.is_some() {
+            return self.translate_order_key(k);
         }
         if self.panes.get(self.focus).modal() {
             return Some(Action::Modal(*k));
@@ -448,6 +457,12 @@ impl App {
             Action::Modal(k) => {
                 let mut cx = cx!(self, focus);
                 self.panes.get_mut(focus).modal_key(k, &mut cx);
+            }
+            Action::Order(a) => self.order_action(a),
+            Action::OrderKey(k) => {
+                if let Some(order) = self.order.as_mut() {
+                    order.dialog_key(k, &mut self.requests.orders);
+                }
             }
             Action::Refused {
                 binding,
@@ -646,6 +661,7 @@ fn actor(operator: &str, readonly: bool) -> Actor {
 }
 
 mod command_line;
+mod order;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -310,13 +310,17 @@ const GENERAL: &[Binding] = &[
         "command line (:fraud, :q)",
         Some(": cmd"),
     ),
-    Binding::read(
-        "help",
-        &[Char('?')],
-        Action::ToggleHelp,
-        "this help",
-        Some("? help"),
-    ),
+    // `:help` too: one line of help for both (the whole keymap fits 80x24).
+    Binding {
+        commands: &["help", "h"],
+        ..Binding::read(
+            "help",
+            &[Char('?')],
+            Action::ToggleHelp,
+            "this help (:help)",
+            Some("? help"),
+        )
+    },
     Binding::read(
         "quit",
         &[Char('q'), Ctrl('c')],
@@ -354,15 +358,15 @@ const COMMANDS: &[Binding] = &[
     ),
     Binding::command(
         "show_fraud",
-        &["fraud", "f", "order"],
+        &["fraud", "f"],
         Action::Show(PaneId::Fraud),
-        "fraud queue; :order N",
+        "fraud queue; :fraud N",
     ),
     Binding::command(
-        "help_command",
-        &["help", "h"],
-        Action::ToggleHelp,
-        "this help",
+        "find_order",
+        &["order", "o"],
+        Action::Order(super::action::OrderAction::Find),
+        "find order: no/email/payer",
     ),
     Binding::command("quit_command", &["q", "quit", "q!"], Action::Quit, "quit"),
 ];

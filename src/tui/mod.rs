@@ -16,6 +16,8 @@ pub mod detail;
 pub mod keymap;
 pub mod layout;
 pub mod ops_task;
+pub mod order_view;
+pub mod orders_task;
 pub mod pane_id;
 pub mod panes;
 pub mod poller;
@@ -52,6 +54,8 @@ pub struct Options {
     pub theme: Theme,
     /// Largest refund an agent may issue (`[ops] agent_refund_limit_minor`).
     pub agent_refund_limit_minor: i64,
+    /// `[ops] return_window_days`, for the order overlay's deadlines.
+    pub return_window_days: i64,
     /// Who acts from this dashboard (the store checks them on every change);
     /// `settings.operator` is `actor.name`.
     pub actor: crate::domain::operators::Actor,
@@ -133,6 +137,19 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let (detail_tx, detail_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let details = tokio::spawn(detail::run(pool.clone(), detail_rx, loaded_tx));
+    // The order overlay's lookups and refunds: a task of their own.
+    let (orders_tx, orders_rx) = mpsc::unbounded_channel();
+    let (orders_out_tx, orders_out_rx) = mpsc::unbounded_channel();
+    let orders = tokio::spawn(orders_task::run(
+        pool.clone(),
+        orders_task::Settings {
+            actor: options.actor.clone(),
+            agent_refund_limit_minor: options.agent_refund_limit_minor,
+            return_window_days: options.return_window_days,
+        },
+        orders_rx,
+        orders_out_tx,
+    ));
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
     let (mut terminal, guard) = init_terminal(options.settings.mouse)?;
     let channels = Channels {
@@ -142,6 +159,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         loaded: loaded_rx,
         ops: ops_tx,
         ops_outcomes: ops_out_rx,
+        orders: orders_tx,
+        orders_outcomes: orders_out_rx,
     };
     let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
     drop(guard);
@@ -150,6 +169,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     // Requests already sent finish (the task ends once the channel is drained).
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), ops).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), orders).await;
     result
 }
 
@@ -161,6 +181,8 @@ struct Channels {
     loaded: mpsc::UnboundedReceiver<detail::Loaded>,
     ops: mpsc::UnboundedSender<ops_task::Request>,
     ops_outcomes: mpsc::UnboundedReceiver<ops_task::Outcome>,
+    orders: mpsc::UnboundedSender<orders_task::Request>,
+    orders_outcomes: mpsc::UnboundedReceiver<orders_task::Outcome>,
 }
 
 async fn ui_loop(
@@ -177,6 +199,8 @@ async fn ui_loop(
         mut loaded,
         ops,
         mut ops_outcomes,
+        orders,
+        mut orders_outcomes,
     } = channels;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut app = App::new(
@@ -201,6 +225,11 @@ async fn ui_loop(
         for req in app.requests.payouts.drain(..) {
             if ops.send(req).is_err() {
                 app.message = Some("the payouts task stopped (see the log)".into());
+            }
+        }
+        for req in app.requests.orders.drain(..) {
+            if orders.send(req).is_err() {
+                app.message = Some("the orders task stopped (see the log)".into());
             }
         }
         for order_id in app.requests.details.drain(..) {
@@ -264,6 +293,10 @@ async fn ui_loop(
             }
             Some(out) = ops_outcomes.recv() => {
                 app.on_ops(out);
+                dirty = true;
+            }
+            Some(out) = orders_outcomes.recv() => {
+                app.on_orders(out);
                 dirty = true;
             }
             Some(got) = loaded.recv() => {

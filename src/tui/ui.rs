@@ -42,6 +42,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     app.panes
         .get(app.focus)
         .draw_overlay(f, screen.body, &app.view(theme, app.focus));
+    if let Some(order) = &app.order {
+        order.draw(f, screen.body, theme, &app.tz);
+    }
     if app.help {
         draw_help(f, area, app, theme);
     }
@@ -211,17 +214,29 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ));
             }
             // The day's checklist: "morning 5/7" (`:checklist` opens it).
+            // Only when it fits whole: the alerts come first.
             if let Some(c) = s.facts.checklist {
-                line2.push(sep(theme));
-                line2.push(label(if narrow { "" } else { "Checklist " }));
-                line2.push(Span::styled(
-                    format!("{} {}/{}", c.list.as_str(), c.done, c.total),
-                    if c.done < c.total {
-                        theme.warning
-                    } else {
-                        theme.muted
-                    },
-                ));
+                let count = format!("{} {}/{}", c.list.as_str(), c.done, c.total);
+                let used: usize = line2.iter().map(|s| s.width()).sum();
+                let sep = sep(theme);
+                let room = usize::from(area.width).saturating_sub(used + sep.width());
+                let word = if !narrow && room >= "Checklist ".len() + count.len() {
+                    "Checklist "
+                } else {
+                    ""
+                };
+                if word.len() + count.len() <= room {
+                    line2.push(sep);
+                    line2.push(label(word));
+                    line2.push(Span::styled(
+                        count,
+                        if c.done < c.total {
+                            theme.warning
+                        } else {
+                            theme.muted
+                        },
+                    ));
+                }
             }
         }
         None => line2.push(Span::styled(
@@ -505,11 +520,16 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     spans.push(Span::styled(format!(" {st} "), theme.warning));
                 }
                 // The wall shows only what works there without a keyboard habit.
-                let mut hints: Vec<String> = app
-                    .live_bindings()
-                    .filter(|b| !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp))
-                    .filter_map(|b| app.keymap.footer(b))
-                    .collect();
+                let mut hints: Vec<String> = if app.order.is_some() {
+                    super::order_view::OrderOverlay::hints(&app.keymap)
+                } else {
+                    app.live_bindings()
+                        .filter(|b| {
+                            !app.wall || matches!(b.action, Action::Quit | Action::ToggleHelp)
+                        })
+                        .filter_map(|b| app.keymap.footer(b))
+                        .collect()
+                };
                 let used: usize = spans.iter().map(|s| s.width()).sum();
                 let width = |h: &[String]| h.iter().map(|l| l.chars().count() + 2).sum::<usize>();
                 // Too narrow: the first hints go first; help and quit always stay.

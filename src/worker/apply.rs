@@ -410,14 +410,9 @@ async fn capture_completed(
             .bind(at)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "UPDATE products p SET stock_reserved = p.stock_reserved + i.quantity
-               FROM (SELECT product_id, sum(quantity)::int AS quantity FROM order_items WHERE order_id = $1 GROUP BY product_id) i
-              WHERE p.id = i.product_id",
-        )
-        .bind(order_id)
-        .execute(&mut *conn)
-        .await?;
+        // Each line's units reserved, with its stock movement (an oversell
+        // raises its alert here, trigger products_oversold).
+        crate::store::stock::reserve_order(conn, order_id, WORKER).await?;
         let score = super::scoring::score_order(conn, order_id, &settings.scoring).await?;
         crate::store::audit(
             conn,
@@ -506,6 +501,33 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .await?;
     let (payment_id, order_id, captured, refunded) =
         payment.ok_or_else(|| ApplyError(format!("no payment with capture {capture_id}")))?;
+    // A refund lsn-ops asked for carries our idempotency key as custom_id:
+    // our own row completes (counted and its stock released once).
+    if kind == "REFUNDED"
+        && let Some(custom) = text(resource, &["custom_id"])
+    {
+        match super::refunds::complete_ours(conn, custom, &refund_id).await? {
+            Some(true) => {
+                crate::store::audit(
+                    conn,
+                    WORKER,
+                    "paypal.capture.refunded",
+                    "order",
+                    &order_id.to_string(),
+                    serde_json::json!({ "capture_id": capture_id, "refund_id": refund_id,
+                                        "amount": money.to_major_string(), "ours": custom }),
+                )
+                .await?;
+                return Ok(Outcome::Applied);
+            }
+            Some(false) => {
+                return Ok(Outcome::Ignored(format!(
+                    "refund {refund_id} already recorded"
+                )));
+            }
+            None => {}
+        }
+    }
     // A refund already completed here (by the executor's answer or an earlier
     // webhook) was counted then. One still pending (PayPal answered PENDING)
     // completes now and is counted now.

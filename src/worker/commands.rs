@@ -39,7 +39,6 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::config::Config;
 use crate::domain::money::{Currency, Money};
-use crate::domain::payments;
 use crate::providers::api::paypal::{PaypalApiConfig, PaypalClient, Refund};
 use crate::providers::api::twilio::{Room, TwilioApiConfig, TwilioClient};
 use crate::providers::api::wise::{Funding, Transfer, WiseApiConfig, WiseClient};
@@ -344,6 +343,7 @@ async fn call(pool: &PgPool, clients: &Clients, command: &Claimed) -> Result<Eff
                 ApiError::permanent(format!("refund #{refund_id}: unknown currency {currency}"))
             })?;
             let note = p.get("note_to_payer").and_then(Value::as_str);
+            // custom_id: our key again, so the refund's webhook finds our row.
             let refund = clients
                 .paypal
                 .refund(
@@ -351,6 +351,7 @@ async fn call(pool: &PgPool, clients: &Clients, command: &Claimed) -> Result<Eff
                     Some(Money::new(minor, currency)),
                     &command.key,
                     note,
+                    Some(&command.key),
                 )
                 .await?;
             Ok(Effect::Refund { refund_id, refund })
@@ -730,7 +731,7 @@ async fn effect_outcome(
 ) -> Result<Option<ApiError>, sqlx::Error> {
     match effect {
         Effect::Refund { refund_id, refund } => {
-            record_refund(conn, refund_id, &refund).await?;
+            super::refunds::record_answer(conn, refund_id, &refund).await?;
             succeed(conn, command, &refund.raw).await?;
         }
         Effect::Transfer {
@@ -847,79 +848,6 @@ async fn effect_outcome(
     Ok(None)
 }
 
-/// Our refund row gets PayPal's id and status. If the applier already
-/// recorded this PayPal refund from its webhook (a row of its own), that row
-/// is folded into ours and the payment is not counted twice.
-async fn record_refund(
-    conn: &mut PgConnection,
-    refund_id: i64,
-    refund: &Refund,
-) -> Result<(), sqlx::Error> {
-    let status = match refund.status.as_str() {
-        "COMPLETED" => "completed",
-        "FAILED" => "failed",
-        "CANCELLED" => "cancelled",
-        _ => "pending",
-    };
-    let ours: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT status, amount_minor, payment_id FROM refunds WHERE id = $1 FOR UPDATE",
-    )
-    .bind(refund_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((previous, amount, payment_id)) = ours else {
-        return Ok(());
-    };
-    let from_webhook: Option<i64> = sqlx::query_scalar(
-        "DELETE FROM refunds WHERE paypal_refund_id = $1 AND id <> $2 RETURNING id",
-    )
-    .bind(&refund.id)
-    .bind(refund_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE refunds SET paypal_refund_id = $2, status = $3,
-                completed_at = CASE WHEN $3 = 'completed' THEN COALESCE(completed_at, now()) ELSE completed_at END
-          WHERE id = $1",
-    )
-    .bind(refund_id)
-    .bind(&refund.id)
-    .bind(status)
-    .execute(&mut *conn)
-    .await?;
-    let newly_completed = status == "completed" && previous != "completed";
-    if newly_completed
-        && from_webhook.is_none()
-        && let Some(payment_id) = payment_id
-    {
-        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
-            "SELECT order_id, amount_minor, refunded_minor, status FROM payments WHERE id = $1 FOR UPDATE",
-        )
-        .bind(payment_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some((order_id, captured, refunded, pay_status)) = row {
-            let after =
-                payments::after_refund(captured, refunded, amount, pay_status == "REVERSED");
-            sqlx::query(
-                "UPDATE payments SET refunded_minor = $2, status = $3, updated_at = now() WHERE id = $1",
-            )
-            .bind(payment_id)
-            .bind(after.refunded_minor)
-            .bind(after.status)
-            .execute(&mut *conn)
-            .await?;
-            if after.in_full {
-                sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
-                    .bind(order_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A dead command's domain row says it failed, where there is one.
 async fn mark_domain_failed(
     conn: &mut PgConnection,
@@ -930,9 +858,11 @@ async fn mark_domain_failed(
         Some(CommandKind::PaypalRefund) => {
             if let Some(id) = command.payload.get("refund_id").and_then(Value::as_i64) {
                 sqlx::query(
-                    "UPDATE refunds SET status = 'failed' WHERE id = $1 AND status IN ('requested', 'pending')",
+                    "UPDATE refunds SET status = 'failed', failure = $2
+                      WHERE id = $1 AND status IN ('requested', 'pending')",
                 )
                 .bind(id)
+                .bind(message)
                 .execute(&mut *conn)
                 .await?;
             }

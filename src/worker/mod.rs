@@ -28,7 +28,8 @@
 //! transaction with its audit row; [`scoring`] scores captured orders for
 //! fraud (and rescores on demand), looking IPs and email domains up in
 //! [`reference`] (the reference lists, reloaded when they change);
-//! [`commands`], the executor, runs the command outbox against the providers;
+//! [`commands`], the executor, runs the command outbox against the providers
+//! ([`refunds`] records what PayPal says about a refund, from either side);
 //! [`reconcile`] asks the providers about stuck captures and transfers;
 //! [`wake`] is how the loops sleep until a NOTIFY or their poll interval.
 //!
@@ -48,6 +49,7 @@ pub mod paypal;
 pub mod process;
 pub mod reconcile;
 pub mod reference;
+pub mod refunds;
 pub mod scoring;
 pub mod server;
 pub mod shapes;

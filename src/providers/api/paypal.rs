@@ -260,18 +260,27 @@ impl PaypalClient {
 
     /// `POST /v2/payments/captures/{id}/refund` with `PayPal-Request-Id:
     /// request_id`: the same id answers the same refund, never a second one.
-    /// `amount: None` refunds the whole capture.
+    /// `amount: None` refunds the whole capture. `custom_id` comes back in the
+    /// refund and its webhook. A 422 is [`ApiError::Permanent`] with one line
+    /// naming PayPal's issue (`domain::payments::refusal_line`).
     pub async fn refund(
         &self,
         capture_id: &str,
         amount: Option<Money>,
         request_id: &str,
         note_to_payer: Option<&str>,
+        custom_id: Option<&str>,
     ) -> Result<Refund, ApiError> {
         let what = "PayPal refund";
         let mut body = serde_json::Map::new();
         if let Some(m) = amount {
             body.insert("amount".into(), amount_json(m));
+        }
+        if let Some(id) = custom_id {
+            body.insert(
+                "custom_id".into(),
+                Value::String(id.chars().take(127).collect()),
+            );
         }
         if let Some(note) = note_to_payer {
             body.insert(
@@ -291,6 +300,18 @@ impl PaypalClient {
                 Body::Json(Value::Object(body)),
             )
             .await?;
+        if answer.status.as_u16() == 422 {
+            // A business refusal (already refunded, amount exceeded, time
+            // limit, ...): one clear line, and never sent again.
+            let issue = super::issues(&answer.body)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "UNPROCESSABLE_ENTITY".into());
+            return Err(ApiError::Permanent {
+                status: Some(422),
+                message: crate::domain::payments::refusal_line(&issue),
+            });
+        }
         if !answer.status.is_success() {
             return Err(permanent(what, &answer));
         }

@@ -1,9 +1,10 @@
 //! The `:` command line's behaviour: running a command and its argument
-//! (`:order N` finds and opens the row), history (Up/Down) and completion
+//! (`:fraud N` finds and opens the row; `:order QUERY` opens the order
+//! overlay), history (Up/Down) and completion
 //! (Tab). The commands themselves are bindings of the key registry.
 
 use super::{App, HISTORY};
-use crate::tui::action::Action;
+use crate::tui::action::{Action, OrderAction};
 use crate::tui::keymap;
 use crate::tui::panes::{Cx, PaneId};
 
@@ -18,6 +19,16 @@ impl App {
                 return;
             }
         };
+        let arg = line
+            .trim()
+            .trim_start_matches(':')
+            .split_once(char::is_whitespace)
+            .map(|(_, rest)| rest.trim())
+            .unwrap_or_default();
+        if action == Action::Order(OrderAction::Find) {
+            self.open_order(arg);
+            return;
+        }
         self.update(action);
         let arg = line
             .trim()

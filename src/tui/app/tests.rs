@@ -424,9 +424,9 @@ fn command_line_history_completion_and_ids() {
     assert_eq!(a.command_line, "show");
     assert!(a.message.as_deref().unwrap().contains(":shows"));
     press(&mut a, KeyCode::Esc);
-    // :order opens a queued order, claimed as Enter would.
+    // :fraud N opens a queued order, claimed as Enter would.
     let number = a.snapshot().unwrap().fraud[2].order_number.clone();
-    chars(&mut a, &format!(":order {}", number.to_lowercase()));
+    chars(&mut a, &format!(":fraud {}", number.to_lowercase()));
     press(&mut a, KeyCode::Enter);
     assert_eq!(a.focus, PaneId::Fraud);
     let order = a.panes.fraud.selected_order(a.snapshot().unwrap());

@@ -109,6 +109,8 @@ pub struct Requests {
     pub clipboard: Option<String>,
     /// For the payouts task.
     pub payouts: Vec<super::ops_task::Request>,
+    /// For the orders task (the order overlay).
+    pub orders: Vec<super::orders_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

@@ -23,6 +23,14 @@ use crate::store::seed::CopyBuf;
 const RISKY_COUNTRIES: &[&str] = &["NG", "RU", "VN", "BR", "ID", "RO"];
 const CARRIERS: &[&str] = &["USPS", "UPS", "FEDEX", "DHL"];
 
+/// One paid order in this many is charged twice (a planted duplicate).
+pub const DUPLICATE_EVERY: i64 = 499;
+
+/// The capture id of order `id`'s planted duplicate charge.
+pub fn duplicate_capture_id(id: i64) -> String {
+    format!("CAPD{:016}", id * 7919)
+}
+
 fn ip_normal(rng: &mut ChaCha8Rng) -> String {
     let first = *pick(rng, &[24u8, 67, 73, 98, 104, 174, 76, 99]);
     format!(
@@ -439,6 +447,27 @@ impl Generator {
                     .f(refunded)
                     .f(created_at)
                     .f(paid_at.unwrap_or(created_at));
+            }
+            // Planted duplicate charges ("I was charged twice"): one paid order
+            // in 499 captured a second time 47 seconds later, same payer and
+            // amount (`orders duplicates` must find exactly these). Chosen by
+            // id, so the random stream of everything else is unchanged.
+            if let Some(paid) = paid_at
+                && refund_reason.is_none()
+                && id % DUPLICATE_EVERY == 0
+            {
+                let again = paid + Duration::seconds(47);
+                payments
+                    .row()
+                    .f(self.orders as i64 + id)
+                    .f(id)
+                    .f(duplicate_capture_id(id))
+                    .f("COMPLETED")
+                    .f(total)
+                    .f("USD")
+                    .f(0i64)
+                    .f(again)
+                    .f(again);
             }
             if let Some(reason) = refund_reason {
                 let at = created_at + Duration::hours(self.rng.random_range(3..48)).min(age);

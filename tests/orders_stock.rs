@@ -1,0 +1,388 @@
+//! Orders and stock against a real PostgreSQL: finding an order by number,
+//! email, payer or capture; planted duplicate charges found in a seeded
+//! database and nothing else; returns within (and outside) the window; the
+//! stock ledger (a property test of its rules, and oversell raised by the
+//! database the moment reserved exceeds on hand, affected orders newest
+//! first); low stock and the reorder list.
+
+use chrono::{Duration, Utc};
+use lsn_ops::domain::inventory::{Ledger, LineUnits, StockEvent};
+use lsn_ops::domain::operators::Actor;
+use lsn_ops::store::{orders, returns, stock};
+use proptest::prelude::*;
+use sqlx::PgPool;
+
+const TZ: chrono_tz::Tz = chrono_tz::America::Los_Angeles;
+
+#[sqlx::test]
+async fn find_by_number_email_payer_and_capture_in_a_seeded_database(pool: PgPool) {
+    lsn_ops::store::seed::seed_database(&pool, 2_000, 7, &TZ, false)
+        .await
+        .expect("seed");
+    let (id, number, email, payer, capture): (i64, String, String, String, String) =
+        sqlx::query_as(
+            "SELECT o.id, o.order_number, o.email, o.paypal_payer_id, p.capture_id
+           FROM orders o JOIN payments p ON p.order_id = o.id
+          WHERE o.paypal_payer_id IS NOT NULL ORDER BY o.id DESC LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("a seeded order");
+    let by_number = orders::find(&pool, &number.to_lowercase(), 50)
+        .await
+        .expect("find");
+    assert_eq!(by_number.iter().map(|h| h.id).collect::<Vec<_>>(), vec![id]);
+    let by_capture = orders::find(&pool, &capture, 50).await.expect("find");
+    assert_eq!(by_capture[0].id, id);
+    assert_eq!(by_capture[0].matched, "capture");
+    let by_email = orders::find(&pool, &email.to_uppercase(), 50)
+        .await
+        .expect("find");
+    assert!(by_email.iter().any(|h| h.id == id));
+    assert!(
+        by_email
+            .windows(2)
+            .all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
+    let by_payer = orders::find(&pool, &payer, 50).await.expect("find");
+    assert!(by_payer.iter().all(|h| h.matched == "payer"));
+    assert!(by_payer.iter().any(|h| h.id == id));
+    assert!(
+        orders::find(&pool, "nobody@nowhere.example", 50)
+            .await
+            .expect("find")
+            .is_empty()
+    );
+
+    let view = orders::view(&pool, id, 30)
+        .await
+        .expect("view")
+        .expect("the order");
+    assert_eq!(view.order_number, number);
+    assert!(!view.items.is_empty() && !view.payments.is_empty());
+    assert!(view.other_orders.iter().all(|o| o.order_number != number));
+    // A shipped order's tracking has the carrier's link.
+    let shipped: i64 = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE carrier IS NOT NULL AND tracking_number IS NOT NULL LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a shipped order");
+    let v = orders::view(&pool, shipped, 30)
+        .await
+        .expect("view")
+        .expect("order");
+    let t = v.tracking.expect("tracking");
+    assert!(
+        t.link
+            .is_some_and(|l| l.starts_with("https://") && l.contains(&t.number))
+    );
+}
+
+#[sqlx::test]
+async fn planted_duplicate_charges_are_found_and_nothing_else(pool: PgPool) {
+    lsn_ops::store::seed::seed_database(&pool, 3_000, 7, &TZ, false)
+        .await
+        .expect("seed");
+    let mut planted: Vec<String> = sqlx::query_scalar(
+        "SELECT capture_id FROM payments WHERE capture_id LIKE 'CAPD%' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("planted");
+    assert!(
+        planted.len() >= 3,
+        "the seed plants duplicates: {planted:?}"
+    );
+    let found = orders::duplicates(&pool, Utc::now(), 3650, Duration::minutes(10), 1000)
+        .await
+        .expect("duplicates");
+    let mut later: Vec<String> = found.iter().map(|d| d.later_capture.clone()).collect();
+    later.sort();
+    planted.sort();
+    assert_eq!(later, planted);
+    for d in &found {
+        assert_eq!(d.first_order, d.later_order, "the same order charged twice");
+        assert!(d.later_at > d.first_at);
+    }
+}
+
+/// An order delivered `days_ago` with one line of 2 x SKU-R (on hand 5).
+async fn delivered_order(pool: &PgPool, days_ago: i64) {
+    sqlx::raw_sql(
+        "INSERT INTO operators (name, role, created_by) VALUES ('alice', 'agent', 't'), ('fiona', 'finance', 't');
+         INSERT INTO customers (id, email, name, country) VALUES (1, 'r@example.com', 'R', 'US');
+         INSERT INTO products (id, sku, name, currency, price_minor, cost_minor, stock_on_hand, stock_reserved)
+              VALUES (1, 'SKU-R', 'Kettle', 'USD', 3000, 1000, 5, 0);",
+    )
+    .execute(pool)
+    .await
+    .expect("rows");
+    sqlx::query(
+        "INSERT INTO orders (id, order_number, customer_id, status, currency, subtotal_minor, total_minor, email,
+                             paid_at, shipped_at, delivered_at)
+         VALUES (1, 'LSN-R', 1, 'delivered', 'USD', 6000, 6000, 'r@example.com', $1, $1, $2)",
+    )
+    .bind(Utc::now() - Duration::days(days_ago + 3))
+    .bind(Utc::now() - Duration::days(days_ago))
+    .execute(pool)
+    .await
+    .expect("order");
+    sqlx::raw_sql(
+        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor) VALUES (1, 1, 2, 3000, 1000);
+         INSERT INTO payments (order_id, capture_id, status, amount_minor, currency) VALUES (1, 'CAP-R', 'COMPLETED', 6000, 'USD');",
+    )
+    .execute(pool)
+    .await
+    .expect("items");
+}
+
+#[sqlx::test]
+async fn a_return_within_the_window_gets_an_rma_refund_and_restock(pool: PgPool) {
+    delivered_order(&pool, 10).await;
+    let alice = Actor::new("alice");
+    let items = vec![("SKU-R".to_string(), 1)];
+    let opened = returns::open(
+        &pool,
+        &alice,
+        "lsn-r",
+        &items,
+        "too small",
+        false,
+        30,
+        Utc::now(),
+    )
+    .await
+    .expect("open");
+    assert_eq!(opened.rma_number, "RMA-LSN-R-1");
+    // The same unit cannot be on two RMAs; the other one can.
+    let again = returns::open(
+        &pool,
+        &alice,
+        "LSN-R",
+        &[("SKU-R".into(), 2)],
+        "x",
+        false,
+        30,
+        Utc::now(),
+    )
+    .await;
+    assert!(
+        matches!(again, Err(returns::ReturnError::BadItem(_))),
+        "{again:?}"
+    );
+    let got = returns::receive(&pool, &alice, "RMA-LSN-R-1", 50_000)
+        .await
+        .expect("receive");
+    assert_eq!(got.refund.amount.minor, 3000);
+    assert_eq!(got.restocked, 1);
+    let on_hand: i32 = sqlx::query_scalar("SELECT stock_on_hand FROM products WHERE id = 1")
+        .fetch_one(&pool)
+        .await
+        .expect("product");
+    assert_eq!(on_hand, 6);
+    let command: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM commands WHERE kind = 'paypal_refund'")
+            .fetch_one(&pool)
+            .await
+            .expect("commands");
+    assert_eq!(command, 1, "the refund goes through the outbox");
+    let twice = returns::receive(&pool, &alice, "RMA-LSN-R-1", 50_000).await;
+    assert!(matches!(
+        twice,
+        Err(returns::ReturnError::AlreadyReceived(_))
+    ));
+
+    // A defective return flags the product and does not restock it.
+    returns::open(
+        &pool,
+        &alice,
+        "LSN-R",
+        &[("SKU-R".into(), 1)],
+        "cracked",
+        true,
+        30,
+        Utc::now(),
+    )
+    .await
+    .expect("open defective");
+    let got = returns::receive(&pool, &alice, "RMA-LSN-R-2", 50_000)
+        .await
+        .expect("receive");
+    assert_eq!(
+        (got.restocked, got.flagged.clone()),
+        (0, vec!["SKU-R".to_string()])
+    );
+    let flagged: Option<String> =
+        sqlx::query_scalar("SELECT quality_review_reason FROM products WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("product");
+    assert!(flagged.is_some_and(|r| r.contains("RMA-LSN-R-2")));
+}
+
+#[sqlx::test]
+async fn a_return_after_the_window_is_refused_with_the_date(pool: PgPool) {
+    delivered_order(&pool, 31).await;
+    let r = returns::open(
+        &pool,
+        &Actor::new("alice"),
+        "LSN-R",
+        &[("SKU-R".into(), 1)],
+        "late",
+        false,
+        30,
+        Utc::now(),
+    )
+    .await;
+    let message = r
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(message.contains("return window closed on"), "{message}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM returns")
+        .fetch_one(&pool)
+        .await
+        .expect("returns");
+    assert_eq!(rows, 0);
+    // A viewer may not open one at all.
+    let viewer = returns::open(
+        &pool,
+        &Actor::new("vic"),
+        "LSN-R",
+        &[("SKU-R".into(), 1)],
+        "x",
+        false,
+        90,
+        Utc::now(),
+    )
+    .await;
+    assert!(
+        matches!(viewer, Err(returns::ReturnError::Refused(_))),
+        "{viewer:?}"
+    );
+}
+
+#[sqlx::test]
+async fn oversell_is_raised_the_moment_it_happens_with_the_orders_newest_first(pool: PgPool) {
+    sqlx::raw_sql(
+        "INSERT INTO customers (id, email, name, country) VALUES (1, 'o@example.com', 'O', 'US');
+         INSERT INTO products (id, sku, name, currency, price_minor, cost_minor, stock_on_hand, stock_reserved, reorder_point)
+              VALUES (1, 'SKU-O', 'Lamp', 'USD', 1000, 100, 3, 0, 2);
+         INSERT INTO orders (id, order_number, customer_id, status, currency, subtotal_minor, total_minor, email, paid_at, created_at)
+              VALUES (1, 'LSN-O1', 1, 'paid', 'USD', 2000, 2000, 'o@example.com', now(), now() - interval '2 minutes'),
+                     (2, 'LSN-O2', 1, 'paid', 'USD', 2000, 2000, 'o@example.com', now(), now() - interval '1 minute');
+         INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor)
+              VALUES (1, 1, 2, 1000, 100), (2, 1, 2, 1000, 100);",
+    )
+    .execute(&pool)
+    .await
+    .expect("rows");
+    let mut tx = pool.begin().await.expect("tx");
+    stock::reserve_order(&mut tx, 1, "worker")
+        .await
+        .expect("reserve 1");
+    tx.commit().await.expect("commit");
+    let alerts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM alerts WHERE rule_key = 'inventory_oversold'")
+            .fetch_one(&pool)
+            .await
+            .expect("alerts");
+    assert_eq!(alerts, 0, "2 of 3 reserved is not an oversell");
+    let mut tx = pool.begin().await.expect("tx");
+    stock::reserve_order(&mut tx, 2, "worker")
+        .await
+        .expect("reserve 2");
+    tx.commit().await.expect("commit");
+    let (title, details): (String, String) = sqlx::query_as(
+        "SELECT title, details FROM alerts WHERE rule_key = 'inventory_oversold' AND state = 'open'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the oversell alert");
+    assert!(
+        title.contains("SKU-O") && title.contains("4 reserved, 3 on hand"),
+        "{title}"
+    );
+    let o2 = details.find("LSN-O2").expect("O2 listed");
+    let o1 = details.find("LSN-O1").expect("O1 listed");
+    assert!(o2 < o1, "newest first: {details}");
+    let over = stock::oversold(&pool, 10).await.expect("oversold");
+    assert_eq!(over.len(), 1);
+    assert_eq!(
+        over[0].orders,
+        vec!["LSN-O2".to_string(), "LSN-O1".to_string()]
+    );
+    let moves: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stock_movements WHERE kind = 'reserve'")
+            .fetch_one(&pool)
+            .await
+            .expect("movements");
+    assert_eq!(moves, 2, "stock changes are recorded");
+    // Below the reorder point: listed as low, with a purchase suggestion.
+    let low = stock::low(&pool, Utc::now(), Utc::now() + Duration::days(2), 10)
+        .await
+        .expect("low");
+    assert_eq!(low[0].sku, "SKU-O");
+    let reorder = stock::reorder(&pool, Utc::now() + Duration::seconds(1), 10)
+        .await
+        .expect("reorder");
+    // 4 sold in 14 days + reorder point 2 - (-1 available) = 7.
+    assert_eq!(
+        (
+            reorder[0].sku.as_str(),
+            reorder[0].sold_14d,
+            reorder[0].suggested
+        ),
+        ("SKU-O", 4, 7)
+    );
+}
+
+fn event(lines: usize) -> impl Strategy<Value = StockEvent> {
+    let l = 0..lines;
+    prop_oneof![
+        l.clone().prop_map(|line| StockEvent::Capture { line }),
+        (l.clone(), 0..4i32).prop_map(|(line, units)| StockEvent::Refund { line, units }),
+        l.clone().prop_map(|line| StockEvent::Decline { line }),
+        l.clone().prop_map(|line| StockEvent::Cancel { line }),
+        l.clone().prop_map(|line| StockEvent::Ship { line }),
+        (l, 0..4i32, any::<bool>()).prop_map(|(line, units, defective)| StockEvent::Return {
+            line,
+            units,
+            defective
+        }),
+        (0..5i32).prop_map(|units| StockEvent::Restock { units }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    /// Any sequence of captures, refunds, declines, cancels, shipments and
+    /// returns keeps on hand, reserved and sold consistent with the lines, and
+    /// an oversell is reported whenever reserved exceeds on hand.
+    #[test]
+    fn the_stock_ledger_stays_consistent_and_reports_every_oversell(
+        on_hand in 0..6i32,
+        quantities in prop::collection::vec(1..4i32, 1..6),
+        events in prop::collection::vec(event(6), 0..60),
+    ) {
+        let lines = quantities
+            .iter()
+            .map(|&quantity| LineUnits { quantity, ..LineUnits::default() })
+            .collect();
+        let mut ledger = Ledger::new(on_hand, lines);
+        let mut was_oversold = false;
+        for e in events {
+            ledger.apply(e);
+            prop_assert_eq!(ledger.check(), Ok(()), "after {:?}", e);
+            let now_oversold = ledger.reserved > ledger.on_hand;
+            prop_assert_eq!(ledger.oversell_reported, now_oversold);
+            if now_oversold && !was_oversold {
+                prop_assert!(ledger.reports > 0);
+            }
+            was_oversold = now_oversold;
+        }
+    }
+}
