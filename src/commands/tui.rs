@@ -123,6 +123,7 @@ pub fn options(
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
         actor,
         payouts,
+        targets: crate::store::notify::Targets::from_config(&loaded.config.escalation),
     }
 }
 

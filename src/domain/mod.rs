@@ -4,6 +4,7 @@
 //! database or a network. The store persists these types; the worker and the
 //! TUI decide with them.
 
+pub mod alert_lifecycle;
 pub mod alerts;
 pub mod disputes;
 pub mod fraud;
@@ -14,6 +15,7 @@ pub mod money;
 pub mod operators;
 pub mod payments;
 pub mod payouts;
+pub mod probes;
 pub mod shows;
 
 pub use money::{Currency, Money, MoneyError, Rounding};

@@ -16,14 +16,20 @@
 //! run time against the migrated schema by the test suite, which runs on a
 //! real PostgreSQL.
 
+pub mod alert_actions;
+pub mod alert_rules;
 pub mod alerts;
 pub mod authz;
+pub mod data_rules;
 pub mod fraud;
 pub mod fraud_detail;
 pub mod inbox;
+pub mod incidents;
+pub mod notify;
 pub mod operators;
 pub mod outbox;
 pub mod payouts;
+pub mod probes;
 pub mod seed;
 pub mod snapshot;
 pub mod status;

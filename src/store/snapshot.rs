@@ -111,6 +111,13 @@ pub struct AlertRow {
     pub last_seen_at: DateTime<Utc>,
     pub occurrences: i32,
     pub acked_by: Option<String>,
+    pub dedup_key: String,
+    /// What raised it ("probe:checkout", "shows", ...).
+    pub source: String,
+    /// A silence covers it until then.
+    pub silenced_until: Option<DateTime<Utc>>,
+    /// Its condition is clear; it resolves by itself after `recover_s`.
+    pub recovering: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +130,12 @@ pub struct IncidentRow {
     pub opened_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
     pub summary: String,
+    /// The alert it was declared from.
+    pub alert_id: Option<i64>,
+    /// Escalation steps told (0 the on-call engineer ... 3 the CEO).
+    pub escalation_level: i32,
+    /// The latest timeline entry ("note: ...", "escalated to ...").
+    pub last_event: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -405,26 +418,39 @@ async fn blocklist(pool: &PgPool) -> Result<(Vec<BlockRow>, i64), sqlx::Error> {
 }
 
 async fn alerts(pool: &PgPool) -> Result<Vec<AlertRow>, sqlx::Error> {
-    type Row = (
-        i64,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        i32,
-        Option<String>,
-    );
-    // alerts_active_idx: the unresolved alerts are few; most severe, then newest first.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        severity: String,
+        priority: Option<String>,
+        rule_key: String,
+        title: String,
+        details: String,
+        state: String,
+        since: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
+        occurrences: i32,
+        acked_by: Option<String>,
+        dedup_key: String,
+        source: String,
+        until: Option<DateTime<Utc>>,
+        recovering: bool,
+    }
+    // alerts_active_idx: the unresolved alerts are few; most severe, then
+    // newest first. Pending ones (not yet for `for_s`) are not shown.
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, severity, priority, rule_key, title, details, state, opened_at, last_seen_at,
-                occurrences, acked_by
-           FROM alerts WHERE state <> 'resolved'
-          ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-                   COALESCE(priority, 'P9'), opened_at DESC, id DESC
+        "SELECT a.id, a.severity, a.priority, a.rule_key, a.title, a.details, a.state,
+                COALESCE(a.fired_at, a.opened_at) AS since, a.last_seen_at, a.occurrences, a.acked_by,
+                a.dedup_key, a.source, s.until, a.clear_since IS NOT NULL AS recovering
+           FROM alerts a
+           LEFT JOIN LATERAL (
+                SELECT max(ends_at) AS until FROM alert_silences s
+                 WHERE s.lifted_at IS NULL AND s.starts_at <= now() AND s.ends_at > now()
+                   AND (s.matcher = a.dedup_key
+                        OR (right(s.matcher, 1) = '*' AND starts_with(a.dedup_key, left(s.matcher, -1))))) s ON true
+          WHERE a.state IN ('open', 'acknowledged')
+          ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                   COALESCE(a.priority, 'P9'), a.opened_at DESC, a.id DESC
           LIMIT $1",
     )
     .bind(PANE_LIMIT)
@@ -433,37 +459,48 @@ async fn alerts(pool: &PgPool) -> Result<Vec<AlertRow>, sqlx::Error> {
     Ok(rows
         .into_iter()
         .map(|r| AlertRow {
-            id: r.0,
-            severity: r.1,
-            priority: r.2,
-            rule_key: r.3,
-            title: r.4,
+            id: r.id,
+            severity: r.severity,
+            priority: r.priority,
+            rule_key: r.rule_key,
+            title: r.title,
             // Written before limits existed, or by hand: clipped for the screen.
-            details: crate::text::clip(&r.5).into_owned(),
-            state: r.6,
-            opened_at: r.7,
-            last_seen_at: r.8,
-            occurrences: r.9,
-            acked_by: r.10,
+            details: crate::text::clip(&r.details).into_owned(),
+            state: r.state,
+            opened_at: r.since,
+            last_seen_at: r.last_seen_at,
+            occurrences: r.occurrences,
+            acked_by: r.acked_by,
+            dedup_key: r.dedup_key,
+            source: r.source,
+            silenced_until: r.until,
+            recovering: r.recovering,
         })
         .collect())
 }
 
 async fn incidents(pool: &PgPool) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        String,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        priority: String,
+        title: String,
+        state: String,
+        commander: Option<String>,
+        opened_at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+        summary: String,
+        alert_id: Option<i64>,
+        escalation_level: i32,
+        last_event: Option<String>,
+    }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, priority, title, state, commander, opened_at, due_at, summary
-           FROM incidents WHERE state <> 'resolved'
-          ORDER BY due_at, id
+        "SELECT i.id, i.priority, i.title, i.state, i.commander, i.opened_at, i.due_at, i.summary,
+                i.alert_id, i.escalation_level,
+                (SELECT e.kind || ': ' || e.body FROM incident_events e WHERE e.incident_id = i.id
+                  ORDER BY e.at DESC, e.id DESC LIMIT 1) AS last_event
+           FROM incidents i WHERE i.state <> 'resolved'
+          ORDER BY i.due_at, i.id
           LIMIT $1",
     )
     .bind(PANE_LIMIT)
@@ -472,14 +509,19 @@ async fn incidents(pool: &PgPool) -> Result<Vec<IncidentRow>, sqlx::Error> {
     Ok(rows
         .into_iter()
         .map(|r| IncidentRow {
-            id: r.0,
-            priority: r.1,
-            title: r.2,
-            state: r.3,
-            commander: r.4,
-            opened_at: r.5,
-            due_at: r.6,
-            summary: r.7,
+            id: r.id,
+            priority: r.priority,
+            title: r.title,
+            state: r.state,
+            commander: r.commander,
+            opened_at: r.opened_at,
+            due_at: r.due_at,
+            summary: r.summary,
+            alert_id: r.alert_id,
+            escalation_level: r.escalation_level,
+            last_event: r
+                .last_event
+                .map(|e| crate::text::clip_to(&e, 200).into_owned()),
         })
         .collect())
 }

@@ -1,6 +1,7 @@
 //! The whole worker as tasks of one process: the webhook server, the applier
-//! (inbox → domain tables), the command executor (outbox → providers) and the
-//! schedules (payout batches, reconciliation).
+//! (inbox → domain tables), the command executor (outbox → providers), the
+//! schedules (payout batches, reconciliation), the probes, the alert rules
+//! and the notification sender.
 //! `lsn-ops worker` runs it until a signal; `lsn-ops demo` runs it beside the
 //! dashboard against the built-in simulators.
 
@@ -44,6 +45,14 @@ pub async fn start(
     let clients = Clients::from_config(config, HttpPolicy::default())
         .map_err(|e| format!("provider clients: {e}"))?;
     let schedule = crate::store::payouts::Schedule::from_config(config)?;
+    let timezone: chrono_tz::Tz = config
+        .ops
+        .timezone
+        .parse()
+        .map_err(|_| format!("[ops] timezone {:?}", config.ops.timezone))?;
+    let monitor = super::monitor::Monitor::from_config(config, timezone);
+    let sender = super::notify::Sender::new(&config.escalation)?;
+    let retention = chrono::Duration::hours(config.alerts.retention_h.min(1_000_000) as i64);
     let addr = listener
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
@@ -76,6 +85,14 @@ pub async fn start(
             RECONCILE_EVERY,
             stop_rx.clone(),
         )),
+        tokio::spawn(super::probes::run(
+            pool.clone(),
+            config.probes.clone(),
+            retention,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(monitor.run(pool.clone(), stop_rx.clone())),
+        tokio::spawn(sender.run(pool.clone(), POLL, stop_rx.clone())),
         tokio::spawn(commands::run(
             pool,
             clients,

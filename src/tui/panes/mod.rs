@@ -109,6 +109,8 @@ pub struct Requests {
     pub clipboard: Option<String>,
     /// For the payouts task.
     pub payouts: Vec<super::ops_task::Request>,
+    /// Pane 1's alert and incident actions (the same task).
+    pub alerts: Vec<super::alerts_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and
