@@ -125,7 +125,9 @@ pub async fn ack(
             what,
         });
     }
+    // PostgreSQL keeps microseconds: the time returned is the time stored.
     let now = Utc::now();
+    let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
     sqlx::query(
         "UPDATE alerts SET state = 'acknowledged', acked_by = $2, acked_at = $3 WHERE id = $1",
     )
