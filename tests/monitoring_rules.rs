@@ -374,7 +374,7 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
         format!("show:{show}:cannot_start"),
         format!("low_stock:{product}"),
         format!("oversell:{oversold}"),
-        format!("dispute:{dispute}:sla"),
+        "disputes:sla_at_risk".into(),
         format!("payout:failed:batch:{batch}"),
         "fraud:backlog".into(),
         "system:disk".into(),

@@ -84,14 +84,6 @@ pub fn step(t: &Tracked, holds: bool, now: DateTime<Utc>, timing: &Timing) -> St
     }
 }
 
-/// An acknowledged alert whose condition is not evaluated (raised by an
-/// event) fires again after the ack timeout too.
-pub fn ack_expired(t: &Tracked, now: DateTime<Utc>, timeout: Duration) -> bool {
-    t.state == AlertState::Acknowledged
-        && t.clear_since.is_none()
-        && t.acked_at.is_some_and(|a| now - a >= timeout)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +152,14 @@ mod tests {
         assert_eq!(step(&acked, true, at(100 + 1799), &timing), Step::Hold);
         assert_eq!(step(&acked, true, at(100 + 1800), &timing), Step::Refire);
         assert_eq!(step(&acked, true, at(100 + 1800), &TIMING), Step::Hold);
-        assert!(ack_expired(&acked, at(1900), Duration::minutes(30)));
-        assert!(!ack_expired(&acked, at(1899), Duration::minutes(30)));
+        let recovering = Tracked {
+            clear_since: Some(at(1000)),
+            ..acked
+        };
+        assert_eq!(
+            step(&recovering, false, at(100 + 1800), &timing),
+            Step::Hold,
+            "no longer firing: no ack timeout"
+        );
     }
 }

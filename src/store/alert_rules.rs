@@ -177,12 +177,8 @@ pub async fn reconcile(
             continue;
         }
         if !(a.evaluated && owned.contains(&a.rule_key)) {
-            // Raised by an event: only the ack timeout applies.
-            if let Some(timeout) = settings.ack_timeout
-                && alert_lifecycle::ack_expired(&a.tracked(), now, timeout)
-            {
-                refire(&mut tx, a.id, now, &mut out).await?;
-            }
+            // Raised by an event (or by a rule not evaluated this time): no
+            // condition says whether it still fires, so it stays as it is.
             continue;
         }
         let timing = Timing {

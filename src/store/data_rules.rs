@@ -198,14 +198,15 @@ pub async fn domain(
         out.push(c);
     }
 
-    // Disputes whose internal SLA ends within the risk window with evidence missing.
+    // Disputes whose internal SLA ends within the risk window with evidence
+    // missing: one alert for all of them (the Disputes pane lists them).
     let awaiting: Vec<&str> = DisputeState::ALL
         .iter()
         .filter(|s| s.awaiting_evidence())
         .map(|s| s.as_str())
         .collect();
-    let disputes: Vec<(i64, String, DateTime<Utc>, i64)> = sqlx::query_as(
-        "SELECT d.id, d.paypal_dispute_id, d.sla_due_at,
+    let disputes: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT d.paypal_dispute_id, d.sla_due_at,
                 (SELECT count(*) FROM dispute_evidence e WHERE e.dispute_id = d.id AND e.status = 'missing')
            FROM disputes d
           WHERE d.state = ANY($1) AND d.sla_due_at < $2
@@ -217,18 +218,25 @@ pub async fn domain(
     .bind(MAX_ROWS)
     .fetch_all(pool)
     .await?;
-    for (id, paypal_id, due, missing) in disputes {
+    if let Some((first, due, missing)) = disputes.first() {
+        let n = disputes.len();
+        let more = if n >= MAX_ROWS as usize { "+" } else { "" };
+        let ids: Vec<&str> = disputes.iter().take(10).map(|d| d.0.as_str()).collect();
         out.push(condition(
             "dispute_sla",
-            format!("dispute:{id}:sla"),
+            "disputes:sla_at_risk".into(),
             "disputes",
             Severity::Warning,
             Priority::P1,
             format!(
-                "Dispute {paypal_id}: evidence SLA {}",
-                crate::domain::incidents::format_time_left(due, now)
+                "{n}{more} dispute(s): evidence SLA within {} h, evidence missing",
+                a.dispute_sla_risk_h
             ),
-            format!("{missing} of 7 evidence items missing"),
+            format!(
+                "soonest {first} ({}, {missing} of 7 items missing); {}",
+                crate::domain::incidents::format_time_left(*due, now),
+                ids.join(", ")
+            ),
             at_once,
         ));
     }
