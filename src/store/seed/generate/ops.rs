@@ -139,6 +139,7 @@ impl Generator {
                     "payout_failures" => "payouts",
                     "low_stock" => "inventory",
                     "webhook_failures" => "inbox",
+                    "disk" => "system",
                     _ => "probe:checkout-api",
                 })
                 .f(matches!(rule, "show_cannot_start" | "fraud_backlog"))

@@ -411,7 +411,7 @@ impl Pane for AlertsPane {
                 height: 3.min(body.height),
             };
             let title = match &p.ask {
-                Ask::Silence { key } => format!(" Mute {key}: 2h reason "),
+                Ask::Silence { key } => format!(" Mute {key} for: DURATION REASON (2h deploy) "),
                 Ask::Resolve { id } => format!(" Resolve alert #{id}: note "),
                 Ask::ResolveIncident { id } => format!(" Resolve INC-{id}: summary "),
                 Ask::Note { id } => format!(" Note on INC-{id} "),
