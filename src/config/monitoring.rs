@@ -259,3 +259,109 @@ pub fn validate(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use crate::config::load_from;
+
+    fn file(text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "lsn-ops-monitoring-config-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn alerts_keys_come_from_the_environment_like_every_other_key() {
+        let loaded = load_from(
+            None,
+            env(&[
+                ("LSN_OPS_ALERTS__WINDOW_S", "5"),
+                ("LSN_OPS_ALERTS__THRESHOLDS__DISK_MAX_PCT", "90.5"),
+                ("LSN_OPS_ESCALATION__CTO", "carl@example.com"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(loaded.config.alerts.window_s, 5);
+        assert_eq!(loaded.config.alerts.thresholds.disk_max_pct, 90.5);
+        assert_eq!(loaded.config.alerts.for_s, 60, "the rest keeps its default");
+        assert_eq!(loaded.config.escalation.cto, "carl@example.com");
+    }
+
+    #[test]
+    fn probes_load_with_defaults_and_overrides() {
+        let path = file(
+            "[[probes]]\nname = \"api\"\nkind = \"http\"\ntarget = \"https://shop.example.com/health\"\n\
+             [probes.thresholds]\np95_max_ms = 800\n\
+             [[probes]]\nname = \"cert\"\nkind = \"tls\"\ntarget = \"shop.example.com:443\"\ninterval_s = 3600\n",
+        );
+        let loaded = load_from(Some(&path), env(&[])).expect("loads");
+        let p = &loaded.config.probes;
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].interval_s, p[0].timeout_ms), (10, 2000));
+        assert_eq!(p[0].thresholds.p95_max_ms, Some(800));
+        assert_eq!(
+            p[0].thresholds
+                .over(&loaded.config.alerts.thresholds)
+                .p95_max_ms,
+            800
+        );
+        assert_eq!(p[1].interval_s, 3600);
+    }
+
+    #[test]
+    fn bad_probes_and_thresholds_are_named() {
+        let bad = |text: &str| match load_from(Some(&file(text)), env(&[])) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.0,
+        };
+        let m = bad("[[probes]]\nname = \"a\"\nkind = \"http\"\ntarget = \"shop.example.com\"\n");
+        assert!(
+            m.contains("[probes] target") && m.contains("an http:// or https:// URL"),
+            "{m}"
+        );
+        let m = bad("[[probes]]\nname = \"a\"\nkind = \"ping\"\ntarget = \"x:1\"\n");
+        assert!(m.contains("\"http\", \"tcp\" or \"tls\""), "{m}");
+        let m = bad(
+            "[[probes]]\nname = \"a\"\nkind = \"tcp\"\ntarget = \"db:5432\"\n[[probes]]\nname = \"a\"\nkind = \"tcp\"\ntarget = \"db:5433\"\n",
+        );
+        assert!(m.contains("a name no other probe has"), "{m}");
+        let m = bad(
+            "[[probes]]\nname = \"a\"\nkind = \"http\"\ntarget = \"http://x\"\nexpect_status = \"500-200\"\n",
+        );
+        assert!(m.contains("expect_status"), "{m}");
+        let m = bad("[[probes]]\nname = \"a\"\nkind = \"tcp\"\ntarget = \"db:5432\"\ncolour = 1\n");
+        assert!(m.contains("unknown key"), "{m}");
+        let m = bad("[alerts.thresholds]\nmemory_max_pct = 185.0\n");
+        assert!(
+            m.contains("[alerts.thresholds] memory_max_pct = 185"),
+            "{m}"
+        );
+        let m = bad("[alerts]\ninterval_s = 0\n");
+        assert!(
+            m.contains("[alerts] interval_s = 0: expected at least 1"),
+            "{m}"
+        );
+        let m = bad("[escalation]\nslack_webhook_url = \"hooks.slack.com/x\"\n");
+        assert!(
+            m.contains("[redacted]") && !m.contains("hooks.slack.com"),
+            "{m}"
+        );
+    }
+}
