@@ -17,7 +17,7 @@ use super::authz::{AuthError, authorize};
 use super::notify::{self, IncidentNote, Targets};
 use crate::config::EscalationConfig;
 use crate::domain::incidents::{IncidentState, Priority, Step, due_at, escalation_due};
-use crate::domain::operators::{Actor, Permission, Refusal};
+use crate::domain::operators::{Actor, Permission};
 
 /// An incident as `incidents list` and the screen show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -531,12 +531,4 @@ pub async fn escalate_due(
     }
     tx.commit().await?;
     Ok(done)
-}
-
-/// The refusal behind `e`, when the store refused the operator.
-pub fn refused(e: &IncidentError) -> Option<&Refusal> {
-    match e {
-        IncidentError::Auth(AuthError::Refused(r)) => Some(r),
-        _ => None,
-    }
 }

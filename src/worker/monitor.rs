@@ -230,7 +230,9 @@ impl Monitor {
                 self.database_failed(now);
                 tracing::warn!("alert rules: the database did not answer");
             } else if let Err(e) = self.tick(&pool, now).await {
-                self.database_failed(now);
+                if lost_connection(&e) {
+                    self.database_failed(now);
+                }
                 tracing::warn!("alert rules: {e}");
             }
             tokio::select! {
@@ -239,4 +241,17 @@ impl Monitor {
             }
         }
     }
+}
+
+/// A failure to reach the database (as opposed to a query's own error).
+fn lost_connection(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    )
 }
