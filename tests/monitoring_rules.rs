@@ -247,9 +247,11 @@ async fn state_of(pool: &PgPool, key: &str) -> Option<String> {
 
 #[sqlx::test]
 async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(pool: PgPool) {
+    // The built-in rules are damped (for_s, recover_s); the domain ones are not.
     let mut config = Config::default();
-    config.alerts.for_s = 0;
-    config.alerts.recover_s = 0;
+    config.alerts.for_s = 60;
+    config.alerts.recover_s = 120;
+    config.alerts.window_s = 300;
     config.alerts.payment_min_count = 10;
     let m = monitor(config);
     let now = Utc::now();
@@ -363,10 +365,45 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
     )
     .await
     .expect("system");
-    m.database_failed(now - Duration::seconds(30));
-    m.database_failed(now - Duration::seconds(20));
+    // Inside the window at +0 s and +60 s, out of it from +100 s.
+    m.database_failed(now - Duration::seconds(200));
+    m.database_failed(now - Duration::seconds(190));
 
+    let damped = [
+        "payments:failure_rate",
+        "inbox:failures",
+        "inbox:backlog",
+        "system:disk",
+        "system:memory",
+        "database:connection",
+    ];
     let tick = m.tick(&pool, now).await.expect("tick");
+    for key in damped {
+        assert_eq!(
+            state_of(&pool, key).await.as_deref(),
+            Some("pending"),
+            "{key} waits for for_s"
+        );
+    }
+    m.tick(&pool, now + Duration::seconds(59))
+        .await
+        .expect("tick");
+    for key in damped {
+        assert_eq!(
+            state_of(&pool, key).await.as_deref(),
+            Some("pending"),
+            "{key} at 59 s"
+        );
+    }
+    let fired_late = m
+        .tick(&pool, now + Duration::seconds(60))
+        .await
+        .expect("tick");
+    assert_eq!(
+        fired_late.outcome.fired.len(),
+        damped.len(),
+        "all fire at for_s"
+    );
     let keys = [
         "payments:failure_rate".to_string(),
         "inbox:failures".into(),
@@ -388,7 +425,11 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
             "{key} fires"
         );
     }
-    assert_eq!(tick.outcome.fired.len(), keys.len());
+    assert_eq!(
+        tick.outcome.fired.len(),
+        keys.len() - damped.len(),
+        "the domain rules at once"
+    );
     // The show's P0 opened an incident by itself.
     let (priority, declared_by): (String, String) = sqlx::query_as(
         "SELECT i.priority, i.declared_by FROM incidents i JOIN alerts a ON a.id = i.alert_id
@@ -400,7 +441,8 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
     .expect("incident");
     assert_eq!((priority.as_str(), declared_by.as_str()), ("P0", "lsn-ops"));
 
-    // Fix the data: each alert resolves by itself at the next evaluation.
+    // Fix the data: each domain alert resolves at the next evaluation, the
+    // damped ones once clear for recover_s.
     let fixes = [
         "UPDATE payments SET status = 'COMPLETED'",
         "UPDATE provider_events SET status = 'applied'",
@@ -413,14 +455,33 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
     for sql in fixes {
         sqlx::query(sql).execute(&pool).await.expect(sql);
     }
-    // Past the 300 s window: the database failures and the old figures are out of it.
-    let later = now + Duration::seconds(301);
-    let samples = [system("system:disk", 50.0), system("system:memory", 40.0)].map(|s| Sample {
-        at: later - Duration::seconds(1),
-        ..s
-    });
-    insert(&pool, &samples).await.expect("system");
-    let tick = m.tick(&pool, later).await.expect("tick");
+    let at = |secs: i64| now + Duration::seconds(secs);
+    let healthy = [system("system:disk", 50.0), system("system:memory", 40.0)]
+        .map(|s| Sample { at: at(119), ..s });
+    insert(&pool, &healthy).await.expect("system");
+    let domain: Vec<&String> = keys
+        .iter()
+        .filter(|k| !damped.contains(&k.as_str()))
+        .collect();
+    let tick = m.tick(&pool, at(120)).await.expect("tick");
+    assert_eq!(tick.outcome.resolved.len(), domain.len());
+    for key in &domain {
+        assert_eq!(
+            state_of(&pool, key).await.as_deref(),
+            Some("resolved"),
+            "{key} resolves at once"
+        );
+    }
+    m.tick(&pool, at(239)).await.expect("tick");
+    for key in damped {
+        assert_eq!(
+            state_of(&pool, key).await.as_deref(),
+            Some("open"),
+            "{key} recovering at 239 s"
+        );
+    }
+    let tick = m.tick(&pool, at(240)).await.expect("tick");
+    assert_eq!(tick.outcome.resolved.len(), damped.len());
     for key in &keys {
         assert_eq!(
             state_of(&pool, key).await.as_deref(),
@@ -428,7 +489,6 @@ async fn every_data_rule_raises_its_alert_and_resolves_when_the_data_is_fixed(po
             "{key} resolves"
         );
     }
-    assert_eq!(tick.outcome.resolved.len(), keys.len());
     let still_open: i64 =
         sqlx::query_scalar("SELECT count(*) FROM alerts WHERE state <> 'resolved'")
             .fetch_one(&pool)

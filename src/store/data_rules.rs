@@ -156,13 +156,15 @@ pub async fn domain(
 
     // A live show past its start (plus the grace) that has not started: P0.
     let grace = Duration::minutes(a.show_start_grace_min.min(100_000) as i64);
-    let shows: Vec<(
+    /// id, title, scheduled start, room, creator connected at.
+    type LateShow = (
         i64,
         String,
         DateTime<Utc>,
         Option<String>,
         Option<DateTime<Utc>>,
-    )> = sqlx::query_as(
+    );
+    let shows: Vec<LateShow> = sqlx::query_as(
         "SELECT id, title, scheduled_start, twilio_room_sid, creator_connected_at FROM shows
               WHERE status IN ('scheduled', 'preshow') AND started_at IS NULL
                 AND scheduled_start < $1 AND scheduled_end > $2
