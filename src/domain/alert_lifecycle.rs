@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(step(&acked, true, at(100 + 1800), &timing), Step::Refire);
         assert_eq!(step(&acked, true, at(100 + 1800), &TIMING), Step::Hold);
         let recovering = Tracked {
-            clear_since: Some(at(1000)),
+            clear_since: Some(at(1850)),
             ..acked
         };
         assert_eq!(
