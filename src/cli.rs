@@ -98,6 +98,16 @@ pub enum Command {
         #[command(subcommand)]
         action: InventoryAction,
     },
+    /// Alerts: list, acknowledge, silence, resolve.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
+    /// Incidents: list, show, open, assign, note, status, resolve.
+    Incidents {
+        #[command(subcommand)]
+        action: IncidentsAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +181,73 @@ pub enum InventoryAction {
     Reorder {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Unresolved alerts, most severe first (--all: the latest resolved too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Acknowledge a firing alert (records who and when).
+    Ack { id: i64 },
+    /// Silence the alerts of a dedup key (or "prefix*") for a while.
+    Silence {
+        key: String,
+        /// How long: 30m, 2h, 1d.
+        #[arg(long = "for", value_name = "DURATION")]
+        r#for: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resolve an alert with a note.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsAction {
+    /// Open incidents by deadline, with the time left (--all: resolved too).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// One incident and its timeline.
+    Show { id: i64 },
+    /// Declare an incident: from an alert (--alert ID) or fresh (--priority, --title).
+    Open {
+        #[arg(long)]
+        alert: Option<i64>,
+        #[arg(long, value_name = "P0|P1|P2|P3")]
+        priority: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Make someone the incident's commander.
+    Assign { id: i64, who: String },
+    /// Add a note to the timeline.
+    Note { id: i64, text: String },
+    /// investigating, identified, monitoring or resolved.
+    Status {
+        id: i64,
+        state: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve with a summary.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        note: String,
     },
 }
 

@@ -19,6 +19,9 @@ use figment::value::{Dict, Map};
 use figment::{Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
+mod monitoring;
+pub use monitoring::{AlertsConfig, EscalationConfig, ProbeConfig};
+
 /// The runbook's environment variable names and the key each one sets.
 pub const RUNBOOK_ENV: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
@@ -80,6 +83,10 @@ pub struct Config {
     pub fraud: FraudConfig,
     pub payouts: PayoutsConfig,
     pub maintenance: MaintenanceConfig,
+    pub alerts: AlertsConfig,
+    /// What the worker checks (`[[probes]]`); none by default.
+    pub probes: Vec<ProbeConfig>,
+    pub escalation: EscalationConfig,
     pub log: LogConfig,
     /// Dashboard keys rebound by action name (`quit = "Q"`); checked when the
     /// dashboard starts (an unknown name or a clash is exit 2).
@@ -740,6 +747,11 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             &format!("\"{}\"", config.payouts.time),
             "a local time \"HH:MM\" such as \"14:00\"",
         ));
+    }
+    if let Err((key, shown, expected)) =
+        monitoring::validate(&config.alerts, &config.probes, &config.escalation)
+    {
+        return Err(bad(&key, &shown, &expected));
     }
     if crate::domain::money::Currency::parse(&config.payouts.currency).is_none() {
         return Err(bad(

@@ -643,3 +643,44 @@ fn order_overlay_and_refund_confirmation_at_120x40() {
         (0..buf.area.height).all(|y| (0..buf.area.width).all(|x| buf[(x, y)].symbol().is_ascii()))
     );
 }
+
+/// Pane 1 with its lifecycle: silenced and recovering alerts, the mute
+/// prompt at 80x24, an incident's detail (escalation, latest timeline entry)
+/// at 120x40.
+#[test]
+fn alerts_pane_states_prompt_and_incident_detail() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut a = app(false, 80, 24);
+    a.update(Action::Show(lsn_ops::tui::panes::PaneId::Alerts));
+    let s = text(&render(&a, &theme()));
+    for needle in ["FIRING", "acked", "silenced", "recovering", "a ack"] {
+        assert!(s.contains(needle), "{needle} missing from\n{s}");
+    }
+    insta::assert_snapshot!("alerts_pane_80x24", s);
+    a.update(Action::Pane(PaneAction::AlertSilence));
+    for c in "2h deploy".chars() {
+        a.update(Action::Modal(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("Mute show_cannot_start:1"), "{s}");
+    insta::assert_snapshot!("alerts_mute_prompt_80x24", s);
+
+    let mut a = app(false, 120, 40);
+    a.update(Action::Show(lsn_ops::tui::panes::PaneId::Alerts));
+    // Down to the P2 incident ("Slow seller dashboard", the third incident), then open it.
+    let target = a.snapshot().map(|s| s.alerts.len() + 2);
+    for _ in 0..12 {
+        if a.panes.alerts.table.selected_row() == target {
+            break;
+        }
+        a.update(Action::Nav(Nav::Down));
+    }
+    a.update(Action::Nav(Nav::Open));
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("Escalated to"), "{s}");
+    assert!(s.contains("identified → monitoring"), "{s}");
+    insta::assert_snapshot!("alerts_incident_detail_120x40", s);
+}

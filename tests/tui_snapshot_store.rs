@@ -57,7 +57,7 @@ async fn alerts_and_incidents_most_severe_first_resolved_left_out(pool: PgPool) 
     exec(
         &pool,
         "INSERT INTO incidents (priority, title, state, opened_at, due_at)
-         VALUES ('P2', 'later', 'open', $1, $1 + interval '24 hours'),
+         VALUES ('P2', 'later', 'identified', $1, $1 + interval '24 hours'),
                 ('P0', 'sooner', 'investigating', $1, $1 + interval '1 hour'),
                 ('P1', 'done', 'resolved', $1, $1 + interval '4 hours')",
         now(),

@@ -3,7 +3,10 @@
 //! demo data if the database is empty, and opens the dashboard (`--operator
 //! NAME` is then that admin acting as NAME).
 //! The worker runs in-process against the built-in provider simulators, with a
-//! traffic generator ([`crate::traffic`]) keeping the screen alive.
+//! traffic generator ([`crate::traffic`]) keeping the screen alive, an http
+//! probe on a local target that degrades for a while (slow, then 500s) and
+//! recovers, so alerts fire and resolve on their own, and the Slack and
+//! PagerDuty simulators receiving the notifications.
 
 use crate::cli::{Failure, TuiArgs};
 use crate::config::Loaded;
@@ -40,7 +43,12 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
         "lsn-ops demo: worker on {} with simulated PayPal, Wise and Twilio",
         live.worker.base_url
     );
-    let result = super::tui::run_with_pool(loaded, args, pool).await;
+    // The dashboard tells the same simulated Slack and PagerDuty as the worker.
+    let shown = Loaded {
+        config: live.config.clone(),
+        ..loaded.clone()
+    };
+    let result = super::tui::run_with_pool(&shown, args, pool).await;
     live.stop().await;
     result
 }
@@ -49,6 +57,10 @@ pub async fn run(loaded: &Loaded, args: TuiArgs) -> Result<u8, Failure> {
 struct LiveTraffic {
     worker: crate::worker::process::Running,
     sims: std::sync::Arc<crate::simulators::Simulators>,
+    target: crate::simulators::probe_target::ProbeTarget,
+    paging: crate::simulators::paging::PagingSim,
+    /// The configuration pointed at the simulators.
+    config: crate::config::Config,
     stop: tokio::sync::watch::Sender<bool>,
     traffic: tokio::task::JoinHandle<()>,
 }
@@ -61,6 +73,8 @@ impl LiveTraffic {
             tracing::warn!("demo worker: {e}");
         }
         self.sims.shutdown().await;
+        self.target.shutdown().await;
+        self.paging.shutdown().await;
     }
 }
 
@@ -98,13 +112,61 @@ async fn start_live_traffic(loaded: &Loaded, pool: &sqlx::PgPool) -> Result<Live
     let mut config = loaded.config.clone();
     sims.apply_to(&mut config);
     config.worker.public_base_url = base;
+    let (target, paging) = demo_monitoring(&mut config).await?;
     let worker = crate::worker::process::start(pool.clone(), &config, listener).await?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let traffic = tokio::spawn(crate::traffic::run(pool.clone(), sims.clone(), stop_rx));
     Ok(LiveTraffic {
         worker,
         sims,
+        target,
+        paging,
+        config,
         stop,
         traffic,
     })
+}
+
+/// The demo's monitoring: a "storefront" http probe every 5 s on a local
+/// target that answers well for 2 minutes, slowly (800 ms) for 1, with 500s
+/// for 1, and again; alerts fire after 30 s and resolve 30 s after recovery;
+/// notifications go to the local Slack and PagerDuty simulators.
+async fn demo_monitoring(
+    config: &mut crate::config::Config,
+) -> Result<
+    (
+        crate::simulators::probe_target::ProbeTarget,
+        crate::simulators::paging::PagingSim,
+    ),
+    String,
+> {
+    use crate::simulators::probe_target::{Health, ProbeTarget};
+    use std::time::Duration;
+    let target = ProbeTarget::start().await?;
+    target.cycle(vec![
+        (Health::Ok, Duration::from_secs(120)),
+        (
+            Health::Slow(Duration::from_millis(800)),
+            Duration::from_secs(60),
+        ),
+        (Health::Failing(500), Duration::from_secs(60)),
+    ]);
+    let paging = crate::simulators::paging::PagingSim::start().await?;
+    paging.apply_to(config);
+    if config.probes.is_empty() {
+        config.probes.push(crate::config::ProbeConfig {
+            name: "storefront".into(),
+            kind: crate::domain::probes::ProbeKind::Http,
+            target: target.url(),
+            interval_s: 5,
+            timeout_ms: 2000,
+            expect_status: "200-399".into(),
+            for_s: Some(30),
+            recover_s: Some(30),
+            thresholds: Default::default(),
+        });
+        config.alerts.interval_s = config.alerts.interval_s.min(5);
+        config.alerts.window_s = config.alerts.window_s.min(60);
+    }
+    Ok((target, paging))
 }

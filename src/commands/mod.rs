@@ -2,9 +2,11 @@
 //! output (text, JSON) and exit codes; the work itself is in the store,
 //! the domain and the long-running parts (worker, dashboard).
 
+pub mod alerts;
 pub mod checklist;
 pub mod demo;
 pub mod fraud;
+pub mod incidents;
 pub mod inventory;
 pub mod maintenance;
 pub mod operators;
@@ -26,6 +28,8 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Status(args) => status::run(&loaded, args.format).await,
         Command::Fraud { action } => fraud::run(&loaded, action).await,
         Command::Operators { action } => operators::run(&loaded, action).await,
+        Command::Alerts { action } => alerts::run(&loaded, action).await,
+        Command::Incidents { action } => incidents::run(&loaded, action).await,
         Command::Tui(args) => tui::run(&loaded, args).await,
         Command::Demo(args) => demo::run(&loaded, args).await,
         Command::Worker { action: None } => worker::run(&loaded).await,

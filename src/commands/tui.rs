@@ -124,6 +124,7 @@ pub fn options(
         return_window_days: loaded.config.ops.return_window_days,
         actor,
         payouts,
+        targets: crate::store::notify::Targets::from_config(&loaded.config.escalation),
     }
 }
 

@@ -1,5 +1,8 @@
 //! Incident priorities and their resolution targets (runbook: P0 1h, P1 4h,
-//! P2 24h, P3 1 week), with the time left that the screen always shows.
+//! P2 24h, P3 1 week), with the time left that the screen always shows; the
+//! states (investigating → identified → monitoring → resolved) and the
+//! runbook's escalation path (on-call engineer, the technical lead after 1 h,
+//! the CTO after 4 h, the CEO for P0).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,6 +53,112 @@ impl Priority {
     }
 }
 
+/// An incident's state, as a status page says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl IncidentState {
+    pub const ALL: [IncidentState; 4] = [
+        Self::Investigating,
+        Self::Identified,
+        Self::Monitoring,
+        Self::Resolved,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Investigating => "investigating",
+            Self::Identified => "identified",
+            Self::Monitoring => "monitoring",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// Who is told, in the runbook's order. The step number is
+/// `incidents.escalation_level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    OnCall = 0,
+    TechLead = 1,
+    Cto = 2,
+    Ceo = 3,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Self::OnCall, Self::TechLead, Self::Cto, Self::Ceo];
+
+    pub fn level(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_level(level: i32) -> Option<Step> {
+        Self::ALL.into_iter().find(|s| s.level() == level)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OnCall => "on-call engineer",
+            Self::TechLead => "technical lead",
+            Self::Cto => "CTO",
+            Self::Ceo => "CEO",
+        }
+    }
+}
+
+/// When each step is due after an incident opened (`[escalation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscalationTimes {
+    pub tech_lead_after: Duration,
+    pub cto_after: Duration,
+    /// P0 only: the CEO (business-critical).
+    pub ceo_after_p0: Duration,
+}
+
+impl Default for EscalationTimes {
+    fn default() -> Self {
+        Self {
+            tech_lead_after: Duration::hours(1),
+            cto_after: Duration::hours(4),
+            ceo_after_p0: Duration::hours(1),
+        }
+    }
+}
+
+/// The highest step an unresolved incident opened at `opened_at` has reached
+/// at `now`: the on-call engineer from the start, the technical lead after 1 h,
+/// the CTO after 4 h; a P0 reaches the CEO after `ceo_after_p0` (then the
+/// CTO is told too, as the path goes through them).
+pub fn escalation_due(
+    priority: Priority,
+    opened_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    times: &EscalationTimes,
+) -> Step {
+    let open_for = now - opened_at;
+    if priority == Priority::P0 && open_for >= times.ceo_after_p0 {
+        Step::Ceo
+    } else if open_for >= times.cto_after {
+        Step::Cto
+    } else if open_for >= times.tech_lead_after {
+        Step::TechLead
+    } else {
+        Step::OnCall
+    }
+}
+
 pub fn due_at(priority: Priority, opened_at: DateTime<Utc>) -> DateTime<Utc> {
     opened_at + priority.resolve_within()
 }
@@ -91,6 +200,27 @@ mod tests {
         assert_eq!(due_at(Priority::P1, t), t + Duration::hours(4));
         assert_eq!(due_at(Priority::P2, t), t + Duration::hours(24));
         assert_eq!(due_at(Priority::P3, t), t + Duration::days(7));
+    }
+
+    #[test]
+    fn escalation_follows_the_runbook_path() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+        let times = EscalationTimes::default();
+        let at = |m| escalation_due(Priority::P1, t, t + Duration::minutes(m), &times);
+        assert_eq!(at(0), Step::OnCall);
+        assert_eq!(at(59), Step::OnCall);
+        assert_eq!(at(60), Step::TechLead);
+        assert_eq!(at(239), Step::TechLead);
+        assert_eq!(at(240), Step::Cto);
+        assert_eq!(at(10_000), Step::Cto, "only a P0 reaches the CEO");
+        let p0 = |m| escalation_due(Priority::P0, t, t + Duration::minutes(m), &times);
+        assert_eq!(p0(30), Step::OnCall);
+        assert_eq!(p0(60), Step::Ceo);
+        assert_eq!(
+            IncidentState::parse("Monitoring"),
+            Some(IncidentState::Monitoring)
+        );
+        assert_eq!(Step::from_level(2), Some(Step::Cto));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! database or a network. The store persists these types; the worker and the
 //! TUI decide with them.
 
+pub mod alert_lifecycle;
 pub mod alerts;
 pub mod checklists;
 pub mod disputes;
@@ -15,6 +16,7 @@ pub mod money;
 pub mod operators;
 pub mod payments;
 pub mod payouts;
+pub mod probes;
 pub mod returns;
 pub mod shows;
 

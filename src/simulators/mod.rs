@@ -51,7 +51,9 @@
 //! goes into `[wise] webhook_public_key`. Twilio signs with HMAC-SHA1 using the
 //! configured auth token and `[worker] public_base_url`.
 
+pub mod paging;
 pub mod paypal;
+pub mod probe_target;
 pub mod twilio;
 pub mod wise;
 

@@ -19,17 +19,23 @@
 //! run time against the migrated schema by the test suite, which runs on a
 //! real PostgreSQL.
 
+pub mod alert_actions;
+pub mod alert_rules;
 pub mod alerts;
 pub mod authz;
 pub mod checklists;
+pub mod data_rules;
 pub mod fraud;
 pub mod fraud_detail;
 pub mod inbox;
+pub mod incidents;
 pub mod maintenance;
+pub mod notify;
 pub mod operators;
 pub mod orders;
 pub mod outbox;
 pub mod payouts;
+pub mod probes;
 pub mod refunds;
 pub mod reports;
 pub mod returns;

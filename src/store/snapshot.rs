@@ -17,6 +17,8 @@ use crate::domain::money::{Currency, Money};
 use crate::domain::shows::{self, ShowStatus};
 use crate::store::status::{MorningFacts, morning_facts, ops_day_bounds};
 
+mod alerts;
+use alerts::{alerts, incidents};
 #[cfg(any(test, feature = "fixtures"))]
 mod fixture;
 #[cfg(any(test, feature = "fixtures"))]
@@ -111,6 +113,13 @@ pub struct AlertRow {
     pub last_seen_at: DateTime<Utc>,
     pub occurrences: i32,
     pub acked_by: Option<String>,
+    pub dedup_key: String,
+    /// What raised it ("probe:checkout", "shows", ...).
+    pub source: String,
+    /// A silence covers it until then.
+    pub silenced_until: Option<DateTime<Utc>>,
+    /// Its condition is clear; it resolves by itself after `recover_s`.
+    pub recovering: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +132,12 @@ pub struct IncidentRow {
     pub opened_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
     pub summary: String,
+    /// The alert it was declared from.
+    pub alert_id: Option<i64>,
+    /// Escalation steps told (0 the on-call engineer ... 3 the CEO).
+    pub escalation_level: i32,
+    /// The latest timeline entry ("note: ...", "escalated to ...").
+    pub last_event: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,86 +417,6 @@ async fn blocklist(pool: &PgPool) -> Result<(Vec<BlockRow>, i64), sqlx::Error> {
             .collect(),
         total,
     ))
-}
-
-async fn alerts(pool: &PgPool) -> Result<Vec<AlertRow>, sqlx::Error> {
-    type Row = (
-        i64,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        i32,
-        Option<String>,
-    );
-    // alerts_active_idx: the unresolved alerts are few; most severe, then newest first.
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, severity, priority, rule_key, title, details, state, opened_at, last_seen_at,
-                occurrences, acked_by
-           FROM alerts WHERE state <> 'resolved'
-          ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-                   COALESCE(priority, 'P9'), opened_at DESC, id DESC
-          LIMIT $1",
-    )
-    .bind(PANE_LIMIT)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AlertRow {
-            id: r.0,
-            severity: r.1,
-            priority: r.2,
-            rule_key: r.3,
-            title: r.4,
-            // Written before limits existed, or by hand: clipped for the screen.
-            details: crate::text::clip(&r.5).into_owned(),
-            state: r.6,
-            opened_at: r.7,
-            last_seen_at: r.8,
-            occurrences: r.9,
-            acked_by: r.10,
-        })
-        .collect())
-}
-
-async fn incidents(pool: &PgPool) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        String,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, priority, title, state, commander, opened_at, due_at, summary
-           FROM incidents WHERE state <> 'resolved'
-          ORDER BY due_at, id
-          LIMIT $1",
-    )
-    .bind(PANE_LIMIT)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| IncidentRow {
-            id: r.0,
-            priority: r.1,
-            title: r.2,
-            state: r.3,
-            commander: r.4,
-            opened_at: r.5,
-            due_at: r.6,
-            summary: r.7,
-        })
-        .collect())
 }
 
 async fn shows(

@@ -252,7 +252,7 @@ pub async fn morning_facts(
                 count(*) FILTER (WHERE severity = 'warning'),
                 count(*) FILTER (WHERE severity = 'info'),
                 count(*) FILTER (WHERE state = 'open')
-           FROM alerts WHERE state <> 'resolved'",
+           FROM alerts WHERE state IN ('open', 'acknowledged')",
     )
     .fetch_one(pool)
     .await?;

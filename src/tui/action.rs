@@ -100,6 +100,20 @@ pub enum PaneAction {
     PayoutRetry,
     /// Payouts: `h` holds or releases the selected line's creator.
     PayoutHold,
+    /// Alerts: `a` acknowledges the selected alert.
+    AlertAck,
+    /// Alerts: `m` mutes (silences) the selected alert's key, for a while, with a reason.
+    AlertSilence,
+    /// Alerts: `x` resolves the selected alert or incident, with a note.
+    AlertResolve,
+    /// Alerts: `i` declares an incident from the selected alert.
+    IncidentDeclare,
+    /// Alerts: `o` takes the selected incident (assigns it to me).
+    IncidentTake,
+    /// Alerts: `n` adds a note to the selected incident's timeline.
+    IncidentNote,
+    /// Alerts: `t` moves the selected incident to its next state.
+    IncidentNext,
 }
 
 /// What the order overlay's keys ask for.

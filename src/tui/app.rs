@@ -325,8 +325,13 @@ impl App {
         self.panes.fraud.on_outcome(out, &mut cx);
     }
 
-    /// An answer from the payouts task (for the Payouts pane).
+    /// An answer from the operations task (for the Payouts pane, or pane 1's alerts).
     pub fn on_ops(&mut self, out: super::ops_task::Outcome) {
+        if let super::ops_task::Outcome::Alerts(answer) = out {
+            let mut cx = cx!(self, PaneId::Alerts);
+            self.panes.alerts.on_outcome(answer, &mut cx);
+            return;
+        }
         let mut cx = cx!(self, PaneId::Payouts);
         self.panes.payouts.on_outcome(out, &mut cx);
     }

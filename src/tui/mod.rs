@@ -11,6 +11,7 @@
 //! restores first, then the previous hook reports).
 
 pub mod action;
+pub mod alerts_task;
 pub mod app;
 pub mod detail;
 pub mod keymap;
@@ -61,6 +62,8 @@ pub struct Options {
     pub actor: crate::domain::operators::Actor,
     /// `[payouts]` for the Payouts pane's generate.
     pub payouts: crate::store::payouts::Schedule,
+    /// Where pane 1's acknowledgements and resolutions are told (`[escalation]`).
+    pub targets: crate::store::notify::Targets,
 }
 
 /// Frames go out in one write (a 200x60 frame is well under 256 KiB), so a
@@ -130,6 +133,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         pool.clone(),
         options.actor.clone(),
         options.payouts.clone(),
+        options.targets,
         ops_rx,
         ops_out_tx,
     ));
@@ -222,7 +226,9 @@ async fn ui_loop(
                 app.message = Some("the decision task stopped (see the log)".into());
             }
         }
-        for req in app.requests.payouts.drain(..) {
+        let alerts = app.requests.alerts.drain(..).map(ops_task::Request::Alerts);
+        let payouts: Vec<_> = app.requests.payouts.drain(..).chain(alerts).collect();
+        for req in payouts {
             if ops.send(req).is_err() {
                 app.message = Some("the payouts task stopped (see the log)".into());
             }

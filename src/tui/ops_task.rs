@@ -1,8 +1,9 @@
-//! The payouts task: owns a pool and runs the store's payout operations for
-//! the dashboard's Payouts pane (generate, approve, process, retry, hold,
-//! release, a line's breakdown), one request at a time, in order. The UI
-//! loop never waits on it: requests go out on one channel, outcomes come
-//! back on another and enter the pane through [`super::app::App::on_ops`].
+//! The operations task: owns a pool and runs the store's payout operations
+//! for the dashboard's Payouts pane (generate, approve, process, retry, hold,
+//! release, a line's breakdown) and the alert and incident actions of pane 1
+//! ([`super::alerts_task`]), one request at a time, in order. The UI loop
+//! never waits on it: requests go out on one channel, outcomes come back on
+//! another and enter the pane through [`super::app::App::on_ops`].
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -32,6 +33,8 @@ pub enum Request {
     Breakdown {
         item: i64,
     },
+    /// Pane 1's alert and incident actions.
+    Alerts(super::alerts_task::Request),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,17 +47,25 @@ pub enum Outcome {
         item: i64,
         orders: Vec<BreakdownOrder>,
     },
+    /// An alert or incident action's answer (for pane 1): done or why not.
+    Alerts(Result<String, String>),
 }
 
 pub async fn run(
     pool: PgPool,
     actor: Actor,
     schedule: Schedule,
+    targets: crate::store::notify::Targets,
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
 ) {
     while let Some(req) = rx.recv().await {
-        let out = handle(&pool, &actor, &schedule, req).await;
+        let out = match req {
+            Request::Alerts(req) => {
+                Outcome::Alerts(super::alerts_task::handle(&pool, &actor, targets, req).await)
+            }
+            req => handle(&pool, &actor, &schedule, req).await,
+        };
         let _ = tx.send(out);
     }
 }
@@ -132,5 +143,6 @@ async fn handle(pool: &PgPool, actor: &Actor, schedule: &Schedule, req: Request)
             Ok(orders) => Outcome::Breakdown { item, orders },
             Err(e) => Outcome::Failed(format!("breakdown: {e}")),
         },
+        Request::Alerts(_) => Outcome::Failed("not a payouts request".into()),
     }
 }

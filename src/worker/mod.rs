@@ -33,8 +33,10 @@
 //! [`reconcile`] asks the providers about stuck captures and transfers;
 //! [`wake`] is how the loops sleep until a NOTIFY or their poll interval.
 //!
-//! [`payouts`] runs the weekly payout batch on its schedule. Not here yet: SLA
-//! sweeps and the probes behind the health alert rules.
+//! [`payouts`] runs the weekly payout batch on its schedule. [`probes`] runs
+//! the configured and built-in probes into `probe_samples`; [`monitor`]
+//! evaluates the alert rules and escalates incidents; [`notify`] sends the
+//! notification outbox to Slack and PagerDuty.
 
 pub mod apply;
 pub mod checklists;
@@ -44,8 +46,11 @@ pub mod limits;
 pub mod listener;
 pub mod maintenance;
 pub mod metrics;
+pub mod monitor;
+pub mod notify;
 pub mod payouts;
 pub mod paypal;
+pub mod probes;
 pub mod process;
 pub mod reconcile;
 pub mod reference;

@@ -1,10 +1,10 @@
 //! The whole worker as tasks of one process: the webhook server, the applier
-//! (inbox → domain tables), the command executor (outbox → providers) and the
-//! schedules (payout batches, reconciliation).
+//! (inbox → domain tables), the command executor (outbox → providers), the
+//! schedules (payout batches, reconciliation), the probes, the alert rules
+//! and the notification sender.
 //! `lsn-ops worker` runs it until a signal; `lsn-ops demo` runs it beside the
 //! dashboard against the built-in simulators.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,13 +45,16 @@ pub async fn start(
     let clients = Clients::from_config(config, HttpPolicy::default())
         .map_err(|e| format!("provider clients: {e}"))?;
     let schedule = crate::store::payouts::Schedule::from_config(config)?;
-    let tz = chrono_tz::Tz::from_str(&config.ops.timezone).map_err(|_| {
+    let tz: chrono_tz::Tz = config.ops.timezone.parse().map_err(|_| {
         format!(
             "[ops] timezone \"{}\" is not an IANA time zone",
             config.ops.timezone
         )
     })?;
     let weekly = super::maintenance::Weekly::from_config(config, tz);
+    let monitor = super::monitor::Monitor::from_config(config, tz);
+    let sender = super::notify::Sender::new(&config.escalation)?;
+    let retention = chrono::Duration::hours(config.alerts.retention_h.min(1_000_000) as i64);
     let addr = listener
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
@@ -85,6 +88,14 @@ pub async fn start(
             RECONCILE_EVERY,
             stop_rx.clone(),
         )),
+        tokio::spawn(super::probes::run(
+            pool.clone(),
+            config.probes.clone(),
+            retention,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(monitor.run(pool.clone(), stop_rx.clone())),
+        tokio::spawn(sender.run(pool.clone(), POLL, stop_rx.clone())),
         tokio::spawn(commands::run(
             pool.clone(),
             clients,

@@ -27,7 +27,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
     let (day_start, _) = ops_day_bounds(now, tz);
     let local_day = now.with_timezone(tz).date_naive();
 
-    let alerts = vec![
+    let mut alerts = vec![
         alert(
             1,
             "critical",
@@ -95,6 +95,9 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             None,
         ),
     ];
+    // A silenced alert and one recovering (its condition clear, not yet for recover_s).
+    alerts[3].silenced_until = Some(now + hours(1));
+    alerts[5].recovering = true;
     let incidents = vec![
         IncidentRow {
             id: 41,
@@ -105,26 +108,35 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
             opened_at: now - mins(6),
             due_at: now + mins(54),
             summary: String::new(),
+            alert_id: None,
+            escalation_level: 0,
+            last_event: None,
         },
         IncidentRow {
             id: 40,
             priority: "P1".into(),
             title: "PayPal capture failures above 5%".into(),
-            state: "open".into(),
+            state: "identified".into(),
             commander: None,
             opened_at: now - hours(3) - mins(50),
             due_at: now + mins(10),
             summary: String::new(),
+            alert_id: None,
+            escalation_level: 0,
+            last_event: None,
         },
         IncidentRow {
             id: 37,
             priority: "P2".into(),
             title: "Slow seller dashboard".into(),
-            state: "mitigated".into(),
+            state: "monitoring".into(),
             commander: Some("devon".into()),
             opened_at: now - hours(20),
             due_at: now + hours(4),
             summary: "Index added, watching".into(),
+            alert_id: None,
+            escalation_level: 1,
+            last_event: Some("status: identified → monitoring".into()),
         },
     ];
     let creators = [
@@ -712,5 +724,9 @@ fn alert(
         last_seen_at: opened_at,
         occurrences,
         acked_by: acked_by.map(str::to_string),
+        dedup_key: format!("{rule}:{id}"),
+        source: "lsn-ops".into(),
+        silenced_until: None,
+        recovering: false,
     }
 }

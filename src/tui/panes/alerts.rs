@@ -1,5 +1,11 @@
-//! Alerts & incidents: open alerts (most severe first) and open incidents
-//! with their time left, P0s impossible to miss.
+//! Alerts & incidents: firing and acknowledged alerts (most severe first)
+//! and open incidents with their time left, P0s impossible to miss. The rows
+//! are here; the component with the lifecycle actions is [`pane`].
+
+mod pane;
+#[cfg(test)]
+mod tests;
+pub use pane::{AlertsPane, Ask, Prompt, SECTIONS};
 
 use std::cmp::Ordering;
 
@@ -21,12 +27,12 @@ pub const COLUMNS: &[Column] = &[
 
 pub const SORT_KEYS: &[&str] = &["urgency", "newest", "kind"];
 
-enum Item<'a> {
+pub(crate) enum Item<'a> {
     Alert(&'a AlertRow),
     Incident(&'a IncidentRow),
 }
 
-fn item(s: &Snapshot, i: usize) -> Option<Item<'_>> {
+pub(crate) fn item(s: &Snapshot, i: usize) -> Option<Item<'_>> {
     if i < s.alerts.len() {
         s.alerts.get(i).map(Item::Alert)
     } else {
@@ -81,8 +87,18 @@ fn opened(s: &Snapshot, i: usize) -> i64 {
     }
 }
 
-/// The pane: a table of these rows (no actions of its own yet).
-pub type AlertsPane = super::TablePane<Alerts>;
+/// What the State column says of an alert.
+fn alert_state(a: &AlertRow) -> &'static str {
+    if a.silenced_until.is_some() {
+        "silenced"
+    } else if a.recovering {
+        "recovering"
+    } else if a.state == "acknowledged" {
+        "acked"
+    } else {
+        "FIRING"
+    }
+}
 
 /// This pane's rows of the snapshot.
 #[derive(Debug, Clone, Copy, Default)]
@@ -149,12 +165,8 @@ impl super::Rows for Alerts {
                     "warning" => ("WARN", t.warning),
                     _ => ("info", t.info),
                 };
-                let state = if a.state == "acknowledged" {
-                    "acked"
-                } else {
-                    "OPEN"
-                };
-                let state_style = if a.state == "open" { t.accent } else { t.muted };
+                let state = alert_state(a);
+                let state_style = if state == "FIRING" { t.accent } else { t.muted };
                 let cells = vec![
                     cell(
                         a.priority.clone().unwrap_or_default(),
@@ -220,7 +232,17 @@ impl super::Rows for Alerts {
                         t,
                     ),
                     field("Rule", a.rule_key.clone(), t),
-                    field("State", a.state.clone(), t),
+                    field("Key", c.text(&a.dedup_key), t),
+                    field("Source", c.text(&a.source), t),
+                    field(
+                        "State",
+                        match a.silenced_until {
+                            Some(until) => format!("{} (silenced until {})", a.state, when(until)),
+                            None if a.recovering => format!("{} (recovering)", a.state),
+                            None => a.state.clone(),
+                        },
+                        t,
+                    ),
                     field(
                         "Opened",
                         format!("{} ({})", when(a.opened_at), ago(a.opened_at, c.now)),
@@ -276,6 +298,23 @@ impl super::Rows for Alerts {
                             when(inc.due_at),
                             format_time_left(inc.due_at, c.now)
                         ),
+                        t,
+                    ),
+                    field(
+                        "Escalated to",
+                        crate::domain::incidents::Step::from_level(inc.escalation_level)
+                            .map_or("-", |s| s.label())
+                            .to_string(),
+                        t,
+                    ),
+                    field(
+                        "From alert",
+                        inc.alert_id.map_or("-".into(), |a| format!("#{a}")),
+                        t,
+                    ),
+                    field(
+                        "Latest",
+                        inc.last_event.as_deref().map_or("-".into(), |e| c.text(e)),
                         t,
                     ),
                     field(

@@ -111,6 +111,8 @@ pub struct Requests {
     pub payouts: Vec<super::ops_task::Request>,
     /// For the orders task (the order overlay).
     pub orders: Vec<super::orders_task::Request>,
+    /// Pane 1's alert and incident actions (the same task).
+    pub alerts: Vec<super::alerts_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

@@ -15,7 +15,7 @@ impl Generator {
         let now = self.now;
         let mut alerts = CopyBuf::new(
             "COPY alerts (id, rule_key, dedup_key, severity, priority, title, details, state, opened_at, last_seen_at,
-                          occurrences, acked_by, acked_at, resolved_by, resolved_at) FROM STDIN",
+                          occurrences, acked_by, acked_at, resolved_by, resolved_at, source, evaluated, fired_at) FROM STDIN",
         );
         type AlertSeed<'a> = (
             &'a str,
@@ -32,7 +32,7 @@ impl Generator {
         let list: Vec<AlertSeed> = vec![
             (
                 "show_cannot_start",
-                format!("show:{no_room}"),
+                format!("show:{no_room}:cannot_start"),
                 "critical",
                 "P0",
                 format!("Live show #{no_room} cannot start: no Twilio room"),
@@ -130,7 +130,20 @@ impl Generator {
                 .f(acked.and(who))
                 .f(acked)
                 .f(resolved.and(who))
-                .f(resolved);
+                .f(resolved)
+                // The domain rules' alerts (same keys as `store::data_rules`) are
+                // the evaluator's: it resolves them when the data no longer shows them.
+                .f(match rule {
+                    "show_cannot_start" => "shows",
+                    "fraud_backlog" => "fraud",
+                    "payout_failures" => "payouts",
+                    "low_stock" => "inventory",
+                    "webhook_failures" => "inbox",
+                    "disk" => "system",
+                    _ => "probe:checkout-api",
+                })
+                .f(matches!(rule, "show_cannot_start" | "fraud_backlog"))
+                .f(opened);
         }
         alerts.flush(conn).await?;
 
@@ -149,14 +162,14 @@ impl Generator {
             (
                 Priority::P1,
                 "Creator payout failure: bounced transfer",
-                "open",
+                "identified",
                 Some(2),
                 170,
             ),
             (
                 Priority::P2,
                 "Checkout API latency degraded",
-                "open",
+                "monitoring",
                 Some(3),
                 15,
             ),
