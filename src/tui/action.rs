@@ -51,6 +51,10 @@ pub enum Action {
     Order(OrderAction),
     /// A key while the order overlay's refund dialog is open: the dialog takes it.
     OrderKey(KeyEvent),
+    /// `:checklist [LIST]`: open the checklist overlay (the command's argument says which).
+    OpenChecklist,
+    /// A key of the open checklist overlay.
+    ChecklistKey(super::checklist_view::Key),
     /// A bound key this operator may not use here: the footer says why.
     Refused {
         binding: &'static str,

@@ -103,6 +103,8 @@ pub struct App {
     pub frozen: Option<DateTime<Utc>>,
     /// The order overlay (`:order QUERY`), over whichever pane has the focus.
     pub order: Option<Box<super::order_view::OrderOverlay>>,
+    /// The checklist overlay (`:checklist`), over any pane.
+    pub checklist: Option<Box<super::checklist_view::ChecklistOverlay>>,
     pending: Option<Box<DataState>>,
     /// Commands run, oldest first, and the one Up/Down is showing.
     history: Vec<String>,
@@ -142,6 +144,7 @@ impl App {
             requests: Requests::default(),
             frozen: None,
             order: None,
+            checklist: None,
             pending: None,
             history: Vec::new(),
             history_pos: None,
@@ -299,6 +302,10 @@ impl App {
             self.pending = Some(Box::new(data));
             return;
         }
+        // The checklist overlay follows the data (another operator's tick).
+        if let Some(c) = &self.checklist {
+            self.requests.checklist.push(c.load());
+        }
         let role = data.role.unwrap_or(Role::Viewer);
         if role != self.keymap.role() {
             self.keymap = Keymap::new(
@@ -327,6 +334,10 @@ impl App {
 
     /// An answer from the operations task (for the Payouts pane, or pane 1's alerts).
     pub fn on_ops(&mut self, out: super::ops_task::Outcome) {
+        if let super::ops_task::Outcome::Checklist(answer) = out {
+            self.on_checklist(answer);
+            return;
+        }
         if let super::ops_task::Outcome::Alerts(answer) = out {
             let mut cx = cx!(self, PaneId::Alerts);
             self.panes.alerts.on_outcome(answer, &mut cx);
@@ -383,6 +394,18 @@ impl App {
         }
         if self.order.is_some() {
             return self.translate_order_key(k);
+        }
+        if self.checklist.is_some() {
+            use super::checklist_view::Key as C;
+            return match k.code {
+                KeyCode::Char('q') => Some(Action::Quit),
+                KeyCode::Esc => Some(Action::ChecklistKey(C::Close)),
+                KeyCode::Up | KeyCode::Char('k') => Some(Action::ChecklistKey(C::Up)),
+                KeyCode::Down | KeyCode::Char('j') => Some(Action::ChecklistKey(C::Down)),
+                KeyCode::Char('t') | KeyCode::Char(' ') => Some(Action::ChecklistKey(C::Tick)),
+                KeyCode::Tab => Some(Action::ChecklistKey(C::Switch)),
+                _ => None,
+            };
         }
         if self.panes.get(self.focus).modal() {
             return Some(Action::Modal(*k));
@@ -464,6 +487,8 @@ impl App {
                 self.panes.get_mut(focus).modal_key(k, &mut cx);
             }
             Action::Order(a) => self.order_action(a),
+            Action::OpenChecklist => self.open_checklist(""),
+            Action::ChecklistKey(k) => self.checklist_key(k),
             Action::OrderKey(k) => {
                 if let Some(order) = self.order.as_mut() {
                     order.dialog_key(k, &mut self.requests.orders);
@@ -665,6 +690,7 @@ fn actor(operator: &str, readonly: bool) -> Actor {
     if readonly { actor.read_only() } else { actor }
 }
 
+mod checklist;
 mod command_line;
 mod order;
 

@@ -13,6 +13,7 @@
 pub mod action;
 pub mod alerts_task;
 pub mod app;
+pub mod checklist_view;
 pub mod detail;
 pub mod keymap;
 pub mod layout;
@@ -134,6 +135,10 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         options.actor.clone(),
         options.payouts.clone(),
         options.targets,
+        checklist_view::Settings {
+            tz: options.poller.tz,
+            threshold: options.poller.threshold,
+        },
         ops_rx,
         ops_out_tx,
     ));
@@ -227,7 +232,18 @@ async fn ui_loop(
             }
         }
         let alerts = app.requests.alerts.drain(..).map(ops_task::Request::Alerts);
-        let payouts: Vec<_> = app.requests.payouts.drain(..).chain(alerts).collect();
+        let checklist = app
+            .requests
+            .checklist
+            .drain(..)
+            .map(ops_task::Request::Checklist);
+        let payouts: Vec<_> = app
+            .requests
+            .payouts
+            .drain(..)
+            .chain(alerts)
+            .chain(checklist)
+            .collect();
         for req in payouts {
             if ops.send(req).is_err() {
                 app.message = Some("the payouts task stopped (see the log)".into());

@@ -35,6 +35,8 @@ pub enum Request {
     },
     /// Pane 1's alert and incident actions.
     Alerts(super::alerts_task::Request),
+    /// The checklist overlay's loads and ticks.
+    Checklist(super::checklist_view::Request),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub enum Outcome {
     },
     /// An alert or incident action's answer (for pane 1): done or why not.
     Alerts(Result<String, String>),
+    /// For the checklist overlay.
+    Checklist(super::checklist_view::Answer),
 }
 
 pub async fn run(
@@ -56,6 +60,7 @@ pub async fn run(
     actor: Actor,
     schedule: Schedule,
     targets: crate::store::notify::Targets,
+    checklist: super::checklist_view::Settings,
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
 ) {
@@ -64,6 +69,9 @@ pub async fn run(
             Request::Alerts(req) => {
                 Outcome::Alerts(super::alerts_task::handle(&pool, &actor, targets, req).await)
             }
+            Request::Checklist(req) => Outcome::Checklist(
+                super::checklist_view::handle(&pool, &actor, checklist, req).await,
+            ),
             req => handle(&pool, &actor, &schedule, req).await,
         };
         let _ = tx.send(out);
@@ -143,6 +151,8 @@ async fn handle(pool: &PgPool, actor: &Actor, schedule: &Schedule, req: Request)
             Ok(orders) => Outcome::Breakdown { item, orders },
             Err(e) => Outcome::Failed(format!("breakdown: {e}")),
         },
-        Request::Alerts(_) => Outcome::Failed("not a payouts request".into()),
+        Request::Alerts(_) | Request::Checklist(_) => {
+            Outcome::Failed("not a payouts request".into())
+        }
     }
 }

@@ -45,6 +45,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some(order) = &app.order {
         order.draw(f, screen.body, theme, &app.tz);
     }
+    if let Some(checklist) = &app.checklist {
+        checklist.draw(f, screen.body, theme);
+    }
     if app.help {
         draw_help(f, area, app, theme);
     }

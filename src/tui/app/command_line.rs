@@ -29,6 +29,10 @@ impl App {
             self.open_order(arg);
             return;
         }
+        if action == Action::OpenChecklist {
+            self.open_checklist(arg);
+            return;
+        }
         self.update(action);
         let arg = line
             .trim()

@@ -113,6 +113,8 @@ pub struct Requests {
     pub orders: Vec<super::orders_task::Request>,
     /// Pane 1's alert and incident actions (the same task).
     pub alerts: Vec<super::alerts_task::Request>,
+    /// The checklist overlay's loads and ticks (the same task).
+    pub checklist: Vec<super::checklist_view::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

@@ -224,8 +224,8 @@ impl PayoutsPane {
                 self.status = Some(m);
             }
             Outcome::Breakdown { item, orders } => self.breakdown = Some((item, orders)),
-            // Pane 1's answers never come here (`App::on_ops` routes them).
-            Outcome::Alerts(_) => {}
+            // Pane 1's and the checklist's answers never come here (`App::on_ops` routes them).
+            Outcome::Alerts(_) | Outcome::Checklist(_) => {}
         }
     }
 }

@@ -39,10 +39,23 @@ pub type ShowsPane = super::TablePane<Shows>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Shows;
 
+/// The day's checklists live with the day's shows: `:checklist` (any pane)
+/// opens today's list, `:checklist preshow ID` a show's.
+const SECTIONS: &[crate::tui::keymap::Section] = &[crate::tui::keymap::Section {
+    title: "Checklists",
+    bindings: &[crate::tui::keymap::Binding::command(
+        "checklist",
+        &["checklist", "cl"],
+        crate::tui::action::Action::OpenChecklist,
+        "checklist; :cl preshow ID",
+    )],
+}];
+
 impl super::Rows for Shows {
     const ID: super::PaneId = super::PaneId::Shows;
     const COLUMNS: &'static [Column] = COLUMNS;
     const SORT_KEYS: &'static [&'static str] = SORT_KEYS;
+    const SECTIONS: &'static [crate::tui::keymap::Section] = SECTIONS;
 
     fn len(s: &Snapshot) -> usize {
         s.shows.len()

@@ -24,6 +24,8 @@ pub trait Rows {
     const ID: PaneId;
     const COLUMNS: &'static [Column];
     const SORT_KEYS: &'static [&'static str];
+    /// The pane's own bindings (a read-only pane: its `:` commands).
+    const SECTIONS: &'static [crate::tui::keymap::Section] = &[];
     /// Rows in the snapshot.
     fn len(s: &Snapshot) -> usize;
     /// Rows of this kind in the database (the snapshot holds the top of them).
@@ -242,6 +244,10 @@ impl<R: Rows> Pane for TablePane<R> {
 
     fn table_mut(&mut self) -> &mut Table {
         &mut self.table
+    }
+
+    fn sections(&self) -> &'static [crate::tui::keymap::Section] {
+        R::SECTIONS
     }
 
     fn total(&self, s: &Snapshot) -> i64 {

@@ -1,0 +1,54 @@
+//! The checklist overlay in the app: opening it from the command line, its
+//! keys (a tick is refused here when the operator's role lacks
+//! `WorkChecklists`, and checked again by the store), and the answers of the
+//! operations task.
+
+use super::App;
+use crate::domain::operators::Permission;
+use crate::tui::checklist_view::{Answer, ChecklistOverlay, Key};
+
+impl App {
+    /// `:checklist [LIST]`: the overlay opens and its list is requested.
+    pub(super) fn open_checklist(&mut self, arg: &str) {
+        let now = self.now.with_timezone(&self.tz);
+        match ChecklistOverlay::open(arg, now) {
+            Ok(overlay) => {
+                self.requests.checklist.push(overlay.load());
+                self.checklist = Some(Box::new(overlay));
+            }
+            Err(message) => self.message = Some(message),
+        }
+    }
+
+    pub(super) fn checklist_key(&mut self, key: Key) {
+        if key == Key::Close {
+            self.checklist = None;
+            return;
+        }
+        let may = self.keymap.may(Permission::WorkChecklists);
+        let Some(overlay) = self.checklist.as_mut() else {
+            return;
+        };
+        match overlay.key(key, may) {
+            Ok(Some(req)) => self.requests.checklist.push(req),
+            Ok(None) => {}
+            Err(message) => self.message = Some(message),
+        }
+    }
+
+    /// An answer for the overlay (dropped once it is closed).
+    pub(super) fn on_checklist(&mut self, answer: Answer) {
+        let Some(overlay) = self.checklist.as_mut() else {
+            return;
+        };
+        match answer {
+            Answer::Loaded(loaded) => overlay.on_loaded(loaded),
+            Answer::Ticked(Ok(message)) => {
+                self.message = Some(message);
+                let load = overlay.load();
+                self.requests.checklist.push(load);
+            }
+            Answer::Ticked(Err(message)) => self.message = Some(message),
+        }
+    }
+}
