@@ -3,6 +3,7 @@
 //! 18:00, then evening) with the items the data already settles ticked;
 //! `t` ticks an operator's item by hand; the second dashboard's header count
 //! moves at once (the tick is a NOTIFY away); the tick is in the audit log.
+//! Then `Enter` on an ended show in pane 2 shows its performance report.
 
 mod common;
 
@@ -103,6 +104,17 @@ async fn checklist_overlay_tick_moves_the_header_on_another_dashboard() {
     .await
     .expect("audit");
     assert_eq!(audited, 1);
+    // Pane 2: Enter on today's first show (the seed ended it five hours ago)
+    // opens its performance report.
+    first.keys(&["Escape"]);
+    first.keys(&["2"]);
+    first.keys(&["g", "Enter"]);
+    let s = first
+        .wait_for("the show report", Duration::from_secs(20), |s| {
+            s.contains("performance report") && s.contains("Net GMV after refunds")
+        })
+        .await;
+    assert!(s.contains("Top products"), "{s}");
     first.keys(&["Escape"]);
     first.keys(&["q"]);
     second.keys(&["q"]);

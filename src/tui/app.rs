@@ -105,6 +105,9 @@ pub struct App {
     pub order: Option<Box<super::order_view::OrderOverlay>>,
     /// The checklist overlay (`:checklist`), over any pane.
     pub checklist: Option<Box<super::checklist_view::ChecklistOverlay>>,
+    /// Pane 2's detail on an ended show: its performance report (show id,
+    /// the rendered report once the operations task answers).
+    pub show_report: Option<(i64, Option<Result<String, String>>)>,
     pending: Option<Box<DataState>>,
     /// Commands run, oldest first, and the one Up/Down is showing.
     history: Vec<String>,
@@ -145,6 +148,7 @@ impl App {
             frozen: None,
             order: None,
             checklist: None,
+            show_report: None,
             pending: None,
             history: Vec::new(),
             history_pos: None,
@@ -336,6 +340,14 @@ impl App {
     pub fn on_ops(&mut self, out: super::ops_task::Outcome) {
         if let super::ops_task::Outcome::Checklist(answer) = out {
             self.on_checklist(answer);
+            return;
+        }
+        if let super::ops_task::Outcome::ShowReport(id, report) = out {
+            if let Some((open, slot)) = self.show_report.as_mut()
+                && *open == id
+            {
+                *slot = Some(report);
+            }
             return;
         }
         if let super::ops_task::Outcome::Alerts(answer) = out {
@@ -621,6 +633,7 @@ impl App {
                 }
             }
         }
+        self.sync_show_report();
     }
 
     /// `y`: the selected row's main id goes to the clipboard (the UI loop

@@ -37,6 +37,8 @@ pub enum Request {
     Alerts(super::alerts_task::Request),
     /// The checklist overlay's loads and ticks.
     Checklist(super::checklist_view::Request),
+    /// An ended show's performance report (pane 2's detail).
+    ShowReport(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub enum Outcome {
     Alerts(Result<String, String>),
     /// For the checklist overlay.
     Checklist(super::checklist_view::Answer),
+    /// A show's report as text, or why not.
+    ShowReport(i64, Result<String, String>),
 }
 
 pub async fn run(
@@ -72,6 +76,19 @@ pub async fn run(
             Request::Checklist(req) => Outcome::Checklist(
                 super::checklist_view::handle(&pool, &actor, checklist, req).await,
             ),
+            Request::ShowReport(id) => {
+                let report = crate::store::show_report::build(&pool, id, schedule.currency).await;
+                Outcome::ShowReport(
+                    id,
+                    match report {
+                        Ok(Some(r)) => {
+                            Ok(crate::housekeeping::render::render_show(&r, &checklist.tz))
+                        }
+                        Ok(None) => Err(format!("show #{id} does not exist")),
+                        Err(e) => Err(format!("show report: {}", crate::store::short_reason(&e))),
+                    },
+                )
+            }
             req => handle(&pool, &actor, &schedule, req).await,
         };
         let _ = tx.send(out);
@@ -151,7 +168,7 @@ async fn handle(pool: &PgPool, actor: &Actor, schedule: &Schedule, req: Request)
             Ok(orders) => Outcome::Breakdown { item, orders },
             Err(e) => Outcome::Failed(format!("breakdown: {e}")),
         },
-        Request::Alerts(_) | Request::Checklist(_) => {
+        Request::Alerts(_) | Request::Checklist(_) | Request::ShowReport(_) => {
             Outcome::Failed("not a payouts request".into())
         }
     }

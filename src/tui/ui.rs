@@ -48,6 +48,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some(checklist) = &app.checklist {
         checklist.draw(f, screen.body, theme);
     }
+    if let Some((id, report)) = &app.show_report {
+        draw_show_report(f, screen.body, theme, *id, report.as_ref());
+    }
     if app.help {
         draw_help(f, area, app, theme);
     }
@@ -549,4 +552,40 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// Pane 2's detail on an ended show: the show's performance report
+/// (`lsn-ops report show ID`), over the body.
+fn draw_show_report(
+    f: &mut Frame,
+    body: Rect,
+    theme: &Theme,
+    id: i64,
+    report: Option<&Result<String, String>>,
+) {
+    let width = body.width.clamp(20, 100);
+    let height = body.height.clamp(5, 24);
+    let area = Rect {
+        x: body.x + body.width.saturating_sub(width) / 2,
+        y: body.y + body.height.saturating_sub(height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = match report {
+        None => vec![Line::styled("Loading…", theme.muted)],
+        Some(Err(e)) => vec![Line::styled(e.clone(), theme.alarm)],
+        Some(Ok(text)) => text
+            .lines()
+            .map(|l| Line::styled(l.to_string(), theme.text))
+            .collect(),
+    };
+    f.render_widget(ratatui::widgets::Clear, area);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(format!(" Show #{id}: performance report "))
+                .title_bottom(" Esc close "),
+        ),
+        area,
+    );
 }

@@ -1,4 +1,4 @@
-//! The checklist overlay in the app: opening it from the command line, its
+//! The checklist overlay and pane 2's show report in the app. The checklist: opening it from the command line, its
 //! keys (a tick is refused here when the operator's role lacks
 //! `WorkChecklists`, and checked again by the store), and the answers of the
 //! operations task.
@@ -49,6 +49,31 @@ impl App {
                 self.requests.checklist.push(load);
             }
             Answer::Ticked(Err(message)) => self.message = Some(message),
+        }
+    }
+}
+
+impl App {
+    /// `Enter` on an ended show in pane 2: while its detail is open, the
+    /// show's performance report is requested once and drawn over it.
+    pub(super) fn sync_show_report(&mut self) {
+        let table = &self.panes.shows.table;
+        let want = (self.focus == crate::tui::panes::PaneId::Shows && table.detail)
+            .then(|| {
+                let s = self.snapshot()?;
+                let show = s.shows.get(table.selected_row()?)?;
+                (show.status == "ended").then_some(show.id)
+            })
+            .flatten();
+        match want {
+            Some(id) if self.show_report.as_ref().map(|r| r.0) != Some(id) => {
+                self.show_report = Some((id, None));
+                self.requests
+                    .payouts
+                    .push(crate::tui::ops_task::Request::ShowReport(id));
+            }
+            Some(_) => {}
+            None => self.show_report = None,
         }
     }
 }

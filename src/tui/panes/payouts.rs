@@ -225,7 +225,7 @@ impl PayoutsPane {
             }
             Outcome::Breakdown { item, orders } => self.breakdown = Some((item, orders)),
             // Pane 1's and the checklist's answers never come here (`App::on_ops` routes them).
-            Outcome::Alerts(_) | Outcome::Checklist(_) => {}
+            Outcome::Alerts(_) | Outcome::Checklist(_) | Outcome::ShowReport(..) => {}
         }
     }
 }
