@@ -189,3 +189,79 @@ async fn backup_verify_cleanup_and_optimize_on_a_seeded_database() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The worker's weekly run (`[maintenance] weekly`): due after its time, it
+/// optimizes, cleans up, backs up into `backup_dir` and writes the weekly
+/// report into `reports_dir`, once: a second look (or a second worker) in
+/// the same week does nothing.
+#[tokio::test]
+async fn the_weekly_run_happens_once_per_week() {
+    use lsn_ops::worker::maintenance::{Weekly, tick};
+    let db = TestDb::create("weekly").await;
+    let dir = workdir("weekly");
+    db.seed(&dir);
+    let pool = sqlx::PgPool::connect(&db.url()).await.expect("pool");
+    let mut config = lsn_ops::config::Config::default();
+    config.database.url = lsn_ops::config::Secret::new(&db.url());
+    config.maintenance.weekly = true;
+    config.maintenance.backup_dir = dir.join("backups").display().to_string();
+    config.maintenance.reports_dir = dir.join("reports").display().to_string();
+    config.log.dir = dir.join("logs").display().to_string();
+    let weekly = Weekly::from_config(&config, chrono_tz::UTC).expect("weekly is on");
+    let now = chrono::Utc::now();
+    let due = weekly.last_due(now);
+    assert!(due <= now && now - due < chrono::Duration::days(7));
+
+    // Long after the week's time (past the catch-up window): nothing.
+    let stale = tick(&pool, &weekly, due + chrono::Duration::hours(13))
+        .await
+        .expect("tick");
+    assert!(stale.is_none());
+    // Just after its time: every step, none failed.
+    let ran = tick(&pool, &weekly, due + chrono::Duration::minutes(1))
+        .await
+        .expect("tick");
+    assert_eq!(ran, Some(Vec::new()), "every step succeeded");
+    let again = tick(&pool, &weekly, due + chrono::Duration::minutes(2))
+        .await
+        .expect("tick");
+    assert!(again.is_none(), "once per week");
+
+    let backups: Vec<_> = std::fs::read_dir(dir.join("backups"))
+        .expect("backups")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(backups.iter().any(|f| f.ends_with(".dump")), "{backups:?}");
+    assert!(backups.iter().any(|f| f.ends_with(".manifest.json")));
+    let reports: Vec<_> = std::fs::read_dir(dir.join("reports"))
+        .expect("reports")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for ext in ["txt", "json", "csv"] {
+        assert!(
+            reports
+                .iter()
+                .any(|f| f.starts_with("weekly-") && f.ends_with(ext)),
+            "{reports:?}"
+        );
+    }
+    let mut conn = PgConnection::connect(&db.url()).await.expect("connect");
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE operator = 'worker' AND action LIKE 'maintenance.%' ORDER BY id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("audit");
+    assert_eq!(
+        audited,
+        vec![
+            "maintenance.optimize",
+            "maintenance.cleanup",
+            "maintenance.backup",
+            "maintenance.weekly"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
