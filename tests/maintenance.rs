@@ -202,7 +202,7 @@ async fn the_weekly_run_happens_once_per_week() {
     db.seed(&dir);
     let pool = sqlx::PgPool::connect(&db.url()).await.expect("pool");
     let mut config = lsn_ops::config::Config::default();
-    config.database.url = lsn_ops::config::Secret::new(&db.url());
+    config.database.url = lsn_ops::config::Secret::new(db.url());
     config.maintenance.weekly = true;
     config.maintenance.backup_dir = dir.join("backups").display().to_string();
     config.maintenance.reports_dir = dir.join("reports").display().to_string();
