@@ -166,6 +166,19 @@ async fn ticks_are_authorized_audited_and_per_day(pool: PgPool) {
     )
     .await;
     assert!(matches!(refused, Err(TickError::Auth(_))), "{refused:?}");
+    // So is an agent on a read-only dashboard.
+    let readonly = Actor::new("ann").read_only();
+    let refused = checklists::tick(
+        &pool,
+        &readonly,
+        List::Morning,
+        scope,
+        "overnight_orders",
+        None,
+        false,
+    )
+    .await;
+    assert!(matches!(refused, Err(TickError::Auth(_))), "{refused:?}");
     // A data item cannot be ticked; an unknown item names the real ones.
     let data = checklists::tick(
         &pool,

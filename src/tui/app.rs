@@ -408,16 +408,7 @@ impl App {
             return self.translate_order_key(k);
         }
         if self.checklist.is_some() {
-            use super::checklist_view::Key as C;
-            return match k.code {
-                KeyCode::Char('q') => Some(Action::Quit),
-                KeyCode::Esc => Some(Action::ChecklistKey(C::Close)),
-                KeyCode::Up | KeyCode::Char('k') => Some(Action::ChecklistKey(C::Up)),
-                KeyCode::Down | KeyCode::Char('j') => Some(Action::ChecklistKey(C::Down)),
-                KeyCode::Char('t') | KeyCode::Char(' ') => Some(Action::ChecklistKey(C::Tick)),
-                KeyCode::Tab => Some(Action::ChecklistKey(C::Switch)),
-                _ => None,
-            };
+            return Self::translate_checklist_key(k);
         }
         if self.panes.get(self.focus).modal() {
             return Some(Action::Modal(*k));

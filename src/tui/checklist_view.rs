@@ -195,14 +195,7 @@ impl ChecklistOverlay {
     }
 
     pub fn draw(&self, f: &mut Frame, body: Rect, theme: &Theme) {
-        let width = body.width.clamp(20, 100);
-        let height = body.height.clamp(5, 14);
-        let area = Rect {
-            x: body.x + body.width.saturating_sub(width) / 2,
-            y: body.y + body.height.saturating_sub(height) / 3,
-            width,
-            height,
-        };
+        let area = crate::tui::panes::table::centered(body, 100, 14);
         let mut lines = Vec::new();
         let title = match &self.data {
             Some(c) => format!(" {} ({}/{} done) ", c.title, c.done(), c.items.len()),

@@ -563,14 +563,7 @@ fn draw_show_report(
     id: i64,
     report: Option<&Result<String, String>>,
 ) {
-    let width = body.width.clamp(20, 100);
-    let height = body.height.clamp(5, 24);
-    let area = Rect {
-        x: body.x + body.width.saturating_sub(width) / 2,
-        y: body.y + body.height.saturating_sub(height) / 2,
-        width,
-        height,
-    };
+    let area = crate::tui::panes::table::centered(body, 100, 24);
     let lines: Vec<Line> = match report {
         None => vec![Line::styled("Loading…", theme.muted)],
         Some(Err(e)) => vec![Line::styled(e.clone(), theme.alarm)],

@@ -3,11 +3,27 @@
 //! `WorkChecklists`, and checked again by the store), and the answers of the
 //! operations task.
 
+use crossterm::event::{KeyCode, KeyEvent};
+
 use super::App;
 use crate::domain::operators::Permission;
+use crate::tui::action::Action;
 use crate::tui::checklist_view::{Answer, ChecklistOverlay, Key};
 
 impl App {
+    /// A key while the overlay is open: its own keys, `q` still quits.
+    pub(super) fn translate_checklist_key(k: &KeyEvent) -> Option<Action> {
+        Some(match k.code {
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Esc => Action::ChecklistKey(Key::Close),
+            KeyCode::Up | KeyCode::Char('k') => Action::ChecklistKey(Key::Up),
+            KeyCode::Down | KeyCode::Char('j') => Action::ChecklistKey(Key::Down),
+            KeyCode::Char('t') | KeyCode::Char(' ') => Action::ChecklistKey(Key::Tick),
+            KeyCode::Tab => Action::ChecklistKey(Key::Switch),
+            _ => return None,
+        })
+    }
+
     /// `:checklist [LIST]`: the overlay opens and its list is requested.
     pub(super) fn open_checklist(&mut self, arg: &str) {
         let now = self.now.with_timezone(&self.tz);

@@ -418,13 +418,7 @@ impl Pane for PayoutsPane {
             );
         }
         if let Some(c) = &self.confirm {
-            let width = body.width.clamp(20, 76);
-            let area = Rect {
-                x: body.x + (body.width.saturating_sub(width)) / 2,
-                y: body.y + body.height / 3,
-                width,
-                height: 3.min(body.height),
-            };
+            let area = one_line_dialog(body, 76);
             f.render_widget(Clear, area);
             f.render_widget(
                 Paragraph::new(Line::from(Span::styled(c.question.clone(), v.theme.text))).block(
@@ -436,13 +430,7 @@ impl Pane for PayoutsPane {
             );
         }
         if let Some(p) = &self.prompt {
-            let width = body.width.clamp(20, 70);
-            let area = Rect {
-                x: body.x + (body.width.saturating_sub(width)) / 2,
-                y: body.y + body.height / 3,
-                width,
-                height: 3.min(body.height),
-            };
+            let area = one_line_dialog(body, 70);
             let title = format!(
                 " {} {}: reason (Enter, Esc cancels) ",
                 if p.release { "Release" } else { "Hold" },
@@ -458,6 +446,18 @@ impl Pane for PayoutsPane {
                 area,
             );
         }
+    }
+}
+
+/// A bordered one-line dialog (a reason, a confirmation) a third of the way
+/// down the body, at most `width` wide.
+fn one_line_dialog(body: Rect, width: u16) -> Rect {
+    let width = body.width.clamp(20, width);
+    Rect {
+        x: body.x + (body.width.saturating_sub(width)) / 2,
+        y: body.y + body.height / 3,
+        width,
+        height: 3.min(body.height),
     }
 }
 
