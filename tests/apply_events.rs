@@ -288,7 +288,8 @@ async fn disputes_move_forward_only(pool: PgPool) {
             .expect("dispute");
     assert_eq!(
         (state.as_str(), outcome.as_deref(), amount),
-        ("WON", Some("WON"), 1999)
+        ("CLOSED", Some("WON"), 1999),
+        "a final outcome closes the case (WON, then CLOSED)"
     );
     assert_eq!(
         sla.to_rfc3339(),

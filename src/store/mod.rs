@@ -25,6 +25,7 @@ pub mod alerts;
 pub mod authz;
 pub mod checklists;
 pub mod data_rules;
+pub mod disputes;
 pub mod fraud;
 pub mod fraud_detail;
 pub mod inbox;

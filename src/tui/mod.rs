@@ -15,6 +15,7 @@ pub mod alerts_task;
 pub mod app;
 pub mod checklist_view;
 pub mod detail;
+pub mod disputes_task;
 pub mod keymap;
 pub mod layout;
 pub mod ops_task;
@@ -139,6 +140,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
             tz: options.poller.tz,
             threshold: options.poller.threshold,
         },
+        options.agent_refund_limit_minor,
         ops_rx,
         ops_out_tx,
     ));
@@ -237,12 +239,18 @@ async fn ui_loop(
             .checklist
             .drain(..)
             .map(ops_task::Request::Checklist);
+        let disputes = app
+            .requests
+            .disputes
+            .drain(..)
+            .map(ops_task::Request::Dispute);
         let payouts: Vec<_> = app
             .requests
             .payouts
             .drain(..)
             .chain(alerts)
             .chain(checklist)
+            .chain(disputes)
             .collect();
         for req in payouts {
             if ops.send(req).is_err() {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
+use crate::domain::disputes::{DisputeState, sla_due_at};
 use crate::domain::money::{Currency, Money};
 use crate::domain::operators::{Actor, Permission};
 use crate::domain::payments;
@@ -671,13 +671,7 @@ async fn dispute_event(
             .bind(updated)
             .fetch_one(&mut *conn)
             .await?;
-            for (item, _) in EVIDENCE_ITEMS {
-                sqlx::query("INSERT INTO dispute_evidence (dispute_id, item) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(item)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            crate::store::disputes::gather::create_items(conn, id).await?;
             (id, DisputeState::Open)
         }
     };
@@ -687,10 +681,18 @@ async fn dispute_event(
     } else {
         target
     };
+    let decided = matches!(next, DisputeState::Won | DisputeState::Lost) && next != from;
+    // What a lost case cost: PayPal's refunded amount, else the amount disputed.
+    let lost_minor = (decided && next == DisputeState::Lost).then(|| {
+        amount(resource, &["dispute_outcome", "amount_refunded"])
+            .ok()
+            .map(|m| m.minor)
+    });
     sqlx::query(
         "UPDATE disputes SET state = $2, outcome = COALESCE($3, outcome), paypal_status = COALESCE($4, paypal_status),
                 life_cycle_stage = COALESCE($5, life_cycle_stage), seller_response_due_at = COALESCE($6, seller_response_due_at),
                 resolved_at = CASE WHEN $3 IS NOT NULL THEN COALESCE(resolved_at, $7) ELSE resolved_at END,
+                lost_minor = CASE WHEN $8 THEN COALESCE($9, amount_minor) ELSE lost_minor END,
                 paypal_updated_at = $7, updated_at = now()
           WHERE id = $1",
     )
@@ -701,6 +703,8 @@ async fn dispute_event(
     .bind(stage)
     .bind(due)
     .bind(updated)
+    .bind(lost_minor.is_some())
+    .bind(lost_minor.flatten())
     .execute(&mut *conn)
     .await?;
     crate::store::audit(
@@ -712,6 +716,31 @@ async fn dispute_event(
         serde_json::json!({ "paypal_dispute_id": dispute_id, "from": from.as_str(), "to": next.as_str() }),
     )
     .await?;
+    // A final outcome closes the case (PayPal's status RESOLVED): one more
+    // audited step, WON/LOST → CLOSED.
+    if matches!(next, DisputeState::Won | DisputeState::Lost) && status == Some("RESOLVED") {
+        sqlx::query(
+            "UPDATE disputes SET state = 'CLOSED', closed_at = COALESCE(closed_at, $2), updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(updated)
+        .execute(&mut *conn)
+        .await?;
+        crate::store::audit(
+            conn,
+            WORKER,
+            "dispute.state",
+            "dispute",
+            &id.to_string(),
+            serde_json::json!({ "paypal_dispute_id": dispute_id, "from": next.as_str(), "to": "CLOSED", "why": "outcome final" }),
+        )
+        .await?;
+    }
+    // Evidence from the data, as soon as the dispute exists (and again on
+    // each update: PayPal asking for evidence moves it on).
+    if next.awaiting_evidence() {
+        crate::store::disputes::gather(conn, id).await?;
+    }
     Ok(Outcome::Applied)
 }
 
