@@ -54,7 +54,8 @@ async fn fixture(pool: &PgPool, delivered: bool) -> Fixture {
                       now() - interval '9 days', now() - interval '9 days', '1Z999', 'UPS', now() - interval '8 days');
          INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor) VALUES (1, 1, 2, 2500, 900);
          INSERT INTO customer_messages (order_id, customer_id, kind, direction, subject, body, sent_at)
-              VALUES (1, 1, 'order_confirmation', 'outbound', 'Your order LSN-1 is confirmed', 'Thanks', now() - interval '9 days');",
+              VALUES (1, 1, 'order_confirmation', 'outbound', 'Your order LSN-1 is confirmed', 'Thanks', now() - interval '9 days'),
+                     (1, 1, 'support', 'inbound', 'Where is my mug?', 'Hello', now() - interval '3 days');",
     )
     .execute(pool)
     .await

@@ -77,8 +77,8 @@ pub async fn run(loaded: &Loaded, action: DisputesAction) -> Result<u8, Failure>
                     }
                     let now = Utc::now();
                     println!(
-                        "{:>5}  {:<15} {:<17} {:<12} {:>11} {:>4}  {:<10} {}",
-                        "#", "PayPal id", "State", "Due", "Amount", "Ev", "Owner", "Reason"
+                        "{:>5}  {:<15} {:<17} {:<12} {:>11} {:>4}  {:<10} Reason",
+                        "#", "PayPal id", "State", "Due", "Amount", "Ev", "Owner"
                     );
                     for d in &rows {
                         let awaiting =

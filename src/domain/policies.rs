@@ -55,11 +55,10 @@ fn effective_at(p: &Policy) -> Option<DateTime<Utc>> {
 /// The version of `kind` in force at `at`: the newest that took effect on or
 /// before it (the oldest when `at` predates them all).
 pub fn in_force(kind: &str, at: DateTime<Utc>) -> Option<&'static Policy> {
-    let versions = POLICIES.iter().filter(|p| p.kind == kind);
+    let mut versions = POLICIES.iter().filter(|p| p.kind == kind);
     let oldest = versions.clone().next();
     versions
-        .filter(|p| effective_at(p).is_some_and(|e| e <= at))
-        .next_back()
+        .rfind(|p| effective_at(p).is_some_and(|e| e <= at))
         .or(oldest)
 }
 

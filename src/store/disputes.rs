@@ -524,12 +524,13 @@ pub async fn attach(
         ));
     }
     let who = actor.audit_name();
-    let (status, source, note, file): (
+    type Marked = (
         ItemStatus,
         String,
         Option<String>,
         Option<(String, Vec<u8>)>,
-    ) = match what {
+    );
+    let (status, source, note, file): Marked = match what {
         Attachment::Note(_) => (
             ItemStatus::Collected,
             format!("note by {who}"),

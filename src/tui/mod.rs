@@ -134,13 +134,15 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let ops = tokio::spawn(ops_task::run(
         pool.clone(),
         options.actor.clone(),
-        options.payouts.clone(),
-        options.targets,
-        checklist_view::Settings {
-            tz: options.poller.tz,
-            threshold: options.poller.threshold,
+        ops_task::Settings {
+            schedule: options.payouts.clone(),
+            targets: options.targets,
+            checklist: checklist_view::Settings {
+                tz: options.poller.tz,
+                threshold: options.poller.threshold,
+            },
+            agent_refund_limit_minor: options.agent_refund_limit_minor,
         },
-        options.agent_refund_limit_minor,
         ops_rx,
         ops_out_tx,
     ));

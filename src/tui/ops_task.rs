@@ -64,16 +64,29 @@ pub enum Outcome {
     Dispute(super::disputes_task::Answer),
 }
 
+/// What the operations task's requests need besides the pool and actor.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub schedule: Schedule,
+    pub targets: crate::store::notify::Targets,
+    pub checklist: super::checklist_view::Settings,
+    /// Agents accept dispute claims up to this amount (`[ops]`).
+    pub agent_refund_limit_minor: i64,
+}
+
 pub async fn run(
     pool: PgPool,
     actor: Actor,
-    schedule: Schedule,
-    targets: crate::store::notify::Targets,
-    checklist: super::checklist_view::Settings,
-    agent_refund_limit_minor: i64,
+    settings: Settings,
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
 ) {
+    let Settings {
+        schedule,
+        targets,
+        checklist,
+        agent_refund_limit_minor,
+    } = settings;
     while let Some(req) = rx.recv().await {
         let out = match req {
             Request::Alerts(req) => {

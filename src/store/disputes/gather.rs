@@ -92,7 +92,8 @@ pub async fn gather(conn: &mut PgConnection, dispute_id: i64) -> Result<Gathered
         let number = &o.1;
         let currency = Currency::parse(o.4.trim()).unwrap_or(Currency::USD);
         let money = |m: i64| Money::new(m, currency).display();
-        let items: Vec<(String, String, i32, i64, Option<String>, Vec<String>)> = sqlx::query_as(
+        type ItemRow = (String, String, i32, i64, Option<String>, Vec<String>);
+        let items: Vec<ItemRow> = sqlx::query_as(
             "SELECT p.name, p.sku, i.quantity, i.unit_price_minor, p.description, p.image_urls
                FROM order_items i JOIN products p ON p.id = i.product_id
               WHERE i.order_id = $1 ORDER BY i.id LIMIT 50",
@@ -189,14 +190,16 @@ pub async fn gather(conn: &mut PgConnection, dispute_id: i64) -> Result<Gathered
                 })
                 .flatten(),
         ));
-        // 5. Customer communication history.
+        // 5. Customer communication history: the conversations with the
+        // customer (the confirmation and shipping emails are items 1 and 2).
+        let conversation: Vec<_> = messages.iter().filter(|m| m.1 == "support").collect();
         values.push((
             "customer_communication",
-            (!messages.is_empty())
+            (!conversation.is_empty())
                 .then(|| {
                     found(
-                        format!("customer_messages of {number} ({})", messages.len()),
-                        messages
+                        format!("customer_messages of {number} ({})", conversation.len()),
+                        conversation
                             .iter()
                             .map(|(_, kind, dir, subject, at)| {
                                 format!(

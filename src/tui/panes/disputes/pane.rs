@@ -69,13 +69,13 @@ const BINDINGS: &[Binding] = &[
         "disputes_sort",
         &[Key::Char('o')],
         Action::Nav(Nav::NextSort),
-        "next sort key",
+        "next sort key (s submits)",
         Some("o sort"),
     ),
 ];
 
 pub const SECTIONS: &[Section] = &[Section {
-    title: "Disputes (pane 3; / filters state, owner, reason)",
+    title: "Disputes (pane 3)",
     bindings: BINDINGS,
 }];
 
