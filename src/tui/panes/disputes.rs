@@ -274,7 +274,7 @@ pub fn detail_lines(c: &Ctx, d: &Detail, lines: &mut Vec<Line<'static>>) {
         ]));
         if let Some(src) = &e.source {
             lines.push(Line::styled(
-                c.text(&format!("        from {src}")),
+                c.text(&format!("        source: {src}")),
                 t.muted,
             ));
         }

@@ -191,7 +191,7 @@ impl Generator {
                 // rest of the seed stays as it was.
                 let description = (id % 11 != 0).then(|| {
                     format!(
-                        "{name}: {category}, sold live by {}. New, in its original packaging; ships tracked within 2 business days.",
+                        "{category}, sold live by {}. New, in its original packaging; ships tracked within 2 business days.",
                         self.creators[c].display_name
                     )
                 });
