@@ -36,7 +36,7 @@ impl Checklist {
 }
 
 /// The header's "morning 5/7": the day list that matters now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ChecklistCount {
     pub list: List,
     pub done: usize,

@@ -18,6 +18,7 @@ use crate::domain::shows::{self, ShowStatus};
 use crate::store::status::{MorningFacts, morning_facts, ops_day_bounds};
 
 mod alerts;
+pub mod shared;
 use alerts::{alerts, incidents};
 #[cfg(any(test, feature = "fixtures"))]
 mod fixture;
@@ -28,7 +29,7 @@ pub use fixture::fixture;
 pub const PANE_LIMIT: i64 = 100;
 
 /// Everything the dashboard shows, at one instant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub taken_at: DateTime<Utc>,
     /// When finished shows' sales were last read (see [`build_snapshot_after`]).
@@ -78,14 +79,14 @@ impl Snapshot {
 
 /// GMV per hour (minor units of the dashboard's currency) of today's ops day
 /// so far and of the same weekday a week ago, hour 0 first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HourlyGmv {
     pub today: Vec<i64>,
     pub last_week: Vec<i64>,
 }
 
 /// One active blocklist entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockRow {
     pub id: i64,
     /// ip, email, device or payer.
@@ -103,7 +104,7 @@ pub struct BlockRow {
 /// Matching orders are counted up to this many per blocklist entry.
 pub const BLOCK_MATCH_CAP: i64 = 1_000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRow {
     pub id: i64,
     pub severity: String,
@@ -125,7 +126,7 @@ pub struct AlertRow {
     pub recovering: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IncidentRow {
     pub id: i64,
     pub priority: String,
@@ -143,7 +144,7 @@ pub struct IncidentRow {
     pub last_event: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShowRow {
     pub id: i64,
     pub title: String,
@@ -178,7 +179,7 @@ impl ShowRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DisputeRow {
     pub id: i64,
     pub paypal_dispute_id: String,
@@ -210,7 +211,7 @@ impl DisputeRow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PayoutItemRow {
     pub id: i64,
     pub creator: String,
@@ -228,7 +229,7 @@ pub struct PayoutItemRow {
     pub attempts: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FraudRow {
     pub order_id: i64,
     pub order_number: String,
@@ -247,7 +248,7 @@ pub struct FraudRow {
     pub creator: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndicatorRow {
     pub indicator: String,
     pub points: i16,

@@ -11,7 +11,7 @@ use crate::domain::disputes::DisputeState;
 use crate::domain::money::{Currency, Money, ratio_bps};
 use crate::domain::shows::{self, Phase, ShowStatus};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct MorningFacts {
     pub generated_at: DateTime<Utc>,
     pub timezone: String,
@@ -30,7 +30,7 @@ pub struct MorningFacts {
     pub checklist: Option<super::checklists::ChecklistCount>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct AlertCounts {
     pub critical: i64,
     pub warning: i64,
@@ -38,7 +38,7 @@ pub struct AlertCounts {
     pub unacknowledged: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct IncidentCounts {
     pub open: i64,
     pub overdue: i64,
@@ -46,7 +46,7 @@ pub struct IncidentCounts {
     pub p1: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DisputeCounts {
     /// Not yet won, lost or closed.
     pub active: i64,
@@ -56,7 +56,7 @@ pub struct DisputeCounts {
     pub overdue: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct PayoutBatchFacts {
     pub id: i64,
     pub state: String,
@@ -73,7 +73,7 @@ pub struct PayoutBatchFacts {
     pub older_failed_items: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct FraudCounts {
     pub threshold: u8,
     /// Score above the threshold, not yet decided.
@@ -82,7 +82,7 @@ pub struct FraudCounts {
     pub review_holds_expired: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ShowFact {
     pub id: i64,
     pub title: String,
@@ -93,7 +93,7 @@ pub struct ShowFact {
     pub cannot_start: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ShowsToday {
     pub total: i64,
     pub live: i64,
@@ -104,7 +104,7 @@ pub struct ShowsToday {
     pub shows: Vec<ShowFact>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct OrderFacts {
     pub orders: i64,
     pub paid: i64,
@@ -115,7 +115,7 @@ pub struct OrderFacts {
     pub conversion_bps: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct WebhookCounts {
     pub pending: i64,
     pub failed: i64,
@@ -123,7 +123,7 @@ pub struct WebhookCounts {
 }
 
 /// Overall verdict of the checklist, and the process exit code for scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Healthy,

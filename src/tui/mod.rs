@@ -163,6 +163,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         orders_rx,
         orders_out_tx,
     ));
+    let pool_to_close = pool.clone();
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
     let (mut terminal, guard) = init_terminal(options.settings.mouse)?;
     let channels = Channels {
@@ -177,12 +178,17 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     };
     let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
     drop(guard);
-    poller.abort();
     details.abort();
-    // Requests already sent finish (the task ends once the channel is drained).
+    // The poller ends once the UI's receiver is gone, closing its own
+    // connections; requests already sent finish (each task ends once its
+    // channel is drained).
+    let _ = tokio::time::timeout(Duration::from_secs(3), poller).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), ops).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), orders).await;
+    // Every pooled connection ends with a Terminate message: no "connection
+    // reset by peer" in the server's log for each of them.
+    let _ = tokio::time::timeout(Duration::from_secs(3), pool_to_close.close()).await;
     result
 }
 

@@ -1,21 +1,25 @@
-//! The poller: the one task that talks to the database for the dashboard.
-//! It `LISTEN`s on [`crate::store::CHANGE_CHANNEL`] and also polls every
-//! `[tui] refresh_ms`, builds a [`Snapshot`] and publishes a [`DataState`] on a
-//! `watch` channel. When the database goes away it says so, keeps the last
-//! snapshot, and retries with backoff until the data comes back.
+//! The poller: the one task that talks to the database for the dashboard,
+//! publishing a [`DataState`] on a `watch` channel. Dashboards share one
+//! snapshot ([`crate::store::snapshot::shared`]): the one holding the
+//! builder's lock `LISTEN`s on [`crate::store::CHANGE_CHANNEL`], builds a
+//! [`Snapshot`] once per burst of changes and publishes it; the others
+//! `LISTEN` for new versions and read them. Every `[tui] refresh_ms` each one
+//! polls as well, and a reader tries the lock (so a dead builder is replaced
+//! within one poll interval). When the database goes away it says so, keeps
+//! the last snapshot, and retries with backoff until the data comes back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::domain::money::Currency;
 use crate::domain::operators::Role;
-use crate::store::snapshot::{Snapshot, build_snapshot_after};
+use crate::store::snapshot::{Snapshot, build_snapshot_after, shared};
 
 /// What the UI knows about the data: the last snapshot and the connection.
 #[derive(Debug, Clone, Default)]
@@ -51,53 +55,116 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bursts of NOTIFY are merged: at most one rebuild per this interval.
 const MIN_REBUILD_GAP: Duration = Duration::from_millis(150);
 
+/// What this dashboard does for the shared snapshot
+/// ([`crate::store::snapshot::shared`]).
+enum Part {
+    /// It holds the builder's lock (on this connection of its own): it
+    /// builds once per burst of changes and publishes.
+    Builds(PgConnection),
+    /// Another dashboard builds: it reads each new version.
+    Reads,
+}
+
 /// Runs until every receiver is gone.
 pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) {
+    let key = shared::key(&cfg.tz, cfg.threshold, cfg.currency.code());
     let mut state = DataState::default();
     let mut backoff = MIN_BACKOFF;
     let mut listener: Option<PgListener> = None;
+    let mut part = Part::Reads;
+    let mut version: i64 = 0;
+    let mut role_read: Option<Instant> = None;
+    // The poll interval has passed: check the lock (take over a dead builder).
+    let mut poll_due = true;
     loop {
         if tx.is_closed() {
-            return;
+            break;
         }
         let built_at = Instant::now();
-        let previous = state.snapshot.clone();
         let now = Utc::now();
+        let was_building = matches!(part, Part::Builds(_));
+        if poll_due {
+            part = match part {
+                // A builder whose lock connection died has lost the lock.
+                Part::Builds(mut c) => {
+                    match timeout(BUILD_TIMEOUT, sqlx::query("SELECT 1").execute(&mut c)).await {
+                        Ok(Ok(_)) => Part::Builds(c),
+                        _ => Part::Reads,
+                    }
+                }
+                Part::Reads => match timeout(BUILD_TIMEOUT, lead(&pool, &key)).await {
+                    Ok(Ok(p)) => p,
+                    _ => Part::Reads,
+                },
+            };
+        }
+        let building = matches!(part, Part::Builds(_));
         let result = timeout(BUILD_TIMEOUT, async {
-            let snap = build_snapshot_after(
-                &pool,
-                now,
-                &cfg.tz,
-                cfg.threshold,
-                cfg.currency,
-                previous.as_deref(),
-            )
-            .await?;
-            let role = crate::store::operators::role_of(&pool, &cfg.operator).await?;
-            Ok::<_, sqlx::Error>((snap, role))
+            let fresh = match building {
+                true => {
+                    let snap = build_snapshot_after(
+                        &pool,
+                        now,
+                        &cfg.tz,
+                        cfg.threshold,
+                        cfg.currency,
+                        state.snapshot.as_deref(),
+                    )
+                    .await?;
+                    version = shared::publish(&pool, &key, &snap, &cfg.operator).await?;
+                    Some(snap)
+                }
+                false => match shared::read_newer(&pool, &key, version).await? {
+                    Some((v, snap)) => {
+                        version = v;
+                        Some(snap)
+                    }
+                    None => None,
+                },
+            };
+            // The operator's role: at most once per poll interval.
+            let role = if poll_due || role_read.is_none_or(|at| at.elapsed() >= cfg.refresh) {
+                role_read = Some(Instant::now());
+                Some(crate::store::operators::role_of(&pool, &cfg.operator).await?)
+            } else {
+                None
+            };
+            Ok::<_, sqlx::Error>((fresh, role))
         })
         .await;
+        poll_due = false;
         match result {
-            Ok(Ok((snap, role))) => {
-                state.snapshot = Some(Arc::new(snap));
-                state.role = Some(role);
+            Ok(Ok((fresh, role))) => {
+                let before = (state.connected, state.role, state.error.is_some());
+                let got_fresh = fresh.is_some();
+                if let Some(snap) = fresh {
+                    state.snapshot = Some(Arc::new(snap));
+                    state.last_success = Some(now);
+                }
+                if let Some(role) = role {
+                    state.role = Some(role);
+                }
                 state.connected = true;
-                state.last_success = Some(now);
                 state.down_since = None;
                 state.error = None;
                 state.query_failed = false;
                 backoff = MIN_BACKOFF;
-                // LISTEN once the database answers (again), then read once more at
-                // once, so a change made before the LISTEN began is not left to the
-                // next poll; that second read is the one published.
-                if listener.is_none() {
-                    listener = listen(&pool).await;
+                // LISTEN once the database answers (again), and again when this
+                // dashboard starts or stops building (other channel); then read
+                // once more at once, so a change made before the LISTEN began is
+                // not left to the next poll.
+                if listener.is_none() || building != was_building {
+                    listener = listen(&pool, building).await;
                     state.listening = listener.is_some();
                     if state.listening {
                         continue;
                     }
                 }
-                tx.send_replace(state.clone());
+                // Nothing new (a reader's poll found the same version): the
+                // screen has nothing to redraw.
+                if got_fresh || before != (state.connected, state.role, state.error.is_some()) {
+                    tx.send_replace(state.clone());
+                }
             }
             failure => {
                 // The server answered but the query failed (no schema, no rights):
@@ -120,53 +187,87 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 state.error = Some(reason);
                 state.listening = false;
                 listener = None;
+                if let Part::Builds(conn) = std::mem::replace(&mut part, Part::Reads) {
+                    let _ = timeout(Duration::from_secs(1), conn.close()).await;
+                }
+                poll_due = true;
                 tx.send_replace(state.clone());
                 sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         }
-        // Wait for a change notification or the poll interval, whichever is first.
+        // Wait for a notification or the poll interval, whichever is first.
         let deadline = built_at + cfg.refresh;
+        let building = matches!(part, Part::Builds(_));
         match listener.as_mut() {
             Some(l) => {
                 tokio::select! {
                     got = l.try_recv() => match got {
-                        Ok(Some(_)) => {
-                            sleep_until(built_at + MIN_REBUILD_GAP).await;
-                            while l.next_buffered().is_some() {}
+                        Ok(Some(n)) => {
+                            if building {
+                                // A burst of changes: one rebuild for all of it.
+                                sleep_until(built_at + MIN_REBUILD_GAP).await;
+                                while l.next_buffered().is_some() {}
+                            } else if shared::announced(n.payload(), &key).is_none() {
+                                // Another kind of snapshot: nothing to read.
+                                while l.next_buffered().is_some() {}
+                            }
                         }
-                        // The connection is gone: rebuild now, which finds out.
+                        // The connection is gone: read now, which finds out.
                         Ok(None) | Err(_) => listener = None,
                     },
-                    _ = sleep_until(deadline) => {}
-                    _ = tx.closed() => return,
+                    _ = sleep_until(deadline) => poll_due = true,
+                    _ = tx.closed() => break,
                 }
             }
             None => {
                 tokio::select! {
-                    _ = sleep_until(deadline) => {}
-                    _ = tx.closed() => return,
+                    _ = sleep_until(deadline) => poll_due = true,
+                    _ = tx.closed() => break,
                 }
             }
         }
     }
+    // The dashboard quits: its connections end cleanly (Terminate), so the
+    // server logs no "connection reset by peer"; the lock goes with them.
+    drop(listener);
+    if let Part::Builds(conn) = part {
+        let _ = conn.close().await;
+    }
 }
 
-async fn listen(pool: &PgPool) -> Option<PgListener> {
+/// Tries to become the builder: the advisory lock on a connection of its own.
+async fn lead(pool: &PgPool, key: &str) -> Result<Part, sqlx::Error> {
+    let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+    if shared::try_lead(&mut conn, key).await? {
+        tracing::info!("this dashboard builds the shared snapshot");
+        Ok(Part::Builds(conn))
+    } else {
+        // Closed cleanly (Terminate), not dropped: no "connection reset" in
+        // the server's log.
+        let _ = conn.close().await;
+        Ok(Part::Reads)
+    }
+}
+
+/// LISTENs on the changes (a builder) or on new snapshot versions (a reader).
+async fn listen(pool: &PgPool, building: bool) -> Option<PgListener> {
     let mut l = timeout(Duration::from_secs(5), PgListener::connect_with(pool))
         .await
         .ok()?
         .ok()?;
     // A lost connection is reported by try_recv (Ok(None)) at once; this task
-    // then rebuilds (which notices the outage) and makes a new listener.
+    // then reads again (which notices the outage) and makes a new listener.
     l.eager_reconnect(false);
-    timeout(
-        Duration::from_secs(5),
-        l.listen(crate::store::CHANGE_CHANNEL),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let channel = if building {
+        crate::store::CHANGE_CHANNEL
+    } else {
+        shared::SNAPSHOT_CHANNEL
+    };
+    timeout(Duration::from_secs(5), l.listen(channel))
+        .await
+        .ok()?
+        .ok()?;
     Some(l)
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 /// Decided disputes of one group.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rate {
     /// The reason, the creator's handle, or "all".
     pub key: String,
@@ -42,7 +42,7 @@ impl Rate {
 }
 
 /// The three views of the same decided disputes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rates {
     pub since: Option<DateTime<Utc>>,
     pub overall: Rate,

@@ -1,0 +1,116 @@
+//! One snapshot for every dashboard (issue 15). Building the snapshot costs
+//! the database a few tens of milliseconds; ten dashboards building their own
+//! at every burst of changes would cost it a core. So the dashboards elect a
+//! builder: whichever holds the snapshot's session-level advisory lock
+//! ([`try_lead`]) builds once per burst and [`publish`]es it (a row in
+//! `dashboard_snapshots` with a new version, and `NOTIFY lsn_ops_snapshot`);
+//! the others [`read_newer`] that row when they are told, or at their poll.
+//! When the builder dies its session ends and its lock with it: the next
+//! dashboard to try takes over within one poll interval.
+//!
+//! A snapshot depends on the time zone (the ops day), the high-risk threshold
+//! and the currency, which are the [`key`]; dashboards configured alike share.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::Snapshot;
+
+/// Where a new version is announced (payload: `KEY VERSION`).
+pub const SNAPSHOT_CHANNEL: &str = "lsn_ops_snapshot";
+
+/// The row (and lock) of snapshots built with these settings.
+pub fn key(tz: &chrono_tz::Tz, threshold: u8, currency: &str) -> String {
+    format!("{}|{threshold}|{currency}", tz.name())
+}
+
+/// The advisory lock of `key`: a stable 64-bit number (FNV-1a), in a
+/// namespace of its own so it cannot collide with another lock by chance.
+pub fn lock_id(key: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "lsn-ops snapshot ".bytes().chain(key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// Takes the builder's lock on `conn` (held for the connection's life) if no
+/// one holds it. True: this dashboard builds from now on.
+pub async fn try_lead(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(lock_id(key))
+        .fetch_one(conn)
+        .await
+}
+
+/// Stores `snap` as the newest version of `key` and announces it. Returns
+/// the version.
+pub async fn publish(
+    pool: &PgPool,
+    key: &str,
+    snap: &Snapshot,
+    built_by: &str,
+) -> Result<i64, sqlx::Error> {
+    let body = serde_json::to_vec(snap).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_scalar(
+        "WITH stored AS (
+           INSERT INTO dashboard_snapshots (key, version, built_at, built_by, body)
+           VALUES ($1, 1, now(), $2, $3)
+           ON CONFLICT (key) DO UPDATE
+             SET version = dashboard_snapshots.version + 1, built_at = now(),
+                 built_by = EXCLUDED.built_by, body = EXCLUDED.body
+           RETURNING version)
+         SELECT version FROM stored, LATERAL (SELECT pg_notify($4, $1 || ' ' || version)) announced",
+    )
+    .bind(key)
+    .bind(built_by)
+    .bind(&body)
+    .bind(SNAPSHOT_CHANNEL)
+    .fetch_one(pool)
+    .await
+}
+
+/// The stored snapshot of `key` if its version is newer than `have`.
+pub async fn read_newer(
+    pool: &PgPool,
+    key: &str,
+    have: i64,
+) -> Result<Option<(i64, Snapshot)>, sqlx::Error> {
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT version, body FROM dashboard_snapshots WHERE key = $1 AND version > $2",
+    )
+    .bind(key)
+    .bind(have)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some((version, body)) => {
+            let snap: Snapshot =
+                serde_json::from_slice(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok(Some((version, snap)))
+        }
+    }
+}
+
+/// The version a notification announces for `key` (`None`: another key).
+pub fn announced(payload: &str, key: &str) -> Option<i64> {
+    let (k, v) = payload.rsplit_once(' ')?;
+    (k == key).then(|| v.parse().ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_locks_and_announcements() {
+        let k = key(&chrono_tz::America::Los_Angeles, 70, "USD");
+        assert_eq!(k, "America/Los_Angeles|70|USD");
+        assert_eq!(lock_id(&k), lock_id(&k));
+        assert_ne!(lock_id(&k), lock_id("Europe/Paris|70|USD"));
+        assert_eq!(announced(&format!("{k} 42"), &k), Some(42));
+        assert_eq!(announced("Europe/Paris|70|USD 42", &k), None);
+        assert_eq!(announced("garbage", &k), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Issue 15: dashboards share one snapshot. The first dashboard takes the
+//! builder's lock and publishes each version; a second one only reads them;
+//! the builder killed under a running dashboard, that dashboard takes over
+//! and keeps showing fresh data within one poll interval. A snapshot survives
+//! the trip through the database unchanged.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use lsn_ops::domain::Currency;
+use lsn_ops::store::snapshot::{build_snapshot, shared};
+use lsn_ops::tui::poller::{self, DataState, PollerConfig};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+const REFRESH: Duration = Duration::from_millis(400);
+
+fn config(operator: &str) -> PollerConfig {
+    PollerConfig {
+        refresh: REFRESH,
+        tz: chrono_tz::America::Los_Angeles,
+        threshold: 70,
+        currency: Currency::USD,
+        operator: operator.into(),
+    }
+}
+
+fn key() -> String {
+    shared::key(&chrono_tz::America::Los_Angeles, 70, "USD")
+}
+
+async fn alert(pool: &PgPool, title: &str) {
+    sqlx::query(
+        "INSERT INTO alerts (rule_key, dedup_key, severity, priority, title) VALUES ('bench', $1, 'warning', 'P2', $1)",
+    )
+    .bind(title)
+    .execute(pool)
+    .await
+    .expect("alert");
+}
+
+/// Waits until the dashboard fed by `rx` shows an alert titled `title`.
+async fn shows(rx: &mut watch::Receiver<DataState>, title: &str, within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let seen = rx
+            .borrow_and_update()
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.alerts.iter().any(|a| a.title == title));
+        if seen {
+            return started.elapsed();
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            panic!("{title:?} not on the dashboard within {within:?}");
+        }
+    }
+}
+
+async fn builders(pool: &PgPool) -> (i64, String) {
+    sqlx::query_as("SELECT version, built_by FROM dashboard_snapshots WHERE key = $1")
+        .bind(key())
+        .fetch_one(pool)
+        .await
+        .expect("the shared row")
+}
+
+#[sqlx::test]
+async fn one_builder_many_readers_and_a_dead_builder_is_replaced(pool: PgPool) {
+    let (tx_a, mut rx_a) = watch::channel(DataState::default());
+    let a = tokio::spawn(poller::run(pool.clone(), config("ana"), tx_a));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        rx_a.wait_for(|s| s.snapshot.is_some()),
+    )
+    .await
+    .expect("a snapshot in time")
+    .expect("a's first snapshot");
+    let (tx_b, mut rx_b) = watch::channel(DataState::default());
+    let b = tokio::spawn(poller::run(pool.clone(), config("bo"), tx_b));
+
+    // One change: both see it; only ana built it.
+    alert(&pool, "first change").await;
+    shows(&mut rx_a, "first change", Duration::from_secs(5)).await;
+    shows(&mut rx_b, "first change", Duration::from_secs(5)).await;
+    let (_, by) = builders(&pool).await;
+    assert_eq!(by, "ana", "the first dashboard builds; the second reads");
+
+    // The builder dies (its task, its lock connection with it).
+    a.abort();
+    assert!(a.await.is_err_and(|e| e.is_cancelled()));
+    drop(rx_a);
+    alert(&pool, "after the builder died").await;
+    let took = shows(
+        &mut rx_b,
+        "after the builder died",
+        REFRESH * 3 + Duration::from_secs(2),
+    )
+    .await;
+    let (_, by) = builders(&pool).await;
+    assert_eq!(by, "bo", "the reader took over");
+    eprintln!("fresh again after {took:?} (poll interval {REFRESH:?})");
+
+    // And keeps building: the next change is there at once.
+    alert(&pool, "bo builds now").await;
+    shows(&mut rx_b, "bo builds now", Duration::from_secs(5)).await;
+    drop(rx_b);
+    let _ = tokio::time::timeout(Duration::from_secs(5), b).await;
+}
+
+#[sqlx::test]
+async fn a_snapshot_survives_the_database_unchanged(pool: PgPool) {
+    alert(&pool, "round trip").await;
+    let snap = build_snapshot(
+        &pool,
+        Utc::now(),
+        &chrono_tz::America::Los_Angeles,
+        70,
+        Currency::USD,
+    )
+    .await
+    .expect("snapshot");
+    let v1 = shared::publish(&pool, &key(), &snap, "ana")
+        .await
+        .expect("publish");
+    let v2 = shared::publish(&pool, &key(), &snap, "ana")
+        .await
+        .expect("publish again");
+    assert_eq!(v2, v1 + 1);
+    let (v, back) = shared::read_newer(&pool, &key(), v1)
+        .await
+        .expect("read")
+        .expect("newer");
+    assert_eq!(v, v2);
+    assert_eq!(back, snap);
+    assert!(
+        shared::read_newer(&pool, &key(), v2)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // The fixture, every field filled, too.
+    let fixture = lsn_ops::store::snapshot::fixture(Utc::now(), &chrono_tz::America::Los_Angeles);
+    shared::publish(&pool, "fixture", &fixture, "t")
+        .await
+        .expect("publish");
+    let (_, back) = shared::read_newer(&pool, "fixture", 0)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(back, fixture);
+}
