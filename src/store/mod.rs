@@ -23,6 +23,7 @@ pub mod alert_actions;
 pub mod alert_rules;
 pub mod alerts;
 pub mod authz;
+pub mod cancel;
 pub mod checklists;
 pub mod data_rules;
 pub mod fraud;

@@ -40,6 +40,7 @@
 
 pub mod apply;
 pub mod checklists;
+pub mod checkouts;
 pub mod commands;
 pub mod ingest;
 pub mod limits;

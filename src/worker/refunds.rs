@@ -46,10 +46,13 @@ pub async fn count_into_payment(
         .execute(&mut *conn)
         .await?;
         if after.in_full {
-            sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
-                .bind(order_id)
-                .execute(&mut *conn)
-                .await?;
+            // A cancelled order stays cancelled (its money going back is why).
+            sqlx::query(
+                "UPDATE orders SET status = 'refunded' WHERE id = $1 AND status <> 'cancelled'",
+            )
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())
