@@ -708,3 +708,44 @@ async fn the_one_key_refund_of_a_duplicate_checks_it_again_at_the_store(pool: Pg
     assert_eq!(levels(&pool).await, (5, 4));
     let _ = (first, later);
 }
+
+#[sqlx::test]
+async fn a_second_capture_of_one_order_refunded_leaves_the_order_and_its_stock_alone(pool: PgPool) {
+    use lsn_ops::store::refunds;
+    let id = order_with(&pool, "LSN-S1", "shipped", 30, Some("CAP-S1")).await;
+    sqlx::query(
+        "INSERT INTO payments (order_id, capture_id, status, amount_minor, currency, created_at)
+         VALUES ($1, 'CAP-S1B', 'COMPLETED', 6000, 'USD', now() - interval '29 minutes')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("the second charge");
+    let done = refunds::refund_duplicate(
+        &pool,
+        &Actor::new("alice"),
+        "CAP-S1B",
+        6000,
+        Duration::minutes(10),
+        50_000,
+    )
+    .await
+    .expect("refund the second charge");
+    assert_eq!(done.capture_id, "CAP-S1B");
+    assert!(done.items.is_empty(), "the order stands: no item goes back");
+    let mut tx = pool.begin().await.expect("tx");
+    lsn_ops::worker::refunds::complete_ours(&mut tx, &done.idempotency_key, "PPR-S1B")
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("order");
+    assert_eq!(
+        status, "shipped",
+        "one capture of two went back, not the order"
+    );
+    assert_eq!(levels(&pool).await, (5, 2));
+}

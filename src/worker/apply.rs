@@ -584,7 +584,10 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .await?;
     if after.in_full {
         sqlx::query(
-            "UPDATE orders SET status = 'refunded' WHERE id = $1 AND status <> 'cancelled'",
+            "UPDATE orders SET status = 'refunded'
+              WHERE id = $1 AND status <> 'cancelled'
+                AND NOT EXISTS (SELECT 1 FROM payments WHERE order_id = $1
+                                   AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED'))",
         )
         .bind(order_id)
         .execute(&mut *conn)
