@@ -42,21 +42,30 @@ impl App {
     }
 
     pub(super) fn duplicates_key(&mut self, key: Key) {
-        let may = self.keymap.may(Permission::IssueRefunds);
+        let may = self.keymap.check(Permission::IssueRefunds);
+        if key == Key::Refund
+            && self
+                .duplicates
+                .as_ref()
+                .is_some_and(|d| d.confirm.is_none())
+            && let Err(why) = &may
+        {
+            // Said like any refused key: the role (or a read-only session);
+            // before the first answer the role is not known yet.
+            self.message = Some(if self.data.role.is_none() {
+                "duplicate_refund: still loading who you are; try again in a moment".into()
+            } else {
+                format!("duplicate_refund: {why}")
+            });
+            return;
+        }
         let Some(view) = self.duplicates.as_mut() else {
             return;
         };
-        match view.key(key, may, &mut self.requests.orders) {
+        match view.key(key, may.is_ok(), &mut self.requests.orders) {
             Ok(true) => {}
             Ok(false) => self.duplicates = None,
-            Err(message) => {
-                // Before the first answer the role is not known yet.
-                self.message = Some(if self.data.role.is_none() && !may {
-                    "duplicate_refund: still loading who you are; try again in a moment".into()
-                } else {
-                    message
-                });
-            }
+            Err(message) => self.message = Some(message),
         }
     }
 
@@ -122,7 +131,7 @@ mod tests {
         assert!(
             a.message
                 .as_deref()
-                .is_some_and(|m| m.starts_with("duplicate_refund")),
+                .is_some_and(|m| m.starts_with("duplicate_refund: ") && m.contains("viewer")),
             "{:?}",
             a.message
         );
