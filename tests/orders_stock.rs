@@ -749,3 +749,25 @@ async fn a_second_capture_of_one_order_refunded_leaves_the_order_and_its_stock_a
     );
     assert_eq!(levels(&pool).await, (5, 2));
 }
+
+/// Migration 0014 lands before another branch's 0013: a database migrated
+/// here then lacks 0013 below its newest. The check names the gap (and
+/// `lsn-ops migrate` fills it: sqlx applies any migration not yet applied).
+#[sqlx::test]
+async fn a_gap_below_the_newest_migration_is_named(pool: PgPool) {
+    lsn_ops::store::check_migrated(&pool)
+        .await
+        .expect("all applied");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 12")
+        .execute(&pool)
+        .await
+        .expect("forget 12");
+    let e = lsn_ops::store::check_migrated(&pool)
+        .await
+        .expect_err("a gap");
+    assert!(
+        e.to_string()
+            .contains("lacks migration 12: run `lsn-ops migrate`"),
+        "{e}"
+    );
+}
