@@ -7,6 +7,11 @@
 //! 2,000 orders, then sends correctly signed Twilio status callbacks for the
 //! live show. Bounded in count and time; traffic goes only to 127.0.0.1.
 //!
+//! It prints, from the same run: the inbox's rate (ingest alone), pgbench's
+//! rate for the same INSERT with its NOTIFY, the applier draining the backlog
+//! in batches and one event per transaction, and a sustained phase where the
+//! applier runs while the webhooks arrive.
+//!
 //! `scripts/load-webhooks [EVENTS] [CONCURRENCY] [LATENCY_SAMPLES]`
 
 use std::sync::Arc;
@@ -36,9 +41,9 @@ async fn main() -> Result<()> {
     let concurrency = args.get(1).copied().unwrap_or(32).clamp(1, 256) as usize;
     let samples = args.get(2).copied().unwrap_or(50).min(1_000);
 
-    let server =
+    let pg_server =
         std::env::var("DATABASE_URL").wrap_err("DATABASE_URL must name the PostgreSQL server")?;
-    let pool = fresh_database(&server, "lsn_ops_load").await?;
+    let pool = fresh_database(&pg_server, "lsn_ops_load").await?;
     lsn_ops::store::seed::seed_database(&pool, 2_000, 7, &TZ, false).await?;
     let (show_id, room): (i64, String) = sqlx::query_as(
         "SELECT id, twilio_room_sid FROM shows WHERE status = 'live' AND twilio_room_sid IS NOT NULL LIMIT 1",
@@ -95,13 +100,90 @@ async fn main() -> Result<()> {
         ok as f64 / elapsed.as_secs_f64()
     );
 
-    // Let the applier drain the backlog before measuring latency.
+    let inbox_rate = ok as f64 / elapsed.as_secs_f64();
+
+    // The database's own rate for the same INSERT with its NOTIFY (pgbench,
+    // same clients, into a copy of the table so the inbox is untouched).
+    let pgbench = pgbench_rate(&pg_server, &pool, concurrency).await;
+
+    // The applier drains the backlog, in batches (one transaction each).
     let drain = Instant::now();
     let applied = apply::apply_due(&pool, ApplySettings::default(), usize::MAX).await?;
+    let drain_s = drain.elapsed().as_secs_f64();
+    let applier_rate = applied as f64 / drain_s;
+    println!("applier: drained {applied} events in {drain_s:.2}s, {applier_rate:.0} events/s");
+
+    // The same backlog again, one event per transaction (before issue 15).
+    let again = requeue(&pool, events.min(5_000)).await?;
+    let drain = Instant::now();
+    let one_by_one =
+        apply::apply_due_one_by_one(&pool, ApplySettings::default(), usize::MAX).await?;
+    let single_rate = one_by_one as f64 / drain.elapsed().as_secs_f64();
     println!(
-        "applier: drained {applied} events in {:.2}s",
-        drain.elapsed().as_secs_f64()
+        "applier, one event per transaction: {one_by_one} of {again} requeued events, {single_rate:.0} events/s"
     );
+
+    // Sustained: the applier runs while the webhooks arrive.
+    let sustained_n = events;
+    let (applier_stop, applier_stop_rx) = tokio::sync::watch::channel(false);
+    let applier_task = tokio::spawn(apply::run(
+        pool.clone(),
+        ApplySettings::default(),
+        Duration::from_millis(200),
+        applier_stop_rx,
+    ));
+    let started = Instant::now();
+    let results: Vec<u16> = futures::stream::iter(0..sustained_n)
+        .map(|n| {
+            let client = client.clone();
+            let url = url.clone();
+            let room = room.clone();
+            async move {
+                send(
+                    &client,
+                    &url,
+                    &room,
+                    &format!("sustained-viewer-{n}"),
+                    1_000_000 + n,
+                )
+                .await
+                .unwrap_or(0)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let sent_s = started.elapsed().as_secs_f64();
+    let sent_ok = results.iter().filter(|s| **s == 200).count();
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM provider_events WHERE status IN ('pending', 'failed')",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if left == 0 || started.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all_s = started.elapsed().as_secs_f64();
+    let sustained_in = sent_ok as f64 / sent_s;
+    let sustained_applied = sent_ok as f64 / all_s;
+    println!(
+        "sustained: {sent_ok} webhooks in {sent_s:.2}s ({sustained_in:.0}/s into the inbox), all applied after {all_s:.2}s ({sustained_applied:.0} events/s)"
+    );
+    println!();
+    println!(
+        "| inbox (ingest alone) | pgbench, same INSERT | applier (batches) | applier ÷ inbox | applier, one per transaction | sustained in / applied |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| {inbox_rate:.0}/s | {} | {applier_rate:.0}/s | {:.0}% | {single_rate:.0}/s | {sustained_in:.0}/s / {sustained_applied:.0}/s |",
+        pgbench.map_or_else(|e| format!("n/a ({e})"), |r| format!("{r:.0}/s")),
+        100.0 * applier_rate / inbox_rate.max(1.0)
+    );
+    let _ = applier_stop.send(true);
+    let _ = applier_task.await;
     let applier = tokio::spawn(apply::run(
         pool.clone(),
         ApplySettings::default(),
@@ -155,6 +237,72 @@ async fn main() -> Result<()> {
     let _ = applier.await;
     let _ = server.await;
     Ok(())
+}
+
+/// Puts `n` applied events back in the inbox as new events (new ids), to
+/// drain them again another way.
+async fn requeue(pool: &PgPool, n: u64) -> Result<u64> {
+    let done = sqlx::query(
+        "INSERT INTO provider_events (provider, event_id, event_type, occurred_at, headers, payload)
+         SELECT provider, event_id || '-again', event_type, occurred_at, headers, payload
+           FROM provider_events WHERE status = 'applied' ORDER BY id LIMIT $1",
+    )
+    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// pgbench's transactions per second for the inbox's INSERT (with its
+/// NOTIFY) into a copy of `provider_events`, `clients` at once for 5 s.
+async fn pgbench_rate(server: &str, pool: &PgPool, clients: usize) -> Result<f64, String> {
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS pgbench_events;
+         CREATE TABLE pgbench_events (LIKE provider_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    )
+    .execute(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let payload: String = sqlx::query_scalar("SELECT payload::text FROM provider_events LIMIT 1")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let script = std::env::temp_dir().join(format!("lsn-ops-pgbench-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "WITH stored AS (INSERT INTO pgbench_events (provider, event_id, event_type, occurred_at, headers, payload) \
+             VALUES ('twilio', 'pgb-' || :client_id || '-' || random()::text, 'participant-connected', now(), '{{}}', '{}') \
+             ON CONFLICT (provider, event_id) DO NOTHING RETURNING id) \
+             SELECT id FROM stored, LATERAL (SELECT pg_notify('lsn_ops_pgbench', 'provider_events')) notified;\n",
+            payload.replace('\'', "''")
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let (base, _) = server
+        .rsplit_once('/')
+        .ok_or("DATABASE_URL has no database part")?;
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-T", "5", "-j", "2", "-c", &clients.to_string(), "-f"])
+        .arg(&script)
+        .arg(format!("{base}/lsn_ops_load"))
+        .output()
+        .map_err(|e| format!("pgbench: {e}"))?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|t| t.parse::<f64>().ok())
+        .ok_or_else(|| {
+            format!(
+                "pgbench said: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+    println!("pgbench: the inbox's INSERT with NOTIFY, {clients} clients, 5 s: {tps:.0}/s");
+    Ok(tps)
 }
 
 /// The live show's viewer count as the dashboard sees it: from a full snapshot.

@@ -81,6 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OperatorsAction,
     },
+    /// Disputes: the SLA queue, evidence, the pack, submit to PayPal, accept, take or assign
+    Disputes {
+        #[command(subcommand)]
+        action: DisputesAction,
+    },
     /// Support lookups: find an order, duplicate charges
     Orders {
         #[command(subcommand)]
@@ -107,6 +112,76 @@ pub enum Command {
     Incidents {
         #[command(subcommand)]
         action: IncidentsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisputesAction {
+    /// The queue, most urgent first (active disputes unless --all)
+    List {
+        /// OPEN, EVIDENCE_REQUIRED, EVIDENCE_BUILDING, EVIDENCE_READY, SUBMITTED, WON, LOST, CLOSED
+        #[arg(long)]
+        state: Option<String>,
+        /// An operator's name, or - for unassigned
+        #[arg(long)]
+        owner: Option<String>,
+        /// Part of the reason, e.g. NOT_RECEIVED or unauthorised
+        #[arg(long)]
+        reason: Option<String>,
+        /// Decided and closed disputes too
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10000))]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// One dispute: its deadlines, the seven evidence items with status and source, submission, outcome
+    Show {
+        /// The dispute's number or PayPal id (PP-D-...)
+        id: String,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Take a dispute (assign it to yourself)
+    Take { id: String },
+    /// Assign a dispute to an operator who works disputes
+    Assign { id: String, name: String },
+    /// Add a note or a file to an evidence item, or mark it not applicable
+    Attach {
+        id: String,
+        /// The item: 1-7 or its key (order_confirmation, shipping_tracking, ...)
+        item: String,
+        #[arg(long, conflicts_with_all = ["file", "not_applicable"])]
+        note: Option<String>,
+        /// A file to send with the evidence (at most 10 MB)
+        #[arg(long, conflicts_with = "not_applicable")]
+        file: Option<PathBuf>,
+        /// The item does not apply to this case: why
+        #[arg(long, value_name = "REASON")]
+        not_applicable: Option<String>,
+    },
+    /// Write the evidence pack (PDF) as the evidence stands now
+    Pack {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Send the evidence to PayPal (once per stage; needs EVIDENCE_READY)
+    Submit { id: String },
+    /// Accept the buyer's claim: PayPal refunds them (above the agent limit: finance or admin)
+    Accept {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Win rate (won / decided) and recovery rate (value won / value disputed) by reason and creator
+    Rates {
+        /// Disputes opened in the last this many days (0: all)
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
     },
 }
 
@@ -477,6 +552,14 @@ pub enum ReportPeriod {
     Show {
         /// The show's id (pane 2 and `status` show it)
         id: i64,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
+    /// Dispute win and recovery rates by reason and by creator
+    Disputes {
+        /// Disputes opened in the last this many days (0: all)
+        #[arg(long, default_value_t = 90)]
+        days: i64,
         #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
         format: StatusFormat,
     },

@@ -19,7 +19,9 @@ use figment::value::{Dict, Map};
 use figment::{Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
+mod disputes;
 mod monitoring;
+pub use disputes::DisputesConfig;
 pub use monitoring::{AlertsConfig, EscalationConfig, ProbeConfig};
 
 /// The runbook's environment variable names and the key each one sets.
@@ -83,6 +85,7 @@ pub struct Config {
     pub fraud: FraudConfig,
     pub payouts: PayoutsConfig,
     pub maintenance: MaintenanceConfig,
+    pub disputes: DisputesConfig,
     pub alerts: AlertsConfig,
     /// What the worker checks (`[[probes]]`); none by default.
     pub probes: Vec<ProbeConfig>,
@@ -727,6 +730,9 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             &config.ops.agent_refund_limit_minor.to_string(),
             "zero or more minor units",
         ));
+    }
+    if config.disputes.sweep_s == 0 {
+        return Err(bad("disputes.sweep_s", "0", "at least 1 (seconds)"));
     }
     if config.maintenance.retention_days == 0 {
         return Err(bad("maintenance.retention_days", "0", "at least 1 (days)"));

@@ -288,7 +288,8 @@ async fn disputes_move_forward_only(pool: PgPool) {
             .expect("dispute");
     assert_eq!(
         (state.as_str(), outcome.as_deref(), amount),
-        ("WON", Some("WON"), 1999)
+        ("CLOSED", Some("WON"), 1999),
+        "a final outcome closes the case (WON, then CLOSED)"
     );
     assert_eq!(
         sla.to_rfc3339(),
@@ -574,4 +575,56 @@ async fn a_refund_paypal_answered_pending_is_counted_when_its_webhook_completes_
         .await
         .expect("refunds");
     assert_eq!((rows, state.as_str()), (1, "completed"));
+}
+
+/// Issue 15: one batch holds a poison event between two good ones; the fast
+/// path rolls back, the careful path parks the poison and applies the rest,
+/// all in one call, and nothing is applied twice.
+#[sqlx::test]
+async fn a_poison_event_in_a_batch_is_parked_and_the_rest_apply_once(pool: PgPool) {
+    let (order, _) = order_awaiting_payment(&pool, "LSN-3", "b3@example.com").await;
+    let first = event(
+        &pool,
+        "paypal",
+        "WH-C3",
+        "PAYMENT.CAPTURE.COMPLETED",
+        capture("PAYMENT.CAPTURE.COMPLETED", "CAP3", "LSN-3", "50.00"),
+    )
+    .await;
+    let poison = json!({ "id": "WH-RX", "event_type": "PAYMENT.CAPTURE.REFUNDED",
+        "resource": { "id": "REFX", "status": "COMPLETED", "amount": { "currency_code": "USD", "value": "5.00" },
+                      "links": [{ "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP-NONE" }] } });
+    let poison = event(&pool, "paypal", "WH-RX", "PAYMENT.CAPTURE.REFUNDED", poison).await;
+    let refund = json!({ "id": "WH-R3", "event_type": "PAYMENT.CAPTURE.REFUNDED",
+        "resource": { "id": "REF3", "status": "COMPLETED", "amount": { "currency_code": "USD", "value": "50.00" },
+                      "links": [{ "rel": "up", "href": "https://api-m.paypal.com/v2/payments/captures/CAP3" }] } });
+    let last = event(&pool, "paypal", "WH-R3", "PAYMENT.CAPTURE.REFUNDED", refund).await;
+    let done = lsn_ops::worker::apply::apply_batch(&pool, &ApplySettings::default(), 10)
+        .await
+        .expect("batch");
+    assert_eq!(done.len(), 3, "{done:?}");
+    assert_eq!(status_of(&pool, first).await, ("applied".into(), 1));
+    assert_eq!(status_of(&pool, poison).await, ("failed".into(), 1));
+    assert_eq!(status_of(&pool, last).await, ("applied".into(), 1));
+    let (status, refunded): (String, i64) = sqlx::query_as(
+        "SELECT o.status, p.refunded_minor FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.id = $1",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .expect("order");
+    assert_eq!(
+        (status.as_str(), refunded),
+        ("refunded", 5000),
+        "the refund counted once"
+    );
+    let audits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action LIKE 'paypal.capture.%'")
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(
+        audits, 2,
+        "one audit row per applied event, none for the rolled-back try"
+    );
 }

@@ -233,10 +233,13 @@ async fn two_thousand_shuffled_duplicated_webhooks_two_workers_each_effect_once(
         .expect("scores");
     assert_eq!(scores, 1000, "one fraud score per captured order");
     let (disputes_n, won, lost, evidence): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE state = 'WON'), count(*) FILTER (WHERE state = 'LOST'),
+        "SELECT count(*), count(*) FILTER (WHERE outcome = 'WON' AND state = 'CLOSED'),
+                count(*) FILTER (WHERE outcome = 'LOST' AND state = 'CLOSED'),
                 (SELECT count(*) FROM dispute_evidence) FROM disputes",
     )
-    .fetch_one(&pool).await.expect("disputes");
+    .fetch_one(&pool)
+    .await
+    .expect("disputes");
     assert_eq!((disputes_n, won + lost, evidence), (300, 200, 2100));
     let (viewers, room_sid): (i32, Option<String>) =
         sqlx::query_as("SELECT current_viewers, twilio_room_sid FROM shows")

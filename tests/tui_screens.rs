@@ -157,15 +157,144 @@ fn help_overlay_lists_every_binding_and_command() {
     insta::assert_snapshot!(render(&a, &theme()).backend());
 }
 
+/// What the operations task answers for an open dispute: its seven items
+/// (some collected from the data, one an operator's note, one missing) and
+/// its pack's text.
+fn dispute_detail(id: i64) -> lsn_ops::store::disputes::Detail {
+    use lsn_ops::domain::evidence::{self, ItemStatus};
+    use lsn_ops::store::disputes::{Detail, EvidenceItem, PackInfo, Summary};
+    let snap = fixture(now() - Duration::seconds(2), &tz());
+    let row = snap
+        .disputes
+        .iter()
+        .find(|d| d.id == id)
+        .expect("the open dispute");
+    let statuses = [
+        ItemStatus::Collected,
+        ItemStatus::Collected,
+        ItemStatus::Missing,
+        ItemStatus::Collected,
+        ItemStatus::Collected,
+        ItemStatus::Collected,
+        ItemStatus::Collected,
+    ];
+    let items: Vec<EvidenceItem> = lsn_ops::domain::disputes::EVIDENCE_ITEMS
+        .iter()
+        .zip(statuses)
+        .map(|((key, label), status)| EvidenceItem {
+            item: key.to_string(),
+            label,
+            status,
+            source: (status == ItemStatus::Collected).then(|| match *key {
+                "refund_policy" => "assets/policies/refund-policy-2026-06-01.md".to_string(),
+                "customer_communication" => "note by maria".to_string(),
+                _ => format!("orders {}", row.order_number.clone().unwrap_or_default()),
+            }),
+            required: evidence::is_required(&row.reason, key),
+            lines: Vec::new(),
+            note: (*key == "customer_communication")
+                .then(|| "Buyer called on Nov 23; parcel shown as in transit.".to_string()),
+            file_name: None,
+            file_bytes: None,
+            collected_by: None,
+            collected_at: None,
+        })
+        .collect();
+    let case = evidence::Case {
+        paypal_dispute_id: row.paypal_dispute_id.clone(),
+        order_number: row.order_number.clone(),
+        reason: row.reason.clone(),
+        stage: row.stage.clone(),
+        amount: row.amount.display(),
+        opened: "2026-11-23 18:00 UTC".into(),
+        deadline: "2026-11-24 18:00 UTC".into(),
+        customer: Some("ana@example.com".into()),
+        creator: Some("@ava".into()),
+        tracking: Some(("UPS".into(), "1Z999AA10123456784".into())),
+    };
+    let domain_items: Vec<_> = items.iter().map(EvidenceItem::as_domain).collect();
+    Detail {
+        summary: Summary {
+            id,
+            paypal_dispute_id: row.paypal_dispute_id.clone(),
+            order_number: row.order_number.clone(),
+            creator: row.creator.clone(),
+            state: row.state.clone(),
+            reason: row.reason.clone(),
+            amount: row.amount,
+            opened_at: row.opened_at,
+            deadline: row.deadline(),
+            assigned_to: row.assigned_to.clone(),
+            evidence_done: 6,
+            submitted_by: None,
+            submitted_at: None,
+            auto_submitted: false,
+            outcome: None,
+        },
+        stage: row.stage.clone(),
+        paypal_status: Some("WAITING_FOR_SELLER_RESPONSE".into()),
+        sla_due_at: row.sla_due_at,
+        seller_response_due_at: row.seller_response_due_at,
+        customer: Some("ana@example.com".into()),
+        missing_required: evidence::missing_required(
+            &row.reason,
+            &items
+                .iter()
+                .map(|i| (i.item.as_str(), i.status))
+                .collect::<Vec<_>>(),
+        ),
+        evidence: items,
+        manual_reason: None,
+        submit_requested_at: None,
+        submit_command_state: None,
+        submit_error: None,
+        accepted_by: None,
+        accepted_at: None,
+        accept_reason: None,
+        lost: None,
+        resolved_at: None,
+        closed_at: None,
+        pack: Some(PackInfo {
+            id: 7,
+            sha256: "9f2c4e1a7b3d".repeat(5) + "abcd",
+            bytes: 3_412,
+            created_at: now() - Duration::minutes(4),
+            created_by: "maria".into(),
+            text: evidence::pack_text(&case, &domain_items).join("\n"),
+        }),
+    }
+}
+
 #[test]
 fn dispute_detail_at_120x40() {
+    use lsn_ops::tui::disputes_task::{Answer, Request};
     let mut a = app(false, 120, 40);
     a.update(Action::Focus(lsn_ops::tui::panes::PaneId::Disputes));
     a.update(Action::Nav(Nav::Open));
     let s = text(&render(&a, &theme()));
     assert!(s.contains("Internal SLA"), "{s}");
-    assert!(s.contains("Evidence:"), "{s}");
+    assert!(s.contains("Loading"), "{s}");
+    // Opening it asked the operations task for its evidence and pack.
+    let asked = std::mem::take(&mut a.requests.disputes);
+    let [Request::Load(id)] = asked.as_slice() else {
+        panic!("{asked:?}");
+    };
+    a.on_ops(lsn_ops::tui::ops_task::Outcome::Dispute(Answer::Loaded(
+        *id,
+        Ok(Box::new(dispute_detail(*id))),
+    )));
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("Evidence: 6/7"), "{s}");
+    assert!(s.contains("[ ] 3. Delivery confirmation"), "{s}");
+    assert!(s.contains("note: Buyer called on Nov 23"), "{s}");
     insta::assert_snapshot!(render(&a, &theme()).backend());
+    // Scrolled down: the pack, as text.
+    for _ in 0..3 {
+        a.update(Action::Nav(Nav::PageDown));
+    }
+    let s = text(&render(&a, &theme()));
+    assert!(s.contains("Evidence pack #7"), "{s}");
+    assert!(s.contains("Dispute evidence pack:"), "{s}");
 }
 
 #[test]

@@ -108,6 +108,30 @@ async fn start_live_traffic(loaded: &Loaded, pool: &sqlx::PgPool) -> Result<Live
         sims.paypal
             .register_capture_at(capture, order, *left, currency, *at);
     }
+    // The seed's open disputes exist at "PayPal" too, so their evidence can
+    // be submitted (and claims accepted) in the demo.
+    let open: Vec<(
+        String,
+        String,
+        String,
+        i64,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as(
+        "SELECT d.paypal_dispute_id, p.capture_id, d.reason, d.amount_minor, d.currency::text,
+                COALESCE(d.seller_response_due_at, d.sla_due_at)
+           FROM disputes d JOIN payments p ON p.id = d.payment_id
+          WHERE d.state IN ('OPEN', 'EVIDENCE_REQUIRED', 'EVIDENCE_BUILDING', 'EVIDENCE_READY')
+            AND p.capture_id IS NOT NULL
+          LIMIT 10000",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| format!("demo: seeded disputes: {e}"))?;
+    for (id, capture, reason, amount, currency, due) in &open {
+        sims.paypal
+            .register_dispute(id, capture, reason, *amount, currency, *due);
+    }
     let sims = std::sync::Arc::new(sims);
     let mut config = loaded.config.clone();
     sims.apply_to(&mut config);

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod checklist;
 pub mod demo;
+pub mod disputes;
 pub mod fraud;
 pub mod incidents;
 pub mod inventory;
@@ -41,6 +42,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         } => worker::sync(&loaded).await,
         Command::Payouts { action } => payouts::run(&loaded, action).await,
         Command::Creators { action } => payouts::creators(&loaded, action).await,
+        Command::Disputes { action } => disputes::run(&loaded, action).await,
         Command::Orders { action } => orders::run(&loaded, action).await,
         Command::Refund(args) => orders::refund(&loaded, args).await,
         Command::Returns { action } => inventory::returns(&loaded, action).await,

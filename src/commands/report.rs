@@ -17,6 +17,10 @@ pub async fn run(loaded: &Loaded, period: ReportPeriod) -> Result<u8, Failure> {
         ReportPeriod::Daily { date, format } => ("daily", date, format),
         ReportPeriod::Weekly { date, format } => ("weekly", date, format),
         ReportPeriod::Show { id, format } => return show(loaded, id, format).await,
+        ReportPeriod::Disputes { days, format } => {
+            let pool = crate::store::connect_migrated(&loaded.config.database).await?;
+            return super::disputes::rates(loaded, &pool, days, format).await;
+        }
     };
     let last = match date.as_deref() {
         None => today - Duration::days(1),

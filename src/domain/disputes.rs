@@ -60,15 +60,16 @@ impl DisputeState {
         )
     }
 
-    /// The legal next states. WON/LOST may come from any pre-resolution state
-    /// because PayPal can decide a case (or the buyer cancel it) at any time.
+    /// The legal next states: always forward in lifecycle order. WON/LOST
+    /// may come from any pre-resolution state because PayPal can decide a
+    /// case (or the buyer cancel it) at any time.
     pub fn next_states(&self) -> &'static [DisputeState] {
         use DisputeState::*;
         match self {
             Open => &[EvidenceRequired, Won, Lost],
             EvidenceRequired => &[EvidenceBuilding, Won, Lost],
             EvidenceBuilding => &[EvidenceReady, Won, Lost],
-            EvidenceReady => &[Submitted, EvidenceBuilding, Won, Lost],
+            EvidenceReady => &[Submitted, Won, Lost],
             Submitted => &[Won, Lost],
             Won | Lost => &[Closed],
             Closed => &[],
@@ -186,8 +187,18 @@ mod tests {
         assert!(Closed.transition(Open).is_err());
         assert!(Won.transition(Lost).is_err());
         assert!(Submitted.transition(EvidenceBuilding).is_err());
+        assert!(EvidenceReady.transition(EvidenceBuilding).is_err());
         let err = Open.transition(Closed).unwrap_err();
         assert_eq!(err.to_string(), "dispute cannot go from OPEN to CLOSED");
+    }
+
+    #[test]
+    fn every_legal_step_goes_forward() {
+        for from in DisputeState::ALL {
+            for to in from.next_states() {
+                assert!(to > &from, "{} -> {}", from.as_str(), to.as_str());
+            }
+        }
     }
 
     #[test]

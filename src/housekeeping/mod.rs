@@ -3,4 +3,5 @@
 //! the maintenance steps and the report's renderings.
 
 pub mod maintenance;
+pub mod pdf;
 pub mod render;

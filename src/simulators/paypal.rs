@@ -80,6 +80,8 @@ struct State_ {
     transmissions: HashMap<String, (String, String, String)>,
     verifications: u64,
     evidence_submissions: usize,
+    /// Every `evidence-file` part received: dispute id and the file's bytes.
+    evidence_files: Vec<(String, Vec<u8>)>,
     claims_accepted: usize,
     seq: u64,
 }
@@ -325,6 +327,61 @@ impl PaypalSim {
         self.inner
             .emit("CUSTOMER.DISPUTE.CREATED", "dispute", resource);
         id
+    }
+
+    /// A dispute that exists at "PayPal" without a webhook (the demo's
+    /// seeded disputes): waiting for the seller's evidence until `due`.
+    pub fn register_dispute(
+        &self,
+        dispute_id: &str,
+        capture_id: &str,
+        reason: &str,
+        amount_minor: i64,
+        currency: &str,
+        due: chrono::DateTime<Utc>,
+    ) {
+        let Some(currency) = Currency::parse(currency.trim()) else {
+            return;
+        };
+        let created = now();
+        let dispute = json!({
+            "dispute_id": dispute_id,
+            "create_time": created,
+            "update_time": created,
+            "disputed_transactions": [{ "seller_transaction_id": capture_id }],
+            "reason": reason,
+            "status": "WAITING_FOR_SELLER_RESPONSE",
+            "dispute_amount": amount_json(Money::new(amount_minor, currency)),
+            "dispute_life_cycle_stage": "CHARGEBACK",
+            "dispute_channel": "INTERNAL",
+            "seller_response_due_date": due.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "evidences": [],
+            "links": dispute_links(&self.inner.base_url, dispute_id, true),
+        });
+        lock(&self.inner.state)
+            .disputes
+            .insert(dispute_id.to_string(), dispute);
+    }
+
+    /// The evidence files received for a dispute, in order.
+    pub fn evidence_files(&self, dispute_id: &str) -> Vec<Vec<u8>> {
+        lock(&self.inner.state)
+            .evidence_files
+            .iter()
+            .filter(|(d, _)| d == dispute_id)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// The evidences recorded on a dispute (what provide-evidence sent).
+    pub fn evidences(&self, dispute_id: &str) -> Vec<Value> {
+        lock(&self.inner.state)
+            .disputes
+            .get(dispute_id)
+            .and_then(|d| d.get("evidences"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Resolves a dispute (`RESOLVED_SELLER_FAVOUR` or `RESOLVED_BUYER_FAVOUR`)
@@ -831,6 +888,14 @@ async fn provide_evidence(
         let updated = d.clone();
         let answer = json!({ "links": [{ "rel": "self", "href": format!("{}/v1/customer/disputes/{id}", inner.base_url) }] });
         s.evidence_submissions += 1;
+        let files: Vec<Vec<u8>> = parts
+            .iter()
+            .filter(|(name, _)| name == "evidence-file")
+            .map(|(_, bytes)| bytes.to_vec())
+            .collect();
+        for f in files {
+            s.evidence_files.push((id.clone(), f));
+        }
         if let Some(key) = request_id {
             s.actions.insert(key, answer.clone());
         }

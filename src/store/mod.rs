@@ -26,6 +26,7 @@ pub mod authz;
 pub mod cancel;
 pub mod checklists;
 pub mod data_rules;
+pub mod disputes;
 pub mod fraud;
 pub mod fraud_detail;
 pub mod inbox;

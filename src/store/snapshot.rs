@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub incidents: Vec<IncidentRow>,
     pub shows: Vec<ShowRow>,
     pub disputes: Vec<DisputeRow>,
+    /// Win and recovery rates of decided disputes (last 90 days), for pane 3's footer.
+    pub dispute_rates: crate::store::disputes::rates::Rates,
     pub payout_items: Vec<PayoutItemRow>,
     pub fraud: Vec<FraudRow>,
     /// Orders in the fraud queue (pending or review), of which `fraud` holds the top rows.
@@ -64,6 +66,7 @@ impl Snapshot {
             && self.incidents == other.incidents
             && self.shows == other.shows
             && self.disputes == other.disputes
+            && self.dispute_rates == other.dispute_rates
             && self.payout_items == other.payout_items
             && self.fraud == other.fraud
             && self.fraud_queue_total == other.fraud_queue_total
@@ -190,6 +193,14 @@ pub struct DisputeRow {
     pub assigned_to: Option<String>,
     /// Evidence items collected (or not applicable) out of the runbook's 7.
     pub evidence_done: i64,
+    /// The order's creator (handle), for the win rate by creator.
+    pub creator: Option<String>,
+    /// Who asked for the submission (an operator, or the worker's auto-submit) and when.
+    pub submitted_by: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub auto_submitted: bool,
+    /// Why an EVIDENCE_READY dispute waits for a person.
+    pub manual_reason: Option<String>,
 }
 
 impl DisputeRow {
@@ -295,14 +306,27 @@ pub async fn build_snapshot_after(
         let alerts = alerts(pool).await?;
         let incidents = incidents(pool).await?;
         let disputes = disputes(pool, currency).await?;
+        let rates = crate::store::disputes::rates::rates(
+            pool,
+            Some(now - chrono::Duration::days(90)),
+            currency.code(),
+            500,
+        )
+        .await?;
         let fraud = fraud(pool, currency).await?;
         let blocklist = blocklist(pool).await?;
-        Ok::<_, sqlx::Error>((alerts, incidents, disputes, fraud, blocklist))
+        Ok::<_, sqlx::Error>((alerts, incidents, (disputes, rates), fraud, blocklist))
     };
     let (
         (facts, payout_items),
         (shows, gmv_by_hour),
-        (alerts, incidents, disputes, (fraud, fraud_queue_total), (blocklist, blocklist_total)),
+        (
+            alerts,
+            incidents,
+            (disputes, dispute_rates),
+            (fraud, fraud_queue_total),
+            (blocklist, blocklist_total),
+        ),
     ) = tokio::try_join!(facts_lane, shows_lane, panes_lane)?;
     Ok(Snapshot {
         taken_at: now,
@@ -312,6 +336,7 @@ pub async fn build_snapshot_after(
         incidents,
         shows,
         disputes,
+        dispute_rates,
         payout_items,
         fraud,
         fraud_queue_total,
@@ -571,6 +596,11 @@ async fn disputes(pool: &PgPool, currency: Currency) -> Result<Vec<DisputeRow>, 
         seller_response_due_at: Option<DateTime<Utc>>,
         assigned_to: Option<String>,
         evidence_done: i64,
+        creator: Option<String>,
+        submit_requested_by: Option<String>,
+        submit_requested_at: Option<DateTime<Utc>>,
+        auto_submitted: bool,
+        manual_reason: Option<String>,
     }
     // disputes_sla_queue_idx: active disputes (a few hundred at most), those still
     // owing evidence first, by whichever deadline comes first.
@@ -579,8 +609,11 @@ async fn disputes(pool: &PgPool, currency: Currency) -> Result<Vec<DisputeRow>, 
                 d.amount_minor, d.currency::text AS currency, d.opened_at, d.sla_due_at,
                 d.seller_response_due_at, d.assigned_to,
                 (SELECT count(*) FROM dispute_evidence e
-                  WHERE e.dispute_id = d.id AND e.status <> 'missing') AS evidence_done
+                  WHERE e.dispute_id = d.id AND e.status <> 'missing') AS evidence_done,
+                c.handle AS creator, d.submit_requested_by, d.submit_requested_at, d.auto_submitted,
+                d.manual_reason
            FROM disputes d LEFT JOIN orders o ON o.id = d.order_id
+           LEFT JOIN creators c ON c.id = o.creator_id
           WHERE d.state NOT IN ('WON', 'LOST', 'CLOSED')
           ORDER BY d.state NOT IN ('OPEN', 'EVIDENCE_REQUIRED', 'EVIDENCE_BUILDING', 'EVIDENCE_READY'),
                    LEAST(d.sla_due_at, COALESCE(d.seller_response_due_at, d.sla_due_at)), d.id
@@ -604,6 +637,11 @@ async fn disputes(pool: &PgPool, currency: Currency) -> Result<Vec<DisputeRow>, 
             seller_response_due_at: r.seller_response_due_at,
             assigned_to: r.assigned_to,
             evidence_done: r.evidence_done,
+            creator: r.creator,
+            submitted_by: r.submit_requested_by,
+            submitted_at: r.submit_requested_at,
+            auto_submitted: r.auto_submitted,
+            manual_reason: r.manual_reason,
         })
         .collect())
 }

@@ -122,6 +122,16 @@ pub enum PaneAction {
     IncidentNote,
     /// Alerts: `t` moves the selected incident to its next state.
     IncidentNext,
+    /// Disputes: `t` takes the selected dispute (assigns it to me).
+    DisputeTake,
+    /// Disputes: `s` submits the evidence to PayPal (confirmed first).
+    DisputeSubmit,
+    /// Disputes: `e` adds a note to an evidence item.
+    DisputeNote,
+    /// Disputes: `x` marks an evidence item not applicable, with why.
+    DisputeNotApplicable,
+    /// Disputes: `A` accepts the buyer's claim (a reason, then confirmed).
+    DisputeAccept,
 }
 
 /// What the order overlay's keys ask for.

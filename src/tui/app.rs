@@ -356,6 +356,11 @@ impl App {
             }
             return;
         }
+        if let super::ops_task::Outcome::Dispute(answer) = out {
+            let mut cx = cx!(self, PaneId::Disputes);
+            self.panes.disputes.on_answer(answer, &mut cx);
+            return;
+        }
         if let super::ops_task::Outcome::Alerts(answer) = out {
             let mut cx = cx!(self, PaneId::Alerts);
             self.panes.alerts.on_outcome(answer, &mut cx);

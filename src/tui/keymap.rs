@@ -11,7 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 mod rebind;
 
-pub use rebind::{Rebound, parse_key, rebind};
+pub use rebind::{Rebound, SHADOWS, parse_key, rebind};
 
 use super::action::{Action, Nav};
 use super::pane_id::PaneId;

@@ -15,6 +15,7 @@ pub mod alerts_task;
 pub mod app;
 pub mod checklist_view;
 pub mod detail;
+pub mod disputes_task;
 pub mod duplicates_view;
 pub mod keymap;
 pub mod layout;
@@ -136,11 +137,14 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     let ops = tokio::spawn(ops_task::run(
         pool.clone(),
         options.actor.clone(),
-        options.payouts.clone(),
-        options.targets,
-        checklist_view::Settings {
-            tz: options.poller.tz,
-            threshold: options.poller.threshold,
+        ops_task::Settings {
+            schedule: options.payouts.clone(),
+            targets: options.targets,
+            checklist: checklist_view::Settings {
+                tz: options.poller.tz,
+                threshold: options.poller.threshold,
+            },
+            agent_refund_limit_minor: options.agent_refund_limit_minor,
         },
         ops_rx,
         ops_out_tx,
@@ -242,12 +246,18 @@ async fn ui_loop(
             .checklist
             .drain(..)
             .map(ops_task::Request::Checklist);
+        let disputes = app
+            .requests
+            .disputes
+            .drain(..)
+            .map(ops_task::Request::Dispute);
         let payouts: Vec<_> = app
             .requests
             .payouts
             .drain(..)
             .chain(alerts)
             .chain(checklist)
+            .chain(disputes)
             .collect();
         for req in payouts {
             if ops.send(req).is_err() {

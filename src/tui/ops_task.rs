@@ -1,7 +1,8 @@
 //! The operations task: owns a pool and runs the store's payout operations
 //! for the dashboard's Payouts pane (generate, approve, process, retry, hold,
-//! release, a line's breakdown) and the alert and incident actions of pane 1
-//! ([`super::alerts_task`]), one request at a time, in order. The UI loop
+//! release, a line's breakdown), the alert and incident actions of pane 1
+//! ([`super::alerts_task`]) and the dispute actions of pane 3
+//! ([`super::disputes_task`]), one request at a time, in order. The UI loop
 //! never waits on it: requests go out on one channel, outcomes come back on
 //! another and enter the pane through [`super::app::App::on_ops`].
 
@@ -39,6 +40,8 @@ pub enum Request {
     Checklist(super::checklist_view::Request),
     /// An ended show's performance report (pane 2's detail).
     ShowReport(i64),
+    /// Pane 3's actions and detail.
+    Dispute(super::disputes_task::Request),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +60,33 @@ pub enum Outcome {
     Checklist(super::checklist_view::Answer),
     /// A show's report as text, or why not.
     ShowReport(i64, Result<String, String>),
+    /// For pane 3.
+    Dispute(super::disputes_task::Answer),
+}
+
+/// What the operations task's requests need besides the pool and actor.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub schedule: Schedule,
+    pub targets: crate::store::notify::Targets,
+    pub checklist: super::checklist_view::Settings,
+    /// Agents accept dispute claims up to this amount (`[ops]`).
+    pub agent_refund_limit_minor: i64,
 }
 
 pub async fn run(
     pool: PgPool,
     actor: Actor,
-    schedule: Schedule,
-    targets: crate::store::notify::Targets,
-    checklist: super::checklist_view::Settings,
+    settings: Settings,
     mut rx: mpsc::UnboundedReceiver<Request>,
     tx: mpsc::UnboundedSender<Outcome>,
 ) {
+    let Settings {
+        schedule,
+        targets,
+        checklist,
+        agent_refund_limit_minor,
+    } = settings;
     while let Some(req) = rx.recv().await {
         let out = match req {
             Request::Alerts(req) => {
@@ -75,6 +94,9 @@ pub async fn run(
             }
             Request::Checklist(req) => Outcome::Checklist(
                 super::checklist_view::handle(&pool, &actor, checklist, req).await,
+            ),
+            Request::Dispute(req) => Outcome::Dispute(
+                super::disputes_task::handle(&pool, &actor, agent_refund_limit_minor, req).await,
             ),
             Request::ShowReport(id) => {
                 let report = crate::store::show_report::build(&pool, id, schedule.currency).await;
@@ -168,8 +190,9 @@ async fn handle(pool: &PgPool, actor: &Actor, schedule: &Schedule, req: Request)
             Ok(orders) => Outcome::Breakdown { item, orders },
             Err(e) => Outcome::Failed(format!("breakdown: {e}")),
         },
-        Request::Alerts(_) | Request::Checklist(_) | Request::ShowReport(_) => {
-            Outcome::Failed("not a payouts request".into())
-        }
+        Request::Alerts(_)
+        | Request::Checklist(_)
+        | Request::ShowReport(_)
+        | Request::Dispute(_) => Outcome::Failed("not a payouts request".into()),
     }
 }

@@ -372,12 +372,16 @@ pub fn help_columns(
 ) -> (Vec<Line<'static>>, Vec<Line<'static>>, u16) {
     let ascii = theme.sym.dot == "*";
     let mut blocks: Vec<(Vec<Line<'static>>, usize)> = Vec::new();
+    let pane = app.panes.get(app.focus);
     for section in app.help_sections() {
-        // Keys this operator may not use are left out; so is an empty section.
+        // Keys this operator may not use are left out, and app-wide keys the
+        // focused pane gives another meaning (pane 3's `s`); so is an empty
+        // section.
         let usable: Vec<_> = section
             .bindings
             .iter()
             .filter(|b| app.keymap.allows(b))
+            .filter(|b| !shadowed(pane, b.name))
             .collect();
         if usable.is_empty() {
             continue;
@@ -436,6 +440,18 @@ pub fn help_columns(
         right,
         u16::try_from(left_width + 2).unwrap_or(width / 2),
     )
+}
+
+/// An app-wide binding whose key `pane` gives to one of its own
+/// (`keymap::SHADOWS`): left out of that pane's help.
+fn shadowed(pane: &dyn crate::tui::panes::Pane, name: &str) -> bool {
+    crate::tui::keymap::SHADOWS.iter().any(|(own, app_wide)| {
+        *app_wide == name
+            && pane
+                .sections()
+                .iter()
+                .any(|s| s.bindings.iter().any(|b| b.name == *own))
+    })
 }
 
 fn draw_help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {

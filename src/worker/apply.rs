@@ -1,9 +1,10 @@
 //! The applier: inbox → domain tables, exactly once in effect.
 //!
-//! Verified provider events wait in `provider_events`. The applier claims one at
-//! a time with `FOR UPDATE SKIP LOCKED` (so several workers share the inbox),
-//! applies its domain effect together with an audit row, and marks it applied,
-//! all in one transaction: a crash leaves the event pending, never half done.
+//! Verified provider events wait in `provider_events`. The applier claims a
+//! batch of them with `FOR UPDATE SKIP LOCKED` (so several workers share the
+//! inbox), applies each one's domain effect together with an audit row, and
+//! marks them applied, all in one transaction ([`apply_batch`]): a crash
+//! leaves the batch pending, never half done.
 //! Events that arrive out of order never move an entity backwards (ranks for
 //! payments, orders, shows and disputes; the event time for Wise transfers,
 //! which may roll back). Unknown event types are kept and marked ignored. A
@@ -19,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, sla_due_at};
+use crate::domain::disputes::{DisputeState, sla_due_at};
 use crate::domain::money::{Currency, Money};
 use crate::domain::operators::{Actor, Permission};
 use crate::domain::payments;
@@ -148,8 +149,150 @@ pub async fn apply_next(
     Ok(Some((id, outcome)))
 }
 
-/// Applies due events until none is due or `max` were handled.
+/// Events claimed and applied in one transaction by [`apply_batch`].
+pub const BATCH: usize = 200;
+
+type Claimed = (i64, String, String, Value, i32, DateTime<Utc>);
+
+/// Claims up to `max` due events (oldest first, `FOR UPDATE SKIP LOCKED`)
+/// and applies them, in order, in one transaction: one commit (one WAL
+/// flush) and one NOTIFY per table for the whole batch instead of one per
+/// event. Each event's effect and its status row still commit together, so a
+/// crash leaves the whole batch pending and nothing half done.
+///
+/// The fast path applies the batch without savepoints; if an effect fails
+/// (a poison event, a refund before its capture) the transaction is rolled
+/// back and the batch is applied again with a savepoint around each effect,
+/// so the failure is recorded and the others still apply.
+pub async fn apply_batch(
+    pool: &PgPool,
+    settings: &ApplySettings,
+    max: usize,
+) -> Result<Vec<(i64, Outcome)>, sqlx::Error> {
+    match apply_claimed(pool, settings, max, false).await? {
+        Some(done) => Ok(done),
+        None => Ok(apply_claimed(pool, settings, max, true)
+            .await?
+            .unwrap_or_default()),
+    }
+}
+
+/// One batch; `None` when the fast path met a failure (nothing committed).
+async fn apply_claimed(
+    pool: &PgPool,
+    settings: &ApplySettings,
+    max: usize,
+    careful: bool,
+) -> Result<Option<Vec<(i64, Outcome)>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<Claimed> = sqlx::query_as(
+        "SELECT id, provider, event_type, payload, attempts, received_at FROM provider_events
+          WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
+          ORDER BY next_attempt_at, id
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED",
+    )
+    .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut done = Vec::with_capacity(rows.len());
+    let mut applied = Vec::with_capacity(rows.len());
+    for (id, provider, event_type, payload, attempts, received_at) in rows {
+        if let Err(why) = super::shapes::check(&provider, &event_type, &payload) {
+            record_failure(
+                &mut tx,
+                id,
+                &provider,
+                &event_type,
+                attempts + 1,
+                &why,
+                true,
+            )
+            .await?;
+            done.push((id, Outcome::Failed(why)));
+            continue;
+        }
+        if careful {
+            sqlx::query("SAVEPOINT effect").execute(&mut *tx).await?;
+        }
+        let result = apply_event(
+            &mut tx,
+            &provider,
+            &event_type,
+            &payload,
+            received_at,
+            settings,
+        )
+        .await;
+        match result {
+            Ok(Outcome::Applied) => {
+                applied.push(id);
+                done.push((id, Outcome::Applied));
+            }
+            Ok(Outcome::Ignored(reason)) => {
+                sqlx::query("UPDATE provider_events SET status = 'ignored', applied_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(&reason)
+                    .execute(&mut *tx)
+                    .await?;
+                done.push((id, Outcome::Ignored(reason)));
+            }
+            Ok(Outcome::Failed(message)) | Err(ApplyError(message)) => {
+                if !careful {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                sqlx::query("ROLLBACK TO SAVEPOINT effect")
+                    .execute(&mut *tx)
+                    .await?;
+                record_failure(
+                    &mut tx,
+                    id,
+                    &provider,
+                    &event_type,
+                    attempts + 1,
+                    &message,
+                    false,
+                )
+                .await?;
+                done.push((id, Outcome::Failed(message)));
+            }
+        }
+    }
+    if !applied.is_empty() {
+        sqlx::query(
+            "UPDATE provider_events SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = NULL
+              WHERE id = ANY($1)",
+        )
+        .bind(&applied)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(done))
+}
+
+/// Applies due events until none is due or `max` were handled, in batches
+/// of at most [`BATCH`].
 pub async fn apply_due(
+    pool: &PgPool,
+    settings: ApplySettings,
+    max: usize,
+) -> Result<usize, sqlx::Error> {
+    let mut handled = 0;
+    while handled < max {
+        let done = apply_batch(pool, &settings, (max - handled).min(BATCH)).await?;
+        if done.is_empty() {
+            break;
+        }
+        handled += done.len();
+    }
+    Ok(handled)
+}
+
+/// Applies due events one transaction each until none is due or `max`
+/// were handled (the slow path, kept for comparison in benchmarks).
+pub async fn apply_due_one_by_one(
     pool: &PgPool,
     settings: ApplySettings,
     max: usize,
@@ -693,13 +836,7 @@ async fn dispute_event(
             .bind(updated)
             .fetch_one(&mut *conn)
             .await?;
-            for (item, _) in EVIDENCE_ITEMS {
-                sqlx::query("INSERT INTO dispute_evidence (dispute_id, item) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(item)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            crate::store::disputes::gather::create_items(conn, id).await?;
             (id, DisputeState::Open)
         }
     };
@@ -709,10 +846,18 @@ async fn dispute_event(
     } else {
         target
     };
+    let decided = matches!(next, DisputeState::Won | DisputeState::Lost) && next != from;
+    // What a lost case cost: PayPal's refunded amount, else the amount disputed.
+    let lost_minor = (decided && next == DisputeState::Lost).then(|| {
+        amount(resource, &["dispute_outcome", "amount_refunded"])
+            .ok()
+            .map(|m| m.minor)
+    });
     sqlx::query(
         "UPDATE disputes SET state = $2, outcome = COALESCE($3, outcome), paypal_status = COALESCE($4, paypal_status),
                 life_cycle_stage = COALESCE($5, life_cycle_stage), seller_response_due_at = COALESCE($6, seller_response_due_at),
                 resolved_at = CASE WHEN $3 IS NOT NULL THEN COALESCE(resolved_at, $7) ELSE resolved_at END,
+                lost_minor = CASE WHEN $8 THEN COALESCE($9, amount_minor) ELSE lost_minor END,
                 paypal_updated_at = $7, updated_at = now()
           WHERE id = $1",
     )
@@ -723,6 +868,8 @@ async fn dispute_event(
     .bind(stage)
     .bind(due)
     .bind(updated)
+    .bind(lost_minor.is_some())
+    .bind(lost_minor.flatten())
     .execute(&mut *conn)
     .await?;
     crate::store::audit(
@@ -734,6 +881,31 @@ async fn dispute_event(
         serde_json::json!({ "paypal_dispute_id": dispute_id, "from": from.as_str(), "to": next.as_str() }),
     )
     .await?;
+    // A final outcome closes the case (PayPal's status RESOLVED): one more
+    // audited step, WON/LOST → CLOSED.
+    if matches!(next, DisputeState::Won | DisputeState::Lost) && status == Some("RESOLVED") {
+        sqlx::query(
+            "UPDATE disputes SET state = 'CLOSED', closed_at = COALESCE(closed_at, $2), updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(updated)
+        .execute(&mut *conn)
+        .await?;
+        crate::store::audit(
+            conn,
+            WORKER,
+            "dispute.state",
+            "dispute",
+            &id.to_string(),
+            serde_json::json!({ "paypal_dispute_id": dispute_id, "from": next.as_str(), "to": "CLOSED", "why": "outcome final" }),
+        )
+        .await?;
+    }
+    // Evidence from the data, as soon as the dispute exists (and again on
+    // each update: PayPal asking for evidence moves it on).
+    if next.awaiting_evidence() {
+        crate::store::disputes::gather(conn, id).await?;
+    }
     Ok(Outcome::Applied)
 }
 

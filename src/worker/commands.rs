@@ -368,9 +368,27 @@ async fn call(pool: &PgPool, clients: &Clients, command: &Claimed) -> Result<Eff
                 .filter(|v| v.is_object())
                 .ok_or_else(|| bad_payload("no \"input\" object"))?;
             let paypal_id = paypal_dispute_id(pool, dispute_id).await?;
+            // The evidence pack goes as the file part (its bytes stay in
+            // the database, not in the command's payload).
+            let mut files = Vec::new();
+            if let Some(pack_id) = p.get("pack_id").and_then(Value::as_i64) {
+                let pdf: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT pdf FROM dispute_packs WHERE id = $1")
+                        .bind(pack_id)
+                        .fetch_optional(pool)
+                        .await?;
+                let pdf =
+                    pdf.ok_or_else(|| bad_payload(&format!("no evidence pack #{pack_id}")))?;
+                let name = p
+                    .get("file_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("evidence.pdf")
+                    .to_string();
+                files.push((name, "application/pdf".to_string(), pdf));
+            }
             let answer = clients
                 .paypal
-                .provide_evidence(&paypal_id, input, &[], &command.key)
+                .provide_evidence(&paypal_id, input, &files, &command.key)
                 .await?;
             Ok(Effect::Evidence { dispute_id, answer })
         }
@@ -793,16 +811,48 @@ async fn effect_outcome(
             succeed(conn, command, &result).await?;
         }
         Effect::Evidence { dispute_id, answer } => {
-            sqlx::query(
-                "UPDATE disputes SET state = 'SUBMITTED', submitted_at = COALESCE(submitted_at, now())
+            let moved = sqlx::query(
+                "UPDATE disputes SET state = 'SUBMITTED', submitted_at = COALESCE(submitted_at, now()),
+                        updated_at = now()
                   WHERE id = $1 AND state = 'EVIDENCE_READY'",
             )
             .bind(dispute_id)
             .execute(&mut *conn)
             .await?;
+            if moved.rows_affected() == 1 {
+                let by = command.payload.get("requested_by").and_then(Value::as_str);
+                let auto = command.payload.get("auto").and_then(Value::as_bool) == Some(true);
+                crate::store::audit(
+                    conn,
+                    WORKER,
+                    "dispute.state",
+                    "dispute",
+                    &dispute_id.to_string(),
+                    json!({
+                        "from": "EVIDENCE_READY", "to": "SUBMITTED", "why": "PayPal took the evidence",
+                        "requested_by": by, "note": if auto { "auto-submitted" } else { "submitted" },
+                        "command_id": command.id,
+                    }),
+                )
+                .await?;
+            }
             succeed(conn, command, &answer).await?;
         }
         Effect::AcceptClaim { dispute_id, answer } => {
+            // PayPal refunds the buyer itself: the refund row recorded at
+            // accept completes and counts into its payment, once.
+            if let Some(refund_id) = command.payload.get("refund_id").and_then(Value::as_i64) {
+                let done: Option<(i64, Option<i64>)> = sqlx::query_as(
+                    "UPDATE refunds SET status = 'completed', completed_at = COALESCE(completed_at, now())
+                      WHERE id = $1 AND status <> 'completed' RETURNING amount_minor, payment_id",
+                )
+                .bind(refund_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some((amount, Some(payment_id))) = done {
+                    super::refunds::count_into_payment(conn, payment_id, amount).await?;
+                }
+            }
             succeed(
                 conn,
                 command,
@@ -855,7 +905,7 @@ async fn mark_domain_failed(
     message: &str,
 ) -> Result<(), sqlx::Error> {
     match CommandKind::parse(&command.kind) {
-        Some(CommandKind::PaypalRefund) => {
+        Some(CommandKind::PaypalRefund | CommandKind::PaypalAcceptClaim) => {
             if let Some(id) = command.payload.get("refund_id").and_then(Value::as_i64) {
                 sqlx::query(
                     "UPDATE refunds SET status = 'failed', failure = $2
@@ -884,6 +934,19 @@ async fn mark_domain_failed(
                 if failed.rows_affected() == 1 {
                     crate::worker::apply::payout_failed_alert(conn, id, message).await?;
                 }
+            }
+        }
+        Some(CommandKind::PaypalProvideEvidence) => {
+            // The dispute stays EVIDENCE_READY; its detail shows the refusal
+            // and `s` may submit again (under a new key).
+            if let Some(id) = command.payload.get("dispute_id").and_then(Value::as_i64) {
+                sqlx::query(
+                    "UPDATE disputes SET manual_reason = $2, updated_at = now() WHERE id = $1",
+                )
+                .bind(id)
+                .bind(format!("PayPal refused the evidence: {message}"))
+                .execute(&mut *conn)
+                .await?;
             }
         }
         _ => {}

@@ -33,7 +33,8 @@
 //! [`reconcile`] asks the providers about stuck captures and transfers;
 //! [`wake`] is how the loops sleep until a NOTIFY or their poll interval.
 //!
-//! [`payouts`] runs the weekly payout batch on its schedule. [`probes`] runs
+//! [`disputes`] gathers dispute evidence again and auto-submits it when the
+//! runbook allows. [`payouts`] runs the weekly payout batch on its schedule. [`probes`] runs
 //! the configured and built-in probes into `probe_samples`; [`monitor`]
 //! evaluates the alert rules and escalates incidents; [`notify`] sends the
 //! notification outbox to Slack and PagerDuty.
@@ -42,6 +43,7 @@ pub mod apply;
 pub mod checklists;
 pub mod checkouts;
 pub mod commands;
+pub mod disputes;
 pub mod ingest;
 pub mod limits;
 pub mod listener;

@@ -104,6 +104,12 @@ pub async fn start(
             stop_rx.clone(),
         )),
     ];
+    background.push(tokio::spawn(super::disputes::run(
+        pool_for_maintenance.clone(),
+        config.disputes.auto_submit,
+        std::time::Duration::from_secs(config.disputes.sweep_s.max(1)),
+        stop_rx.clone(),
+    )));
     background.push(tokio::spawn(super::checklists::run(
         pool_for_maintenance.clone(),
         tz,

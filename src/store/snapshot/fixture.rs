@@ -324,6 +324,16 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
                     seller_response_due_at: hard_min.map(|h| opened + mins(h)),
                     assigned_to: (!who.is_empty()).then(|| who.to_string()),
                     evidence_done: evidence,
+                    creator: Some(["ava", "marcus", "lena"][i % 3].to_string()),
+                    submitted_by: (state == "SUBMITTED").then(|| who.to_string()),
+                    submitted_at: (state == "SUBMITTED").then(|| opened + hours(20)),
+                    auto_submitted: false,
+                    manual_reason: (state == "EVIDENCE_READY").then(|| {
+                        format!(
+                            "auto-submits at the internal deadline, {} (until then evidence may be added)",
+                            (opened + hours(24)).format("%Y-%m-%d %H:%M UTC")
+                        )
+                    }),
                 }
             },
         )
@@ -609,12 +619,52 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
         incidents,
         shows,
         disputes,
+        dispute_rates: fixture_dispute_rates(),
         payout_items,
         fraud,
         fraud_queue_total: 23,
         blocklist: fixture_blocklist(now),
         blocklist_total: 25,
         gmv_by_hour: fixture_gmv_by_hour(now, tz),
+    }
+}
+
+/// Ninety days of decided disputes: 31 won of 50, by reason and by creator.
+fn fixture_dispute_rates() -> crate::store::disputes::rates::Rates {
+    use crate::store::disputes::rates::{Rate, Rates};
+    let rate = |key: &str, decided, won, disputed_minor, won_minor| Rate {
+        key: key.into(),
+        decided,
+        won,
+        disputed_minor,
+        won_minor,
+    };
+    Rates {
+        since: None,
+        overall: rate("all", 50, 31, 2_450_000, 1_390_000),
+        by_reason: vec![
+            rate(
+                "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                22,
+                16,
+                1_100_000,
+                810_000,
+            ),
+            rate("UNAUTHORISED", 12, 5, 640_000, 190_000),
+            rate(
+                "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED",
+                9,
+                6,
+                420_000,
+                260_000,
+            ),
+            rate("DUPLICATE_TRANSACTION", 7, 4, 290_000, 130_000),
+        ],
+        by_creator: vec![
+            rate("ava", 14, 10, 700_000, 520_000),
+            rate("marcus", 9, 4, 380_000, 150_000),
+            rate("lena", 6, 5, 240_000, 210_000),
+        ],
     }
 }
 

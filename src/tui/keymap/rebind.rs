@@ -58,6 +58,17 @@ pub fn parse_key(text: &str) -> Result<Key, String> {
 /// Keys rebound by the operator (`[keys]`): action name → its keys.
 pub type Rebound = HashMap<&'static str, Vec<Key>>;
 
+/// A pane's own binding that takes an app-wide binding's key in that pane
+/// (the pane leaves the app-wide one out): pane 3's `s` submits, its sort
+/// is `o` there.
+pub const SHADOWS: &[(&str, &str)] = &[("disputes_submit", "sort")];
+
+fn shadows(a: &str, b: &str) -> bool {
+    SHADOWS
+        .iter()
+        .any(|&(pane, app)| (pane, app) == (a, b) || (pane, app) == (b, a))
+}
+
 /// Checks and applies `[keys]`: every name must be an action of the registry
 /// (`sections`, grouped by where they are live together: the app-wide
 /// sections with each pane's), and no key may then mean two things in one
@@ -101,7 +112,10 @@ pub fn rebind(
         for b in scope.iter().flat_map(|s| s.bindings.iter()) {
             let keys = rebound.get(b.name).map_or(b.keys, Vec::as_slice);
             for k in keys {
-                if let Some((_, other)) = seen.iter().find(|(seen, n)| seen == k && *n != b.name) {
+                if let Some((_, other)) = seen
+                    .iter()
+                    .find(|(seen, n)| seen == k && *n != b.name && !shadows(b.name, n))
+                {
                     let (changed, kept) = if rebound.contains_key(b.name) {
                         (b.name, *other)
                     } else {

@@ -1,15 +1,21 @@
 //! Disputes: the SLA queue, most urgent first. The deadline is whichever
 //! comes first, the internal 24h evidence SLA or PayPal's response due date.
+//! This module holds the rows (a pure function of the snapshot) and the
+//! detail's text; [`pane`] is the component with the actions.
+
+mod pane;
+pub use pane::{DisputesPane, SECTIONS};
 
 use std::cmp::Ordering;
 
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 
-use super::{Column, Ctx, TextCell, ago, cell, col, field, fill, right, styled_field};
-use crate::domain::disputes::{DisputeState, EVIDENCE_ITEMS, may_auto_submit, urgency};
+use super::{Column, Ctx, TextCell, View, ago, cell, col, field, fill, right, styled_field};
+use crate::domain::disputes::{DisputeState, urgency};
 use crate::domain::incidents::format_time_left;
-use crate::store::snapshot::Snapshot;
+use crate::store::disputes::Detail;
+use crate::store::snapshot::{DisputeRow, Snapshot};
 
 pub const COLUMNS: &[Column] = &[
     col("Due", 14, true, 0),
@@ -44,9 +50,6 @@ fn reason_label(reason: &str) -> String {
         f.to_uppercase().collect::<String>() + chars.as_str()
     })
 }
-
-/// The pane: a table of these rows (no actions of its own yet).
-pub type DisputesPane = super::TablePane<Disputes>;
 
 /// This pane's rows of the snapshot.
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,7 +150,6 @@ impl super::Rows for Disputes {
         let next: Vec<&str> = state
             .map(|s| s.next_states().iter().map(|n| n.as_str()).collect())
             .unwrap_or_default();
-        let auto = may_auto_submit(d.evidence_done >= 7, d.seller_response_due_at, c.now);
         let mut lines = vec![
             field("Dispute", format!("#{} {}", d.id, d.paypal_dispute_id), t),
             field(
@@ -201,24 +203,152 @@ impl super::Rows for Disputes {
                 },
                 t,
             ),
-            field(
-                "Submission",
-                if auto {
-                    "automatic (evidence complete, deadline > 48h)"
-                } else {
-                    "manual queue"
-                },
-                t,
-            ),
-            Line::from(""),
-            Line::styled(
-                format!("  Evidence: {}/7 items collected", d.evidence_done),
-                t.title,
-            ),
+            field("Submission", submission(c, d), t),
         ];
-        for (_, label) in EVIDENCE_ITEMS {
-            lines.push(Line::styled(format!("    - {label}"), t.muted));
+        if let Some(creator) = &d.creator {
+            lines.insert(2, field("Creator", format!("@{creator}"), t));
         }
         lines
     }
+}
+
+/// Where the submission stands: who asked and when (the worker says
+/// "auto-submitted"), or why it waits for a person.
+fn submission(c: &Ctx, d: &DisputeRow) -> String {
+    match (&d.submitted_by, d.submitted_at) {
+        (Some(by), Some(at)) => format!(
+            "{} by {by} at {}",
+            if d.auto_submitted {
+                "auto-submitted"
+            } else {
+                "submitted"
+            },
+            c.local(at, "%a %d %b %H:%M %Z")
+        ),
+        _ => d.manual_reason.clone().unwrap_or_else(|| {
+            if d.state == DisputeState::EvidenceReady.as_str() {
+                "ready: s submits".into()
+            } else {
+                "waiting for evidence".into()
+            }
+        }),
+    }
+}
+
+/// The detail's evidence part: the seven items with status and source, the
+/// required ones still missing, and the evidence pack as text.
+pub fn detail_lines(c: &Ctx, d: &Detail, lines: &mut Vec<Line<'static>>) {
+    let t = c.theme;
+    lines.push(Line::styled(
+        format!(
+            "  Evidence: {}/7{}",
+            d.summary.evidence_done,
+            if d.missing_required.is_empty() {
+                String::new()
+            } else {
+                format!(" (required missing: {})", d.missing_required.join(", "))
+            }
+        ),
+        t.title,
+    ));
+    for (n, e) in d.evidence.iter().enumerate() {
+        let style = match e.status {
+            crate::domain::evidence::ItemStatus::Collected => t.ok,
+            crate::domain::evidence::ItemStatus::NotApplicable => t.muted,
+            crate::domain::evidence::ItemStatus::Missing if e.required => t.warning,
+            crate::domain::evidence::ItemStatus::Missing => t.muted,
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {} {}. {}", pane::status_mark(e.status), n + 1, e.label),
+                style,
+            ),
+            Span::styled(
+                format!(
+                    "  {}{}",
+                    e.status.as_str(),
+                    if e.required { ", required" } else { "" }
+                ),
+                t.muted,
+            ),
+        ]));
+        if let Some(src) = &e.source {
+            lines.push(Line::styled(
+                c.text(&format!("        source: {src}")),
+                t.muted,
+            ));
+        }
+        if let Some(note) = &e.note {
+            lines.push(Line::styled(format!("        note: {note}"), t.text));
+        }
+    }
+    if let Some(err) = d
+        .submit_error
+        .as_ref()
+        .filter(|_| d.submit_command_state.as_deref() == Some("dead"))
+    {
+        lines.push(field("PayPal said", err.clone(), t));
+    }
+    if let (Some(by), Some(at)) = (&d.accepted_by, d.accepted_at) {
+        lines.push(field(
+            "Accepted",
+            format!(
+                "by {by} at {}: {}",
+                c.local(at, "%a %d %b %H:%M %Z"),
+                d.accept_reason.clone().unwrap_or_default()
+            ),
+            t,
+        ));
+    }
+    lines.push(Line::from(""));
+    match &d.pack {
+        Some(p) => {
+            lines.push(Line::styled(
+                format!(
+                    "  Evidence pack #{} ({} bytes, sha256 {}…, {}):",
+                    p.id,
+                    p.bytes,
+                    p.sha256.get(..12).unwrap_or(""),
+                    c.local(p.created_at, "%a %H:%M")
+                ),
+                t.title,
+            ));
+            for l in p.text.lines() {
+                lines.push(Line::styled(format!("    {l}"), t.text));
+            }
+        }
+        None => lines.push(Line::styled(
+            "  No evidence pack yet (built when submitted; lsn-ops disputes pack ID --out FILE)",
+            t.muted,
+        )),
+    }
+}
+
+/// The footer's rates for the selected dispute: overall, its reason's, its
+/// creator's (decided disputes of the last 90 days).
+pub fn rates_spans(s: &Snapshot, d: &DisputeRow, v: &View) -> Vec<Span<'static>> {
+    let r = &s.dispute_rates;
+    let pct = |x: Option<i64>| x.map_or_else(|| "-".into(), |p| format!("{p}%"));
+    let mut text = format!(
+        "won {} · recovered {}",
+        pct(r.overall.win_pct()),
+        pct(r.overall.recovery_pct())
+    );
+    if let Some(x) = r.reason(&d.reason) {
+        text.push_str(&format!(
+            " · {} {}/{}",
+            reason_label(&d.reason),
+            x.won,
+            x.decided
+        ));
+    }
+    if let Some(x) = d.creator.as_deref().and_then(|c| r.creator(c)) {
+        text.push_str(&format!(" · @{} {}/{}", x.key, x.won, x.decided));
+    }
+    let text = if v.theme.sym.dot == "*" {
+        text.replace('·', "-")
+    } else {
+        text
+    };
+    vec![Span::styled(format!(" {text} "), v.theme.muted)]
 }

@@ -115,6 +115,8 @@ pub struct Requests {
     pub alerts: Vec<super::alerts_task::Request>,
     /// The checklist overlay's loads and ticks (the same task).
     pub checklist: Vec<super::checklist_view::Request>,
+    /// Pane 3's actions and detail loads (the same task).
+    pub disputes: Vec<super::disputes_task::Request>,
 }
 
 /// What a pane may use while it handles an action: the shared state, and

@@ -240,7 +240,10 @@ impl PayoutsPane {
             }
             Outcome::Breakdown { item, orders } => self.breakdown = Some((item, orders)),
             // Pane 1's and the checklist's answers never come here (`App::on_ops` routes them).
-            Outcome::Alerts(_) | Outcome::Checklist(_) | Outcome::ShowReport(..) => {}
+            Outcome::Alerts(_)
+            | Outcome::Checklist(_)
+            | Outcome::ShowReport(..)
+            | Outcome::Dispute(_) => {}
         }
     }
 }
@@ -466,7 +469,7 @@ impl Pane for PayoutsPane {
 
 /// A bordered one-line dialog (a reason, a confirmation) a third of the way
 /// down the body, at most `width` wide.
-fn one_line_dialog(body: Rect, width: u16) -> Rect {
+pub(super) fn one_line_dialog(body: Rect, width: u16) -> Rect {
     let width = body.width.clamp(20, width);
     Rect {
         x: body.x + (body.width.saturating_sub(width)) / 2,

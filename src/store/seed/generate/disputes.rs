@@ -18,10 +18,11 @@ impl Generator {
         let mut disputes = CopyBuf::new(
             "COPY disputes (id, paypal_dispute_id, order_id, payment_id, state, outcome, reason, paypal_status,
                             life_cycle_stage, amount_minor, currency, opened_at, sla_due_at, seller_response_due_at,
-                            assigned_to, submitted_at, resolved_at, closed_at, updated_at) FROM STDIN",
+                            assigned_to, submitted_at, resolved_at, closed_at, updated_at,
+                            submit_requested_by, submit_requested_at, lost_minor) FROM STDIN",
         );
         let mut evidence = CopyBuf::new(
-            "COPY dispute_evidence (dispute_id, item, status, content, collected_at, collected_by) FROM STDIN",
+            "COPY dispute_evidence (dispute_id, item, status, content, collected_at, collected_by, source) FROM STDIN",
         );
         let reasons = [
             "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
@@ -48,12 +49,13 @@ impl Generator {
             } else {
                 seed.roll
             };
+            // Cases still gathering start as PayPal left them (OPEN, or
+            // EVIDENCE_REQUIRED); the real gathering below moves them on as
+            // far as their order's data allows.
             let state = if active_roll < 18 {
                 match pick_state % 5 {
                     0 => DisputeState::Open,
-                    1 => DisputeState::EvidenceRequired,
-                    2 => DisputeState::EvidenceBuilding,
-                    3 => DisputeState::EvidenceReady,
+                    1..=3 => DisputeState::EvidenceRequired,
                     _ => DisputeState::Submitted,
                 }
             } else {
@@ -89,10 +91,11 @@ impl Generator {
                     | DisputeState::Closed
             )
             .then(|| opened_at + Duration::hours(20));
-            let paypal_status = if state.is_active() {
-                "WAITING_FOR_SELLER_RESPONSE"
-            } else {
-                "RESOLVED"
+            let paypal_status = match state {
+                DisputeState::Open => "OPEN",
+                DisputeState::Submitted => "UNDER_REVIEW",
+                s if s.is_active() => "WAITING_FOR_SELLER_RESPONSE",
+                _ => "RESOLVED",
             };
             let amount = if seed.roll % 5 == 0 {
                 seed.total / 2
@@ -126,16 +129,18 @@ impl Generator {
                 .f(resolved_at)
                 .f((state == DisputeState::Closed)
                     .then_some(resolved_at.unwrap_or(opened_at) + Duration::days(1)))
-                .f(resolved_at.unwrap_or(opened_at));
-            let collected = match state {
-                DisputeState::Open | DisputeState::EvidenceRequired => 0,
-                DisputeState::EvidenceBuilding => 4,
-                _ => 7,
-            };
+                .f(resolved_at.unwrap_or(opened_at))
+                .f(submitted_at.map(|_| if k % 2 == 0 { "alice" } else { "dana" }))
+                .f(submitted_at)
+                .f((outcome == Some("LOST")).then_some(amount));
+            // Past evidence: what was sent then. Still gathering: nothing
+            // yet (the gathering below collects it from the data).
+            let collected = if state.awaiting_evidence() { 0 } else { 7 };
             for (n, (item, label)) in EVIDENCE_ITEMS.iter().enumerate() {
                 let done = n < collected;
                 let content = done.then(|| {
-                    serde_json::json!({ "summary": label, "order_id": seed.order_id }).to_string()
+                    serde_json::json!({ "lines": [format!("{label}: sent with the evidence")] })
+                        .to_string()
                 });
                 evidence
                     .row()
@@ -144,11 +149,59 @@ impl Generator {
                     .f(if done { "collected" } else { "missing" })
                     .f(content)
                     .f(done.then_some(opened_at + Duration::minutes(5)))
-                    .f(done.then_some("lsn-ops"));
+                    .f(done.then_some("lsn-ops"))
+                    .f(done.then_some("the evidence submitted (seed history)"));
             }
         }
         disputes.flush(conn).await?;
         evidence.flush(conn).await?;
+        customer_messages(conn).await?;
+        // The real gathering, as the worker does it for a new dispute.
+        let gathering: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM disputes WHERE state IN ('OPEN', 'EVIDENCE_REQUIRED') ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for id in gathering {
+            crate::store::disputes::gather(conn, id).await?;
+        }
         Ok(())
     }
+}
+
+/// The messages with the customers of disputed orders: the order
+/// confirmation email, the shipping notice, and for every other dispute a
+/// support conversation before it was opened. (Only disputed orders carry
+/// messages in the seed: a million confirmation emails would add nothing.)
+async fn customer_messages(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO customer_messages (order_id, customer_id, kind, direction, subject, body, sent_at)
+         SELECT o.id, o.customer_id, 'order_confirmation', 'outbound',
+                'Your order ' || o.order_number || ' is confirmed',
+                'Thank you for your order ' || o.order_number || '. We will email you when it ships.',
+                o.paid_at + interval '1 minute'
+           FROM disputes d JOIN orders o ON o.id = d.order_id WHERE o.paid_at IS NOT NULL
+         UNION ALL
+         SELECT o.id, o.customer_id, 'shipping_notice', 'outbound',
+                'Your order ' || o.order_number || ' has shipped',
+                'Carrier ' || COALESCE(o.carrier, '?') || ', tracking number ' || o.tracking_number || '.',
+                o.shipped_at
+           FROM disputes d JOIN orders o ON o.id = d.order_id
+          WHERE o.tracking_number IS NOT NULL AND o.shipped_at IS NOT NULL
+         UNION ALL
+         SELECT o.id, o.customer_id, 'support', 'inbound',
+                'Question about ' || o.order_number,
+                'Hello, I have a question about my order ' || o.order_number || '.',
+                d.opened_at - interval '2 days'
+           FROM disputes d JOIN orders o ON o.id = d.order_id WHERE d.id % 2 = 0
+         UNION ALL
+         SELECT o.id, o.customer_id, 'support', 'outbound',
+                'Re: Question about ' || o.order_number,
+                'Thanks for writing. Here is what we know about ' || o.order_number || '.',
+                d.opened_at - interval '1 day'
+           FROM disputes d JOIN orders o ON o.id = d.order_id WHERE d.id % 2 = 0",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
