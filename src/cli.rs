@@ -193,6 +193,15 @@ pub enum OrdersAction {
         #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
         format: StatusFormat,
     },
+    /// Cancel an order not yet shipped: its stock released at once, what was captured refunded
+    Cancel {
+        /// The order number (LSN-0000042)
+        order: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+        format: StatusFormat,
+    },
     /// Captures by one payer for one amount within [ops] duplicate_window_minutes
     Duplicates {
         /// Look back this many days

@@ -130,6 +130,9 @@ pub struct OpsConfig {
     /// Two captures of one payer for one amount this close together are a
     /// duplicate charge (`orders duplicates`).
     pub duplicate_window_minutes: i64,
+    /// A checkout not paid within this many minutes expires: the worker
+    /// cancels the order and releases what it holds.
+    pub checkout_timeout_minutes: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -289,6 +292,7 @@ impl Default for OpsConfig {
             agent_refund_limit_minor: 50_000,
             return_window_days: 30,
             duplicate_window_minutes: 10,
+            checkout_timeout_minutes: 30,
         }
     }
 }
@@ -710,6 +714,13 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
         return Err(bad(
             "ops.duplicate_window_minutes",
             &config.ops.duplicate_window_minutes.to_string(),
+            "minutes from 1 to 10080 (a week)",
+        ));
+    }
+    if !(1..=10_080).contains(&config.ops.checkout_timeout_minutes) {
+        return Err(bad(
+            "ops.checkout_timeout_minutes",
+            &config.ops.checkout_timeout_minutes.to_string(),
             "minutes from 1 to 10080 (a week)",
         ));
     }

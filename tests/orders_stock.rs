@@ -386,3 +386,388 @@ proptest! {
         }
     }
 }
+
+/// Operators, a customer (payer PAYER-C), a product (on hand 5) and an order
+/// `number` of 2 units at $30, `status`, created `minutes_ago`; captured
+/// (`capture`) and reserved when paid.
+async fn order_with(
+    pool: &PgPool,
+    number: &str,
+    status: &str,
+    minutes_ago: i64,
+    capture: Option<&str>,
+) -> i64 {
+    sqlx::raw_sql(
+        "INSERT INTO operators (name, role, created_by) VALUES ('alice', 'agent', 't'), ('vic', 'viewer', 't')
+           ON CONFLICT DO NOTHING;
+         INSERT INTO customers (id, email, name, country) VALUES (1, 'c@example.com', 'C', 'US') ON CONFLICT DO NOTHING;
+         INSERT INTO products (id, sku, name, currency, price_minor, cost_minor, stock_on_hand, stock_reserved)
+              VALUES (1, 'SKU-C', 'Lamp', 'USD', 3000, 1000, 5, 0) ON CONFLICT DO NOTHING;",
+    )
+    .execute(pool)
+    .await
+    .expect("rows");
+    let at = Utc::now() - Duration::minutes(minutes_ago);
+    let paid = capture.map(|_| at);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (order_number, customer_id, status, currency, subtotal_minor, total_minor, email,
+                             paypal_payer_id, created_at, paid_at)
+         VALUES ($1, 1, $2, 'USD', 6000, 6000, 'c@example.com', 'PAYER-C', $3, $4) RETURNING id",
+    )
+    .bind(number)
+    .bind(status)
+    .bind(at)
+    .bind(paid)
+    .fetch_one(pool)
+    .await
+    .expect("order");
+    sqlx::query(
+        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_minor, unit_cost_minor)
+         VALUES ($1, 1, 2, 3000, 1000)",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .expect("item");
+    if let Some(capture) = capture {
+        sqlx::query(
+            "INSERT INTO payments (order_id, capture_id, status, amount_minor, currency, created_at)
+             VALUES ($1, $2, 'COMPLETED', 6000, 'USD', $3)",
+        )
+        .bind(id)
+        .bind(capture)
+        .bind(at)
+        .execute(pool)
+        .await
+        .expect("payment");
+        let mut tx = pool.begin().await.expect("tx");
+        stock::reserve_order(&mut tx, id, "worker")
+            .await
+            .expect("reserve");
+        tx.commit().await.expect("commit");
+    }
+    id
+}
+
+async fn levels(pool: &PgPool) -> (i32, i32) {
+    sqlx::query_as("SELECT stock_on_hand, stock_reserved FROM products WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .expect("product")
+}
+
+#[sqlx::test]
+async fn a_cancel_releases_the_stock_at_once_and_refunds_what_is_left(pool: PgPool) {
+    use lsn_ops::store::cancel::{self, CancelError};
+    let id = order_with(&pool, "LSN-C1", "paid", 30, Some("CAP-C1")).await;
+    assert_eq!(levels(&pool).await, (5, 2));
+    // A viewer may not; over the agent limit an agent may not: nothing written.
+    let viewer = cancel::cancel(&pool, &Actor::new("vic"), "LSN-C1", "asked", 50_000).await;
+    assert!(matches!(viewer, Err(CancelError::Refused(_))), "{viewer:?}");
+    let over = cancel::cancel(&pool, &Actor::new("alice"), "LSN-C1", "asked", 1_000).await;
+    assert!(matches!(over, Err(CancelError::Refused(_))), "{over:?}");
+    assert_eq!(levels(&pool).await, (5, 2), "nothing moved when refused");
+
+    let done = cancel::cancel(
+        &pool,
+        &Actor::new("alice"),
+        "lsn-c1",
+        "customer changed mind",
+        50_000,
+    )
+    .await
+    .expect("cancel");
+    assert_eq!(done.released, 2);
+    assert_eq!(done.refunds.len(), 1);
+    assert_eq!(done.refunds[0].amount.minor, 6000);
+    assert!(
+        done.refunds[0].items.is_empty(),
+        "the units went back already"
+    );
+    assert_eq!(levels(&pool).await, (5, 0), "released at once");
+    let (status, why): (String, Option<String>) =
+        sqlx::query_as("SELECT status, cancel_reason FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("order");
+    assert_eq!(
+        (status.as_str(), why.as_deref()),
+        ("cancelled", Some("customer changed mind"))
+    );
+    let (kind, delta, reason, by): (String, i32, String, String) = sqlx::query_as(
+        "SELECT kind, reserved_delta, reason, operator FROM stock_movements WHERE order_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("movement");
+    assert_eq!(
+        (kind.as_str(), delta, reason.as_str(), by.as_str()),
+        (
+            "release",
+            -2,
+            "order cancelled: customer changed mind",
+            "alice"
+        )
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'order.cancel' AND entity_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    // The refund completing leaves the order cancelled and releases nothing more.
+    let mut tx = pool.begin().await.expect("tx");
+    lsn_ops::worker::refunds::complete_ours(&mut tx, &done.refunds[0].idempotency_key, "PPR-C1")
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("order");
+    assert_eq!(status, "cancelled");
+    assert_eq!(levels(&pool).await, (5, 0));
+    let again = cancel::cancel(&pool, &Actor::new("alice"), "LSN-C1", "again", 50_000).await;
+    assert!(
+        matches!(again, Err(CancelError::AlreadyCancelled(_))),
+        "{again:?}"
+    );
+
+    // A shipped order is a return, not a cancel.
+    let shipped = order_with(&pool, "LSN-C2", "shipped", 60, Some("CAP-C2")).await;
+    sqlx::query("UPDATE orders SET shipped_at = now() WHERE id = $1")
+        .bind(shipped)
+        .execute(&pool)
+        .await
+        .expect("ship");
+    let r = cancel::cancel(&pool, &Actor::new("alice"), "LSN-C2", "late", 50_000).await;
+    assert!(
+        matches!(&r, Err(e @ CancelError::Shipped { .. }) if e.to_string().contains("open a return")),
+        "{r:?}"
+    );
+}
+
+#[sqlx::test]
+async fn expired_checkouts_are_cancelled_audited_and_a_late_capture_revives_the_order(
+    pool: PgPool,
+) {
+    let old = order_with(&pool, "LSN-X1", "pending_payment", 45, None).await;
+    let fresh = order_with(&pool, "LSN-X2", "pending_payment", 5, None).await;
+    let paid = order_with(&pool, "LSN-X3", "paid", 90, Some("CAP-X3")).await;
+    let expired = stock::expire_checkouts(&pool, Utc::now(), Duration::minutes(30), 100, "worker")
+        .await
+        .expect("expire");
+    assert_eq!(
+        expired.iter().map(|e| e.order_id).collect::<Vec<_>>(),
+        vec![old],
+        "only the unpaid checkout older than the timeout"
+    );
+    let states: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, status, cancel_reason FROM orders ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("orders");
+    assert_eq!(
+        states,
+        vec![
+            (old, "cancelled".into(), Some("checkout expired".into())),
+            (fresh, "pending_payment".into(), None),
+            (paid, "paid".into(), None),
+        ]
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'order.checkout_expired' AND entity_id = $1",
+    )
+    .bind(old.to_string())
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    assert!(
+        stock::expire_checkouts(&pool, Utc::now(), Duration::minutes(30), 100, "worker")
+            .await
+            .expect("again")
+            .is_empty(),
+        "once"
+    );
+    // The buyer paid after all: the capture revives the order and reserves.
+    assert_eq!(levels(&pool).await, (5, 2));
+    sqlx::query(
+        "INSERT INTO provider_events (provider, event_id, event_type, payload)
+         VALUES ('paypal', 'WH-X1', 'PAYMENT.CAPTURE.COMPLETED', $1)",
+    )
+    .bind(serde_json::json!({ "id": "WH-X1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource_type": "capture",
+        "resource": { "id": "CAP-X1", "status": "COMPLETED", "custom_id": "LSN-X1",
+                      "amount": { "currency_code": "USD", "value": "60.00" },
+                      "create_time": Utc::now().to_rfc3339() } }))
+    .execute(&pool)
+    .await
+    .expect("event");
+    lsn_ops::worker::apply::apply_due(&pool, lsn_ops::worker::apply::ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    let (status, why): (String, Option<String>) =
+        sqlx::query_as("SELECT status, cancel_reason FROM orders WHERE id = $1")
+            .bind(old)
+            .fetch_one(&pool)
+            .await
+            .expect("order");
+    assert_ne!(status, "cancelled");
+    assert_eq!(why, None);
+    assert_eq!(levels(&pool).await, (5, 4), "its units reserved");
+}
+
+#[sqlx::test]
+async fn the_one_key_refund_of_a_duplicate_checks_it_again_at_the_store(pool: PgPool) {
+    use lsn_ops::store::refunds::{self, RefundError};
+    let window = Duration::minutes(10);
+    let first = order_with(&pool, "LSN-D1", "paid", 20, Some("CAP-D1")).await;
+    let later = order_with(&pool, "LSN-D2", "paid", 17, Some("CAP-D2")).await;
+    // Another order of the payer, long after: not a duplicate.
+    order_with(&pool, "LSN-D3", "paid", 1, Some("CAP-D3")).await;
+    assert_eq!(levels(&pool).await, (5, 6));
+    let found = orders::duplicates(&pool, Utc::now(), 7, window, 100)
+        .await
+        .expect("duplicates");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (
+            found[0].later_capture.as_str(),
+            found[0].first_order.as_str(),
+            found[0].refundable_minor
+        ),
+        ("CAP-D2", "LSN-D1", 6000)
+    );
+    let viewer =
+        refunds::refund_duplicate(&pool, &Actor::new("vic"), "CAP-D2", 6000, window, 50_000).await;
+    assert!(matches!(viewer, Err(RefundError::Refused(_))), "{viewer:?}");
+    let changed =
+        refunds::refund_duplicate(&pool, &Actor::new("alice"), "CAP-D2", 5000, window, 50_000)
+            .await;
+    assert!(matches!(changed, Err(RefundError::Stale(_))), "{changed:?}");
+    let not_dup =
+        refunds::refund_duplicate(&pool, &Actor::new("alice"), "CAP-D3", 6000, window, 50_000)
+            .await;
+    assert!(matches!(not_dup, Err(RefundError::Stale(_))), "{not_dup:?}");
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM refunds")
+        .fetch_one(&pool)
+        .await
+        .expect("refunds");
+    assert_eq!(none, 0, "refusals write nothing");
+
+    let done =
+        refunds::refund_duplicate(&pool, &Actor::new("alice"), "CAP-D2", 6000, window, 50_000)
+            .await
+            .expect("refund the later charge");
+    assert_eq!(done.order_number, "LSN-D2");
+    assert_eq!(done.amount.minor, 6000);
+    assert_eq!(
+        done.items,
+        vec![("SKU-C".to_string(), 2)],
+        "a second order's items go back"
+    );
+    let (reason, by): (String, String) =
+        sqlx::query_as("SELECT reason, requested_by FROM refunds WHERE id = $1")
+            .bind(done.refund_id)
+            .fetch_one(&pool)
+            .await
+            .expect("refund");
+    assert_eq!(
+        (reason.as_str(), by.as_str()),
+        ("duplicate charge of LSN-D1", "alice")
+    );
+    let commands: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM commands WHERE kind = 'paypal_refund'")
+            .fetch_one(&pool)
+            .await
+            .expect("commands");
+    assert_eq!(commands, 1, "through the outbox");
+    // Listed still (until PayPal completes it), with nothing left; a second R is refused.
+    let found = orders::duplicates(&pool, Utc::now(), 7, window, 100)
+        .await
+        .expect("duplicates");
+    assert_eq!(found[0].refundable_minor, 0);
+    let twice =
+        refunds::refund_duplicate(&pool, &Actor::new("alice"), "CAP-D2", 6000, window, 50_000)
+            .await;
+    assert!(
+        matches!(twice, Err(RefundError::NothingLeft { .. })),
+        "{twice:?}"
+    );
+    // Completed: the later order's units go back; the first order keeps its own.
+    let mut tx = pool.begin().await.expect("tx");
+    lsn_ops::worker::refunds::complete_ours(&mut tx, &done.idempotency_key, "PPR-D2")
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    assert_eq!(levels(&pool).await, (5, 4));
+    let _ = (first, later);
+}
+
+#[sqlx::test]
+async fn a_second_capture_of_one_order_refunded_leaves_the_order_and_its_stock_alone(pool: PgPool) {
+    use lsn_ops::store::refunds;
+    let id = order_with(&pool, "LSN-S1", "shipped", 30, Some("CAP-S1")).await;
+    sqlx::query(
+        "INSERT INTO payments (order_id, capture_id, status, amount_minor, currency, created_at)
+         VALUES ($1, 'CAP-S1B', 'COMPLETED', 6000, 'USD', now() - interval '29 minutes')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("the second charge");
+    let done = refunds::refund_duplicate(
+        &pool,
+        &Actor::new("alice"),
+        "CAP-S1B",
+        6000,
+        Duration::minutes(10),
+        50_000,
+    )
+    .await
+    .expect("refund the second charge");
+    assert_eq!(done.capture_id, "CAP-S1B");
+    assert!(done.items.is_empty(), "the order stands: no item goes back");
+    let mut tx = pool.begin().await.expect("tx");
+    lsn_ops::worker::refunds::complete_ours(&mut tx, &done.idempotency_key, "PPR-S1B")
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("order");
+    assert_eq!(
+        status, "shipped",
+        "one capture of two went back, not the order"
+    );
+    assert_eq!(levels(&pool).await, (5, 2));
+}
+
+/// Migration 0014 lands before another branch's 0013: a database migrated
+/// here then lacks 0013 below its newest. The check names the gap (and
+/// `lsn-ops migrate` fills it: sqlx applies any migration not yet applied).
+#[sqlx::test]
+async fn a_gap_below_the_newest_migration_is_named(pool: PgPool) {
+    lsn_ops::store::check_migrated(&pool)
+        .await
+        .expect("all applied");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 12")
+        .execute(&pool)
+        .await
+        .expect("forget 12");
+    let e = lsn_ops::store::check_migrated(&pool)
+        .await
+        .expect_err("a gap");
+    assert!(
+        e.to_string()
+            .contains("lacks migration 12: run `lsn-ops migrate`"),
+        "{e}"
+    );
+}

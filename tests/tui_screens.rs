@@ -813,3 +813,47 @@ fn alerts_pane_states_prompt_and_incident_detail() {
     assert!(s.contains("identified → monitoring"), "{s}");
     insta::assert_snapshot!("alerts_incident_detail_120x40", s);
 }
+
+/// The duplicates view (`:dup`) over the dashboard at 80x24: the pairs
+/// newest first (one with its refund asked already), the selected pair's
+/// captures; then `R`: the one-key refund's confirmation with the amount,
+/// the order and the pre-filled reason.
+#[test]
+fn duplicates_view_and_refund_confirmation_at_80x24() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lsn_ops::store::orders::fixture as order_fixture;
+    use lsn_ops::tui::orders_task::Outcome;
+    let mut a = app(false, 80, 24);
+    let key = |a: &mut App, code: KeyCode| {
+        let ev = crossterm::event::Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        if let Some(action) = a.translate(&ev) {
+            a.update(action);
+        }
+    };
+    for c in ":dup".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    a.on_orders(Outcome::Duplicates(Ok(order_fixture::duplicates(now()))));
+    let screen = text(&render(&a, &theme()));
+    for needle in [
+        "Duplicate charges, last 7 days",
+        "LSN-0001241",
+        "after LSN-0001240",
+        "charged twice",
+        "refund asked or done",
+        "CAP-0001241-A",
+        "R refund later",
+    ] {
+        assert!(screen.contains(needle), "{needle} missing from\n{screen}");
+    }
+    insta::assert_snapshot!("duplicates_view_80x24", screen);
+    key(&mut a, KeyCode::Char('R'));
+    let screen = text(&render(&a, &theme()));
+    assert!(
+        screen.contains("Refund $45.99 to the buyer through PayPal?")
+            && screen.contains("duplicate charge of LSN-0001240"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("duplicates_confirm_80x24", screen);
+}

@@ -1,4 +1,4 @@
-//! `lsn-ops orders find|duplicates` and `lsn-ops refund`: the support
+//! `lsn-ops orders find|duplicates|cancel` and `lsn-ops refund`: the support
 //! lookups ("where is my order?", "I was charged twice") and refunds from the
 //! shell. Times are shown in `[ops] timezone`; money with its currency.
 
@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::cli::{Failure, OrdersAction, RefundArgs, StatusFormat};
 use crate::config::Loaded;
 use crate::domain::operators::Actor;
+use crate::store::cancel::{self, CancelError};
 use crate::store::orders::{self, OrderView};
 use crate::store::refunds::{self, RefundError, RefundRequest};
 
@@ -68,6 +69,58 @@ pub async fn run(loaded: &Loaded, action: OrdersAction) -> Result<u8, Failure> {
                                 h.email
                             );
                         }
+                    }
+                }
+            }
+            Ok(0)
+        }
+        OrdersAction::Cancel {
+            order,
+            reason,
+            format,
+        } => {
+            if reason.trim().is_empty() {
+                return Err(Failure {
+                    code: 2,
+                    message: "--reason must not be empty".into(),
+                });
+            }
+            let actor = Actor::new(crate::identity::os_account());
+            let done = cancel::cancel(
+                &pool,
+                &actor,
+                &order,
+                &reason,
+                loaded.config.ops.agent_refund_limit_minor,
+            )
+            .await
+            .map_err(|e| Failure {
+                code: match e {
+                    CancelError::NoOrder(_) | CancelError::EmptyReason => 2,
+                    _ => 1,
+                },
+                message: match &e {
+                    CancelError::Sql(s) if refunds::is_over_capture(s) => {
+                        "cancel refused: the refunds would add up to more than was captured"
+                            .to_string()
+                    }
+                    _ => format!("cancel refused: {e}"),
+                },
+            })?;
+            match format {
+                StatusFormat::Json => println!("{}", json(&done)),
+                StatusFormat::Text => {
+                    println!(
+                        "{} cancelled; {} unit(s) released to stock",
+                        done.order_number, done.released
+                    );
+                    for r in &done.refunds {
+                        println!(
+                            "  refund #{} of {} (capture {}) queued for PayPal",
+                            r.refund_id,
+                            r.amount.display(),
+                            r.capture_id
+                        );
                     }
                 }
             }

@@ -122,6 +122,7 @@ pub fn options(
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,
         return_window_days: loaded.config.ops.return_window_days,
+        duplicate_window_minutes: loaded.config.ops.duplicate_window_minutes,
         actor,
         payouts,
         targets: crate::store::notify::Targets::from_config(&loaded.config.escalation),

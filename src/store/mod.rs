@@ -23,6 +23,7 @@ pub mod alert_actions;
 pub mod alert_rules;
 pub mod alerts;
 pub mod authz;
+pub mod cancel;
 pub mod checklists;
 pub mod data_rules;
 pub mod disputes;
@@ -214,21 +215,36 @@ pub async fn check_migrated(pool: &PgPool) -> Result<(), StoreError> {
     let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(pool)
         .await?;
-    let applied: Option<i64> = if has_table {
+    let applied: Option<Vec<i64>> = if has_table {
         Some(
-            sqlx::query_scalar(
-                "SELECT COALESCE(max(version), 0)::bigint FROM _sqlx_migrations WHERE success",
-            )
-            .fetch_one(pool)
-            .await?,
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await?,
         )
     } else {
         None
     };
+    // Every migration of this binary, not only the newest: branches merged
+    // in another order can leave a gap below the newest one applied.
+    let missing = |applied: &[i64]| -> Vec<String> {
+        MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .map(|v| v.to_string())
+            .collect()
+    };
     match applied {
-        Some(v) if v >= latest => Ok(()),
+        Some(v) if missing(&v).is_empty() => Ok(()),
+        Some(v) if v.iter().max().copied().unwrap_or(0) < latest => {
+            Err(StoreError::NotMigrated(format!(
+                "the database schema is at migration {}, this binary needs {latest}: run `lsn-ops migrate`",
+                v.iter().max().copied().unwrap_or(0)
+            )))
+        }
         Some(v) => Err(StoreError::NotMigrated(format!(
-            "the database schema is at migration {v}, this binary needs {latest}: run `lsn-ops migrate`"
+            "the database schema lacks migration {}: run `lsn-ops migrate`",
+            missing(&v).join(", ")
         ))),
         None => Err(StoreError::NotMigrated(
             "the database has no lsn-ops schema yet: run `lsn-ops migrate`".into(),

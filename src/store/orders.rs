@@ -366,6 +366,9 @@ pub struct Duplicate {
     pub later_order: String,
     pub later_capture: String,
     pub later_at: DateTime<Utc>,
+    /// What is left to refund of the later capture (its amount less what was
+    /// refunded and what open refunds ask for): what its one-key refund gives back.
+    pub refundable_minor: i64,
 }
 
 /// Captures of the last `days` days by the same payer for the same amount
@@ -380,7 +383,7 @@ pub async fn duplicates(
     sqlx::query_as(
         "WITH recent AS (
             SELECT p.id, p.capture_id, p.amount_minor, p.currency::text AS currency, p.created_at,
-                   o.order_number, o.paypal_payer_id
+                   o.order_number, o.paypal_payer_id, p.amount_minor - p.refunded_minor AS left_minor
               FROM payments p JOIN orders o ON o.id = p.order_id
              WHERE p.created_at >= $1 - make_interval(days => $2::int) - $3::interval AND p.created_at <= $1
                AND p.status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
@@ -388,7 +391,11 @@ pub async fn duplicates(
          SELECT DISTINCT ON (later.id)
                 later.paypal_payer_id AS payer_id, later.amount_minor, later.currency,
                 first.order_number AS first_order, first.capture_id AS first_capture, first.created_at AS first_at,
-                later.order_number AS later_order, later.capture_id AS later_capture, later.created_at AS later_at
+                later.order_number AS later_order, later.capture_id AS later_capture, later.created_at AS later_at,
+                greatest(later.left_minor - coalesce((SELECT sum(r.amount_minor) FROM refunds r
+                                                       WHERE r.payment_id = later.id
+                                                         AND r.status IN ('requested', 'pending')), 0), 0)::bigint
+                    AS refundable_minor
            FROM recent later
            JOIN recent first ON first.paypal_payer_id = later.paypal_payer_id
                             AND first.amount_minor = later.amount_minor

@@ -73,6 +73,10 @@ pub enum RefundError {
     BadAmount(String),
     #[error("{0}")]
     BadItem(String),
+    /// What the operator confirmed is no longer so (a duplicate refunded
+    /// meanwhile, another amount left): nothing was written.
+    #[error("{0}")]
+    Stale(String),
     #[error("{0}")]
     Refused(Refusal),
     #[error("database: {0}")]
@@ -314,6 +318,125 @@ async fn request_in(
         items: item_list,
         idempotency_key: key,
     })
+}
+
+/// The later capture of a duplicate charge, refunded with one key from the
+/// dashboard's duplicates view: everything left of it, reason "duplicate
+/// charge of FIRST", in one transaction like [`request`] (authorization, the
+/// agent limit, the outbox command, the audit row). The store checks again
+/// that the capture is a duplicate (an earlier capture of the same payer for
+/// the same amount within `window`, still standing) and that what is left of
+/// it is `expected_minor`, the amount the operator confirmed; otherwise
+/// nothing is written ([`RefundError::Stale`]). When the duplicate is a
+/// second order, its items go back to stock with the refund; when it is a
+/// second capture of the same order, no item does (the order stands).
+pub async fn refund_duplicate(
+    pool: &PgPool,
+    actor: &Actor,
+    capture_id: &str,
+    expected_minor: i64,
+    window: chrono::Duration,
+    agent_limit_minor: i64,
+) -> Result<Requested, RefundError> {
+    let capture_id = capture_id.trim();
+    let mut tx = pool.begin().await?;
+    authz::authorize(&mut tx, actor, Permission::IssueRefunds).await?;
+    let order_id: Option<i64> =
+        sqlx::query_scalar("SELECT order_id FROM payments WHERE capture_id = $1")
+            .bind(capture_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(order_id) = order_id else {
+        return Err(RefundError::NoCapture(capture_id.to_string()));
+    };
+    // The order, then its payment: the same lock order as every refund.
+    let order = lock_order(&mut tx, &order_id.to_string()).await?;
+    type Capture = (
+        i64,
+        i64,
+        i64,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<String>,
+    );
+    let capture: Option<Capture> = sqlx::query_as(
+        "SELECT p.id, p.amount_minor, p.refunded_minor, p.currency::text, p.created_at, o.paypal_payer_id
+           FROM payments p JOIN orders o ON o.id = p.order_id
+          WHERE p.capture_id = $1 AND p.status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
+          FOR UPDATE OF p",
+    )
+    .bind(capture_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((payment_id, captured, refunded, currency, at, payer)) = capture else {
+        return Err(RefundError::Stale(format!(
+            "capture {capture_id} has nothing captured left (refunded meanwhile?)"
+        )));
+    };
+    let first: Option<(String, i64)> = match &payer {
+        Some(payer) => {
+            sqlx::query_as(
+                "SELECT o.order_number, o.id FROM payments p JOIN orders o ON o.id = p.order_id
+                  WHERE o.paypal_payer_id = $1 AND p.amount_minor = $2 AND p.currency = $3
+                    AND p.status IN ('COMPLETED', 'PARTIALLY_REFUNDED')
+                    AND (p.created_at, p.id) < ($4, $5) AND p.created_at >= $4 - $6::interval
+                  ORDER BY p.created_at, p.id LIMIT 1",
+            )
+            .bind(payer)
+            .bind(captured)
+            .bind(&currency)
+            .bind(at)
+            .bind(payment_id)
+            .bind(window)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        None => None,
+    };
+    let Some((first_order, first_order_id)) = first else {
+        return Err(RefundError::Stale(format!(
+            "capture {capture_id} is not a duplicate charge now (no earlier capture of its payer \
+             for the same amount within {} min)",
+            window.num_minutes()
+        )));
+    };
+    let money_currency = Currency::parse(&currency)
+        .ok_or_else(|| RefundError::BadAmount(format!("unknown currency {currency}")))?;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(amount_minor), 0)::bigint FROM refunds
+          WHERE payment_id = $1 AND status IN ('requested', 'pending')",
+    )
+    .bind(payment_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let left = payments::refundable(captured, refunded, open);
+    if left == 0 {
+        return Err(RefundError::NothingLeft {
+            captured: Money::new(captured, money_currency).display(),
+        });
+    }
+    if left != expected_minor {
+        return Err(RefundError::Stale(format!(
+            "{} is left to refund of capture {capture_id} now, not the {} confirmed: look again",
+            Money::new(left, money_currency).display(),
+            Money::new(expected_minor, money_currency).display()
+        )));
+    }
+    let reason = format!("duplicate charge of {first_order}");
+    let request = RefundRequest {
+        order: order_id.to_string(),
+        // A second order: everything left, its items with it. A second
+        // capture of one order: the amount only.
+        amount: (first_order_id == order_id)
+            .then(|| Money::new(left, money_currency).to_major_string()),
+        items: Vec::new(),
+        capture_id: Some(capture_id.to_string()),
+        reason: reason.clone(),
+        agent_limit_minor,
+    };
+    let done = request_in(&mut tx, actor, &order, &request, &reason).await?;
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// Whether a refund error is the database's own check (`refunds_within_capture`).

@@ -8,6 +8,9 @@
 //! for quality review instead). Oversell is raised by the database trigger
 //! `products_oversold` the moment reserved exceeds on hand, whoever writes.
 //!
+//! An order cancelled (`store::cancel`) or a checkout expired
+//! ([`expire_checkouts`], the worker) releases every unit it holds at once.
+//!
 //! The read side: [`oversold`], [`low`] and [`reorder`] for `lsn-ops
 //! inventory`, bounded.
 
@@ -221,6 +224,73 @@ pub async fn release_refund(
         operator,
     )
     .await
+}
+
+/// A checkout that expired: the order cancelled and the units it held released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expired {
+    pub order_id: i64,
+    pub order_number: String,
+    pub released: i32,
+}
+
+/// Checkouts not paid within `timeout` (orders still `pending_payment`
+/// created before `now - timeout`), at most `limit`, oldest first, in one
+/// transaction: each order is cancelled ("checkout expired"), every unit it
+/// holds is released through [`release_order`] (each with its
+/// `stock_movements` row) and an audit row says so. Several workers never
+/// take the same order (`SKIP LOCKED`). Under the runbook's flow units are
+/// reserved at capture, so an unpaid checkout normally holds none; the sweep
+/// closes the checkout, and a capture arriving after it revives the order
+/// (the applier) rather than being lost.
+pub async fn expire_checkouts(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    timeout: chrono::Duration,
+    limit: i64,
+    operator: &str,
+) -> Result<Vec<Expired>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let due: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, order_number FROM orders
+          WHERE status = 'pending_payment' AND created_at < $1 - $2::interval
+          ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(timeout)
+    .bind(limit.clamp(1, 10_000))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(due.len());
+    for (order_id, order_number) in due {
+        sqlx::query(
+            "UPDATE orders SET status = 'cancelled', cancelled_at = $2, cancel_reason = 'checkout expired'
+              WHERE id = $1",
+        )
+        .bind(order_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let released = release_order(&mut tx, order_id, "checkout expired", operator).await?;
+        super::audit(
+            &mut tx,
+            operator,
+            "order.checkout_expired",
+            "order",
+            &order_id.to_string(),
+            serde_json::json!({ "order_number": order_number,
+                                "timeout_minutes": timeout.num_minutes(),
+                                "units_released": released }),
+        )
+        .await?;
+        out.push(Expired {
+            order_id,
+            order_number,
+            released,
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// A product reserved beyond what is on hand, with the orders holding it.

@@ -53,6 +53,10 @@ pub enum Action {
     OrderKey(KeyEvent),
     /// `:checklist [LIST]`: open the checklist overlay (the command's argument says which).
     OpenChecklist,
+    /// `:duplicates`: open the duplicate charges view.
+    OpenDuplicates,
+    /// A key of the open duplicates view.
+    DuplicatesKey(super::duplicates_view::Key),
     /// A key of the open checklist overlay.
     ChecklistKey(super::checklist_view::Key),
     /// A bound key this operator may not use here: the footer says why.

@@ -105,6 +105,8 @@ pub struct App {
     pub order: Option<Box<super::order_view::OrderOverlay>>,
     /// The checklist overlay (`:checklist`), over any pane.
     pub checklist: Option<Box<super::checklist_view::ChecklistOverlay>>,
+    /// The duplicate charges view (`:duplicates`), over any pane.
+    pub duplicates: Option<Box<super::duplicates_view::DuplicatesOverlay>>,
     /// Pane 2's detail on an ended show: its performance report (show id,
     /// the rendered report once the operations task answers).
     pub show_report: Option<(i64, Option<Result<String, String>>)>,
@@ -148,6 +150,7 @@ impl App {
             frozen: None,
             order: None,
             checklist: None,
+            duplicates: None,
             show_report: None,
             pending: None,
             history: Vec::new(),
@@ -321,6 +324,9 @@ impl App {
         if let Some(order) = &self.order {
             order.refresh(&mut self.requests.orders);
         }
+        if let Some(d) = self.duplicates.as_mut() {
+            d.refresh(self.now, &mut self.requests.orders);
+        }
         let old = std::mem::replace(&mut self.data, data);
         for id in PaneId::ALL {
             let mut cx = cx!(self, id);
@@ -415,6 +421,9 @@ impl App {
         if self.checklist.is_some() {
             return Self::translate_checklist_key(k);
         }
+        if let Some(d) = &self.duplicates {
+            return Self::translate_duplicates_key(k, d.confirm.is_some());
+        }
         if self.panes.get(self.focus).modal() {
             return Some(Action::Modal(*k));
         }
@@ -497,6 +506,8 @@ impl App {
             Action::Order(a) => self.order_action(a),
             Action::OpenChecklist => self.open_checklist(""),
             Action::ChecklistKey(k) => self.checklist_key(k),
+            Action::OpenDuplicates => self.open_duplicates(),
+            Action::DuplicatesKey(k) => self.duplicates_key(k),
             Action::OrderKey(k) => {
                 if let Some(order) = self.order.as_mut() {
                     order.dialog_key(k, &mut self.requests.orders);
@@ -701,6 +712,7 @@ fn actor(operator: &str, readonly: bool) -> Actor {
 
 mod checklist;
 mod command_line;
+mod duplicates;
 mod order;
 
 #[cfg(test)]

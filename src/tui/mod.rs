@@ -16,6 +16,7 @@ pub mod app;
 pub mod checklist_view;
 pub mod detail;
 pub mod disputes_task;
+pub mod duplicates_view;
 pub mod keymap;
 pub mod layout;
 pub mod ops_task;
@@ -59,6 +60,8 @@ pub struct Options {
     pub agent_refund_limit_minor: i64,
     /// `[ops] return_window_days`, for the order overlay's deadlines.
     pub return_window_days: i64,
+    /// `[ops] duplicate_window_minutes`, for the duplicates view.
+    pub duplicate_window_minutes: i64,
     /// Who acts from this dashboard (the store checks them on every change);
     /// `settings.operator` is `actor.name`.
     pub actor: crate::domain::operators::Actor,
@@ -159,6 +162,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
             actor: options.actor.clone(),
             agent_refund_limit_minor: options.agent_refund_limit_minor,
             return_window_days: options.return_window_days,
+            duplicate_window_minutes: options.duplicate_window_minutes,
+            duplicate_days: duplicates_view::DAYS,
         },
         orders_rx,
         orders_out_tx,

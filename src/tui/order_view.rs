@@ -166,6 +166,8 @@ impl OrderOverlay {
                 self.refresh(requests);
             }
             Outcome::Refunded(Err(line)) | Outcome::Failed(line) => self.note = Some(line),
+            // The duplicates view's answers go there.
+            Outcome::Duplicates(_) | Outcome::DuplicateRefunded(_) => {}
         }
     }
 

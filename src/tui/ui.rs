@@ -48,6 +48,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     if let Some(checklist) = &app.checklist {
         checklist.draw(f, screen.body, theme);
     }
+    if let Some(duplicates) = &app.duplicates {
+        duplicates.draw(f, screen.body, theme, &app.tz);
+    }
     if let Some((id, report)) = &app.show_report {
         draw_show_report(f, screen.body, theme, *id, report.as_ref());
     }
@@ -544,6 +547,11 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 // The wall shows only what works there without a keyboard habit.
                 let mut hints: Vec<String> = if app.order.is_some() {
                     super::order_view::OrderOverlay::hints(&app.keymap)
+                } else if let Some(d) = &app.duplicates {
+                    d.hints(
+                        app.keymap
+                            .may(crate::domain::operators::Permission::IssueRefunds),
+                    )
                 } else {
                     app.live_bindings()
                         .filter(|b| {

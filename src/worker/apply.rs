@@ -546,9 +546,15 @@ async fn capture_completed(
             previous.unwrap_or_default()
         )));
     }
-    if matches!(status.as_str(), "pending_payment" | "payment_failed") {
+    // A capture after the checkout expired (the worker cancelled the unpaid
+    // order): the buyer paid, so the order stands again.
+    let expired = status == "cancelled" && checkout_expired(conn, order_id).await?;
+    if matches!(status.as_str(), "pending_payment" | "payment_failed") || expired {
         // First capture of this order: paid, stock reserved, fraud score computed.
-        sqlx::query("UPDATE orders SET status = 'paid', paid_at = $2 WHERE id = $1")
+        sqlx::query(
+            "UPDATE orders SET status = 'paid', paid_at = $2, cancelled_at = NULL, cancel_reason = NULL
+              WHERE id = $1",
+        )
             .bind(order_id)
             .bind(at)
             .execute(&mut *conn)
@@ -563,11 +569,22 @@ async fn capture_completed(
             "paypal.capture.completed",
             "order",
             &order_id.to_string(),
-            serde_json::json!({ "capture_id": capture_id, "amount": money.to_major_string(), "currency": money.currency.code(), "fraud_score": score }),
+            serde_json::json!({ "capture_id": capture_id, "amount": money.to_major_string(), "currency": money.currency.code(), "fraud_score": score, "after_checkout_expired": expired }),
         )
         .await?;
     }
     Ok(Outcome::Applied)
+}
+
+/// The order was cancelled by the expiry of its checkout, never paid.
+async fn checkout_expired(conn: &mut PgConnection, order_id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT cancel_reason = 'checkout expired' AND paid_at IS NULL FROM orders WHERE id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map(|v: Option<Option<bool>>| v.flatten().unwrap_or(false))
 }
 
 async fn capture_denied(conn: &mut PgConnection, payload: &Value) -> Applied {
@@ -709,10 +726,15 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
     .execute(&mut *conn)
     .await?;
     if after.in_full {
-        sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
-            .bind(order_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE orders SET status = 'refunded'
+              WHERE id = $1 AND status <> 'cancelled'
+                AND NOT EXISTS (SELECT 1 FROM payments WHERE order_id = $1
+                                   AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED'))",
+        )
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
     }
     crate::store::audit(
         conn,

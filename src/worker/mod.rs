@@ -41,6 +41,7 @@
 
 pub mod apply;
 pub mod checklists;
+pub mod checkouts;
 pub mod commands;
 pub mod disputes;
 pub mod ingest;

@@ -117,6 +117,12 @@ pub async fn start(
         super::checklists::CHECK_EVERY,
         stop_rx.clone(),
     )));
+    background.push(tokio::spawn(super::checkouts::run(
+        pool_for_maintenance.clone(),
+        chrono::Duration::minutes(config.ops.checkout_timeout_minutes),
+        super::checkouts::CHECK_EVERY,
+        stop_rx.clone(),
+    )));
     if let Some(weekly) = weekly {
         background.push(tokio::spawn(super::maintenance::run(
             pool_for_maintenance,

@@ -23,7 +23,7 @@ pub fn status_of(paypal: &str) -> &'static str {
 }
 
 /// A refund newly completed: its payment's refunded amount and status, and
-/// the order's status when everything captured went back.
+/// the order's status when everything captured, every capture, went back.
 pub async fn count_into_payment(
     conn: &mut PgConnection,
     payment_id: i64,
@@ -46,10 +46,18 @@ pub async fn count_into_payment(
         .execute(&mut *conn)
         .await?;
         if after.in_full {
-            sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
-                .bind(order_id)
-                .execute(&mut *conn)
-                .await?;
+            // Refunded once every capture went back (a duplicate charge
+            // refunded in full leaves the order as it was); a cancelled order
+            // stays cancelled (its money going back is why).
+            sqlx::query(
+                "UPDATE orders SET status = 'refunded'
+              WHERE id = $1 AND status <> 'cancelled'
+                AND NOT EXISTS (SELECT 1 FROM payments WHERE order_id = $1
+                                   AND status IN ('COMPLETED', 'PARTIALLY_REFUNDED'))",
+            )
+            .bind(order_id)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())

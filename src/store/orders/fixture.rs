@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{ItemLine, OrderHit, OrderView, OtherOrder, PaymentLine, Tracking};
+use super::{Duplicate, ItemLine, OrderHit, OrderView, OtherOrder, PaymentLine, Tracking};
 use crate::store::refunds::RefundRow;
 
 /// Order LSN-0001234 of two lines, paid two hours before `now`, one partial
@@ -109,4 +109,37 @@ pub fn hits(now: DateTime<Utc>) -> Vec<OrderHit> {
         created_at: v.created_at,
         matched: "email".into(),
     }]
+}
+
+/// What `duplicates` answers: a second order of the same payer for the same
+/// amount 3 minutes after the first, and a capture taken twice on one order
+/// (its refund asked for already: nothing left).
+pub fn duplicates(now: DateTime<Utc>) -> Vec<Duplicate> {
+    let first = now - Duration::minutes(50);
+    vec![
+        Duplicate {
+            payer_id: "PAYERJO123".into(),
+            amount_minor: 4_599,
+            currency: "USD".into(),
+            first_order: "LSN-0001240".into(),
+            first_capture: "CAP-0001240-A".into(),
+            first_at: first,
+            later_order: "LSN-0001241".into(),
+            later_capture: "CAP-0001241-A".into(),
+            later_at: first + Duration::minutes(3),
+            refundable_minor: 4_599,
+        },
+        Duplicate {
+            payer_id: "PAYERKIM77".into(),
+            amount_minor: 12_000,
+            currency: "USD".into(),
+            first_order: "LSN-0001100".into(),
+            first_capture: "CAP-0001100-A".into(),
+            first_at: now - Duration::hours(26),
+            later_order: "LSN-0001100".into(),
+            later_capture: "CAPD-0001100-B".into(),
+            later_at: now - Duration::hours(26) + Duration::seconds(40),
+            refundable_minor: 0,
+        },
+    ]
 }

@@ -47,8 +47,13 @@ impl App {
         }
     }
 
-    /// An answer from the orders task (for the overlay; dropped once it is closed).
+    /// An answer from the orders task (for the overlay or the duplicates
+    /// view; dropped once it is closed).
     pub fn on_orders(&mut self, out: Outcome) {
+        if matches!(out, Outcome::Duplicates(_) | Outcome::DuplicateRefunded(_)) {
+            self.on_duplicates(out);
+            return;
+        }
         if let Some(order) = self.order.as_mut() {
             order.on_outcome(out, &mut self.requests.orders);
         }

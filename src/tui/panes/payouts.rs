@@ -102,10 +102,25 @@ const BINDINGS: &[Binding] = &[
     ),
 ];
 
-pub const SECTIONS: &[Section] = &[Section {
-    title: "Payouts (pane 4)",
-    bindings: BINDINGS,
-}];
+pub const SECTIONS: &[Section] = &[
+    Section {
+        title: "Payouts (pane 4)",
+        bindings: BINDINGS,
+    },
+    Section {
+        title: "Payments",
+        bindings: PAYMENTS,
+    },
+];
+
+/// Money going back, beside money going out: `:duplicates` (any pane) opens
+/// the duplicate charges view, where `R` refunds the later charge.
+const PAYMENTS: &[Binding] = &[Binding::command(
+    "duplicates",
+    &["duplicates", "dup"],
+    Action::OpenDuplicates,
+    "duplicate charges; R",
+)];
 
 /// The reason prompt of a hold or release.
 #[derive(Debug, Clone, Default)]
