@@ -42,9 +42,8 @@ async fn main() -> Result<()> {
     let n = args.first().copied().unwrap_or(1).clamp(1, 200) as usize;
     let rate = args.get(1).copied().unwrap_or(50).clamp(1, 1000);
     let seconds = args.get(2).copied().unwrap_or(20).clamp(1, 600);
-    let url = std::env::var("LSN_OPS_BENCH_DATABASE_URL").unwrap_or_else(|_| {
-        "postgres://postgres@127.0.0.1:5432/lsn_tui_bench_1m".to_string()
-    });
+    let url = std::env::var("LSN_OPS_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/lsn_tui_bench_1m".to_string());
     let admin = PgPoolOptions::new()
         .max_connections(2)
         .connect(&url)
