@@ -32,6 +32,7 @@ pub mod inbox;
 pub mod incidents;
 pub mod maintenance;
 pub mod notify;
+pub mod operator_keys;
 pub mod operators;
 pub mod orders;
 pub mod outbox;
