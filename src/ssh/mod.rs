@@ -859,6 +859,47 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn an_idle_dashboard_is_stopped_and_told_why_keystrokes_put_it_off() {
+        let activity = Arc::new(Mutex::new(Instant::now()));
+        let note = Arc::new(Mutex::new(None));
+        let idle = Duration::from_millis(300);
+        let started = Instant::now();
+        let stop = stop_when(
+            CancellationToken::new(),
+            CancellationToken::new(),
+            activity.clone(),
+            Some(idle),
+            note.clone(),
+        );
+        // A keystroke at 200 ms moves the deadline to 500 ms.
+        let typing = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Ok(mut at) = activity.lock() {
+                *at = Instant::now();
+            }
+        };
+        tokio::join!(stop, typing);
+        assert!(started.elapsed() >= Duration::from_millis(480));
+        let said = note.lock().expect("note").clone().unwrap_or_default();
+        assert!(said.contains("idle_timeout_s"), "{said}");
+
+        // The server stopping ends it at once, whatever the idle timeout.
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let note = Arc::new(Mutex::new(None));
+        stop_when(
+            CancellationToken::new(),
+            shutdown,
+            Arc::new(Mutex::new(Instant::now())),
+            None,
+            note.clone(),
+        )
+        .await;
+        let said = note.lock().expect("note").clone().unwrap_or_default();
+        assert!(said.contains("server is stopping"), "{said}");
+    }
+
     #[test]
     fn client_sizes_are_kept_within_a_screen() {
         assert_eq!(clamp_size(0), 1);
