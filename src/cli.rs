@@ -40,6 +40,8 @@ pub enum Command {
     },
     /// Everything at once: create and migrate the database, seed if empty, run the worker, open the dashboard
     Demo(TuiArgs),
+    /// The dashboard served over SSH to operators' registered keys
+    SshServer,
     /// Apply the database migrations embedded in this binary
     Migrate,
     /// Deterministic synthetic data (use an empty database)
@@ -609,8 +611,31 @@ pub enum OperatorsAction {
         #[arg(long, value_parser = ["viewer", "agent", "finance", "admin"])]
         role: String,
     },
-    /// Remove an operator (they become a viewer)
+    /// Remove an operator (they become a viewer; their SSH keys go too)
     Remove { name: String },
+    /// SSH keys for `lsn-ops ssh-server`: add, remove, list
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Let NAME log in over SSH with this public key (admins only)
+    Add {
+        name: String,
+        /// The whole line of the .pub file: "ssh-ed25519 AAAA... comment"
+        key: String,
+    },
+    /// Take a key away from NAME (admins only)
+    Remove {
+        name: String,
+        /// The key's SHA256:... fingerprint, or the key itself
+        key: String,
+    },
+    /// The registered keys, of NAME or of everyone
+    List { name: Option<String> },
 }
 
 /// A failure with its exit code, already phrased for the operator.
@@ -701,6 +726,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
     let log_name = match &command {
         Command::Worker { .. } => "worker.log",
         Command::Tui(_) | Command::Demo(_) => "tui.log",
+        Command::SshServer => "ssh.log",
         _ => "cli.log",
     };
     let _guard = match crate::telemetry::init(&loaded.config.log, log_name) {

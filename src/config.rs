@@ -79,6 +79,7 @@ pub struct Config {
     pub ops: OpsConfig,
     pub tui: TuiConfig,
     pub worker: WorkerConfig,
+    pub ssh: SshConfig,
     pub paypal: PaypalConfig,
     pub wise: WiseConfig,
     pub twilio: TwilioConfig,
@@ -157,6 +158,31 @@ pub struct WorkerConfig {
     pub max_connections: usize,
     /// A request head not complete within this many seconds closes its connection.
     pub header_timeout_s: u64,
+}
+
+/// `lsn-ops ssh-server`: the dashboard served over SSH.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshConfig {
+    pub listen: String,
+    /// The server's ed25519 host key (OpenSSH format), made on the first start
+    /// when absent; empty: `ssh_host_ed25519_key` in the state directory.
+    pub host_key: String,
+    /// Most dashboards open at once; one more is told so and closed.
+    pub max_sessions: usize,
+    /// A dashboard with no keystroke for this long closes; 0: never.
+    pub idle_timeout_s: u64,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:2222".into(),
+            host_key: String::new(),
+            max_sessions: 32,
+            idle_timeout_s: 1800,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -662,6 +688,20 @@ fn validate(config: &Config, figment: &Figment) -> Result<chrono_tz::Tz, ConfigE
             "worker.listen",
             &format!("\"{}\"", config.worker.listen),
             "an address and port such as \"127.0.0.1:8787\"",
+        ));
+    }
+    if config.ssh.listen.parse::<SocketAddr>().is_err() {
+        return Err(bad(
+            "ssh.listen",
+            &format!("\"{}\"", config.ssh.listen),
+            "an address and port such as \"127.0.0.1:2222\"",
+        ));
+    }
+    if config.ssh.max_sessions == 0 || config.ssh.max_sessions > 1000 {
+        return Err(bad(
+            "ssh.max_sessions",
+            &config.ssh.max_sessions.to_string(),
+            "1 to 1000",
         ));
     }
     if !(config.worker.public_base_url.starts_with("http://")

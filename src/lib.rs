@@ -16,6 +16,8 @@
 //! - [`housekeeping`]: maintenance steps (optimize, cleanup, backup and its
 //!   verification) and the report's renderings, for the CLI and the worker.
 //! - [`tui`]: the dashboard (poller task → snapshot → UI loop → draw).
+//! - [`ssh`]: `lsn-ops ssh-server`, the same dashboard per SSH session
+//!   (identity from the operator's key).
 //! - [`commands`]: what each CLI command does; [`cli`] parses and dispatches.
 //! - [`simulators`]: local PayPal, Wise and Twilio servers for the demo and tests.
 //! - [`traffic`]: the demo's traffic generator (buyers, viewers, disputes
@@ -30,6 +32,7 @@ pub mod housekeeping;
 pub mod identity;
 pub mod providers;
 pub mod simulators;
+pub mod ssh;
 pub mod store;
 pub mod telemetry;
 pub mod text;

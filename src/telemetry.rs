@@ -30,6 +30,11 @@ pub fn log_dir(config: &LogConfig) -> PathBuf {
     if !config.dir.trim().is_empty() {
         return PathBuf::from(&config.dir);
     }
+    state_home()
+}
+
+/// The state directory (`[log] dir` and `[ssh] host_key` default to it).
+pub fn state_home() -> PathBuf {
     state_dir(
         std::env::var_os("XDG_STATE_HOME"),
         std::env::var_os("HOME"),

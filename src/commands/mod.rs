@@ -15,6 +15,7 @@ pub mod orders;
 pub mod payouts;
 pub mod report;
 pub mod seed;
+pub mod ssh_server;
 pub mod status;
 pub mod tui;
 pub mod worker;
@@ -33,6 +34,7 @@ pub async fn dispatch(command: Command, loaded: Loaded) -> Result<u8, Failure> {
         Command::Incidents { action } => incidents::run(&loaded, action).await,
         Command::Tui(args) => tui::run(&loaded, args).await,
         Command::Demo(args) => demo::run(&loaded, args).await,
+        Command::SshServer => ssh_server::run(loaded).await,
         Command::Worker { action: None } => worker::run(&loaded).await,
         Command::Worker {
             action: Some(WorkerAction::Replay { id }),

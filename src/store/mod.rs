@@ -33,6 +33,7 @@ pub mod inbox;
 pub mod incidents;
 pub mod maintenance;
 pub mod notify;
+pub mod operator_keys;
 pub mod operators;
 pub mod orders;
 pub mod outbox;

@@ -82,8 +82,8 @@ pub async fn upsert_in(
     Ok(())
 }
 
-/// Removes `name` (they become a viewer); `actor` must be an admin. `false`
-/// when there was no such operator (nothing written).
+/// Removes `name` (they become a viewer, and lose their SSH keys); `actor`
+/// must be an admin. `false` when there was no such operator (nothing written).
 pub async fn remove(pool: &PgPool, actor: &Actor, name: &str) -> Result<bool, AuthError> {
     let mut tx = pool.begin().await?;
     let removed = remove_in(&mut tx, actor, name).await?;
@@ -98,6 +98,11 @@ pub async fn remove_in(
     name: &str,
 ) -> Result<bool, AuthError> {
     authorize_change(conn, actor, None).await?;
+    // Their SSH keys go with them (ON DELETE CASCADE): the audit row says how many.
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM operator_keys WHERE operator = $1")
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
     let removed = sqlx::query("DELETE FROM operators WHERE name = $1")
         .bind(name)
         .execute(&mut *conn)
@@ -111,7 +116,7 @@ pub async fn remove_in(
         "operator.remove",
         "operator",
         name,
-        serde_json::json!({}),
+        serde_json::json!({ "ssh_keys_removed": keys }),
     )
     .await?;
     Ok(true)

@@ -7,8 +7,11 @@
 //! to background tasks ([`triage`], [`detail`]) as requests; their answers
 //! come back as events of the same loop.
 //!
-//! The terminal is restored on quit, on error and on panic (the panic hook
-//! restores first, then the previous hook reports).
+//! The loop ([`drive`]) is generic over the terminal backend and the event
+//! source: [`run`] gives it this process's terminal (crossterm on stdout,
+//! crossterm's event stream), `crate::ssh` gives each SSH session its channel.
+//! The local terminal is restored on quit, on error and on panic (the panic
+//! hook restores first, then the previous hook reports).
 
 pub mod action;
 pub mod alerts_task;
@@ -34,14 +37,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use color_eyre::eyre::{WrapErr, eyre};
+use crossterm::event::Event;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use futures::StreamExt;
+use futures::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch};
 
@@ -118,8 +122,52 @@ fn init_terminal(mouse: bool) -> color_eyre::Result<(Term, Restore)> {
     Ok((terminal, guard))
 }
 
-/// Runs the dashboard until the operator quits.
+/// Runs the dashboard on this process's terminal until the operator quits
+/// (or SIGTERM/SIGHUP asks it to).
 pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
+    let (mut terminal, guard) = init_terminal(options.settings.mouse)?;
+    let stop = async {
+        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
+        let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
+        tokio::select! {
+            _ = recv(&mut terminate) => {}
+            _ = recv(&mut hangup) => {}
+        }
+    };
+    // The terminal is given back as soon as the loop ends, before the tasks
+    // finish what was asked (the guard's second restore changes nothing).
+    let restore = |_: &mut Term| restore_terminal();
+    let result = drive(
+        pool,
+        &options,
+        &mut terminal,
+        EventStream::new(),
+        stop,
+        restore,
+    )
+    .await;
+    drop(guard);
+    result
+}
+
+/// One dashboard on any terminal: the local one ([`run`]) or an SSH
+/// channel's (`crate::ssh`). Starts this dashboard's poller and tasks, runs
+/// the UI loop over `terminal` and `events` until the operator quits, the
+/// events end or `stop` completes (each of these quits the app, so the claims
+/// it holds are given back), calls `restore` on the terminal, then lets the
+/// tasks finish what was asked. Setting the terminal up is the caller's.
+pub async fn drive<B, E>(
+    pool: PgPool,
+    options: &Options,
+    terminal: &mut Terminal<B>,
+    events: E,
+    stop: impl Future<Output = ()>,
+    restore: impl FnOnce(&mut Terminal<B>),
+) -> color_eyre::Result<()>
+where
+    B: Backend<Error = io::Error> + Write,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+{
     let (tx, rx) = watch::channel(DataState::default());
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
@@ -170,7 +218,6 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     ));
     let pool_to_close = pool.clone();
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
-    let (mut terminal, guard) = init_terminal(options.settings.mouse)?;
     let channels = Channels {
         requests: req_tx,
         outcomes: out_rx,
@@ -181,8 +228,8 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
         orders: orders_tx,
         orders_outcomes: orders_out_rx,
     };
-    let result = ui_loop(&mut terminal, &options, rx, &poller, channels).await;
-    drop(guard);
+    let result = ui_loop(terminal, options, rx, &poller, channels, events, stop).await;
+    restore(terminal);
     details.abort();
     // The poller ends once the UI's receiver is gone, closing its own
     // connections; requests already sent finish (each task ends once its
@@ -209,13 +256,19 @@ struct Channels {
     orders_outcomes: mpsc::UnboundedReceiver<orders_task::Outcome>,
 }
 
-async fn ui_loop(
-    terminal: &mut Term,
+async fn ui_loop<B, E>(
+    terminal: &mut Terminal<B>,
     options: &Options,
     mut rx: watch::Receiver<DataState>,
     poller: &tokio::task::JoinHandle<()>,
     channels: Channels,
-) -> color_eyre::Result<()> {
+    mut events: E,
+    stop: impl Future<Output = ()>,
+) -> color_eyre::Result<()>
+where
+    B: Backend<Error = io::Error> + Write,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+{
     let Channels {
         requests,
         mut outcomes,
@@ -233,11 +286,12 @@ async fn ui_loop(
         (size.width, size.height),
     );
     let theme = &options.theme;
-    let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate());
-    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup());
+    let stop = std::pin::pin!(stop);
+    let mut stop = stop.fuse();
+    // No more events (the SSH channel closed): quit, which gives claims back.
+    let mut events_ended = false;
     let mut dirty = true;
     loop {
         // Requests go to the triage task; the loop never waits for them.
@@ -302,14 +356,14 @@ async fn ui_loop(
                 terminal.backend_mut(),
                 crossterm::terminal::EndSynchronizedUpdate
             );
-            terminal.backend_mut().flush().wrap_err("cannot draw")?;
+            Backend::flush(terminal.backend_mut()).wrap_err("cannot draw")?;
             dirty = false;
         }
         if app.quit {
             return Ok(());
         }
         tokio::select! {
-            ev = events.next() => match ev {
+            ev = events.next(), if !events_ended => match ev {
                 Some(Ok(ev)) => {
                     if let Some(action) = app.translate(&ev) {
                         app.update(action);
@@ -317,7 +371,10 @@ async fn ui_loop(
                     }
                 }
                 Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
-                None => return Ok(()),
+                None => {
+                    events_ended = true;
+                    app.update(Action::Quit);
+                }
             },
             changed = rx.changed() => {
                 if changed.is_err() || poller.is_finished() {
@@ -351,8 +408,7 @@ async fn ui_loop(
                     dirty = true;
                 }
             }
-            _ = recv(&mut terminate) => app.update(Action::Quit),
-            _ = recv(&mut hangup) => app.update(Action::Quit),
+            () = &mut stop => app.update(Action::Quit),
         }
     }
 }
