@@ -77,6 +77,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
     let mut version: i64 = 0;
     let mut role_read: Option<Instant> = None;
     let mut published: Option<Instant> = None;
+    let mut unsent = false;
     // The poll interval has passed: check the lock (take over a dead builder).
     let mut poll_due = true;
     loop {
@@ -161,6 +162,10 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 state.error = None;
                 state.query_failed = false;
                 backoff = MIN_BACKOFF;
+                // What changed is sent once this round is over (a LISTEN set
+                // up below reads once more before that).
+                unsent |=
+                    got_fresh || before != (state.connected, state.role, state.error.is_some());
                 // LISTEN once the database answers (again), and again when this
                 // dashboard starts or stops building (other channel); then read
                 // once more at once, so a change made before the LISTEN began is
@@ -174,8 +179,9 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 }
                 // Nothing new (a reader's poll found the same version): the
                 // screen has nothing to redraw.
-                if got_fresh || before != (state.connected, state.role, state.error.is_some()) {
+                if unsent {
                     tx.send_replace(state.clone());
+                    unsent = false;
                 }
             }
             failure => {
