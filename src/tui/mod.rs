@@ -138,7 +138,7 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     // finish what was asked (the guard's second restore changes nothing).
     let restore = |_: &mut Term| restore_terminal();
     let result = drive(
-        pool,
+        pool.clone(),
         &options,
         &mut terminal,
         EventStream::new(),
@@ -147,6 +147,10 @@ pub async fn run(pool: PgPool, options: Options) -> color_eyre::Result<()> {
     )
     .await;
     drop(guard);
+    // This process's pool is the dashboard's own: every connection ends with
+    // a Terminate message (no "connection reset by peer" in the server's log).
+    // (An SSH session's pool is the server's, shared: it stays open.)
+    let _ = tokio::time::timeout(Duration::from_secs(3), pool.close()).await;
     result
 }
 
@@ -216,7 +220,6 @@ where
         orders_rx,
         orders_out_tx,
     ));
-    let pool_to_close = pool.clone();
     let poller = tokio::spawn(poller::run(pool, options.poller.clone(), tx));
     let channels = Channels {
         requests: req_tx,
@@ -238,9 +241,6 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(10), triage).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), ops).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), orders).await;
-    // Every pooled connection ends with a Terminate message: no "connection
-    // reset by peer" in the server's log for each of them.
-    let _ = tokio::time::timeout(Duration::from_secs(3), pool_to_close.close()).await;
     result
 }
 
