@@ -66,87 +66,13 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds(2i64.pow(exp).min(600))
 }
 
-/// Claims and applies at most one due event. `None` when nothing is due.
+/// Claims and applies at most one due event, in a transaction of its own
+/// (a batch of one). `None` when nothing is due.
 pub async fn apply_next(
     pool: &PgPool,
     settings: ApplySettings,
 ) -> Result<Option<(i64, Outcome)>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row: Option<(i64, String, String, Value, i32, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, provider, event_type, payload, attempts, received_at FROM provider_events
-          WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
-          ORDER BY next_attempt_at, id
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((id, provider, event_type, payload, attempts, received_at)) = row else {
-        return Ok(None);
-    };
-    // Issue 18: a payload of the wrong shape fails the same way on every
-    // retry: parked dead at once, with the reason and an alert.
-    if let Err(why) = super::shapes::check(&provider, &event_type, &payload) {
-        record_failure(
-            &mut tx,
-            id,
-            &provider,
-            &event_type,
-            attempts + 1,
-            &why,
-            true,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Some((id, Outcome::Failed(why))));
-    }
-    // The effect runs inside a savepoint so a failure can be recorded in the
-    // same transaction that holds the claim.
-    sqlx::query("SAVEPOINT effect").execute(&mut *tx).await?;
-    let result = apply_event(
-        &mut tx,
-        &provider,
-        &event_type,
-        &payload,
-        received_at,
-        &settings,
-    )
-    .await;
-    let outcome = match result {
-        Ok(Outcome::Applied) => {
-            sqlx::query("UPDATE provider_events SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            Outcome::Applied
-        }
-        Ok(Outcome::Ignored(reason)) => {
-            sqlx::query("UPDATE provider_events SET status = 'ignored', applied_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1")
-                .bind(id)
-                .bind(&reason)
-                .execute(&mut *tx)
-                .await?;
-            Outcome::Ignored(reason)
-        }
-        Ok(Outcome::Failed(message)) | Err(ApplyError(message)) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT effect")
-                .execute(&mut *tx)
-                .await?;
-            record_failure(
-                &mut tx,
-                id,
-                &provider,
-                &event_type,
-                attempts + 1,
-                &message,
-                false,
-            )
-            .await?;
-            Outcome::Failed(message)
-        }
-    };
-    tx.commit().await?;
-    Ok(Some((id, outcome)))
+    Ok(apply_batch(pool, &settings, 1).await?.into_iter().next())
 }
 
 /// Events claimed and applied in one transaction by [`apply_batch`].
