@@ -154,3 +154,29 @@ async fn a_snapshot_survives_the_database_unchanged(pool: PgPool) {
         .expect("row");
     assert_eq!(back, fixture);
 }
+
+#[sqlx::test]
+async fn a_reader_sees_whether_the_builders_lock_is_held(pool: PgPool) {
+    use sqlx::Connection;
+    assert!(!shared::is_led(&pool, &key()).await.expect("ask"));
+    let mut builder = sqlx::PgConnection::connect_with(&pool.connect_options())
+        .await
+        .expect("connect");
+    assert!(shared::try_lead(&mut builder, &key()).await.expect("lead"));
+    assert!(shared::is_led(&pool, &key()).await.expect("ask"));
+    assert!(
+        !shared::is_led(&pool, "another key").await.expect("ask"),
+        "another key's lock is free"
+    );
+    builder.close().await.expect("close");
+    // The lock goes with the session (the server releases it as it ends).
+    let mut free = false;
+    for _ in 0..50 {
+        if !shared::is_led(&pool, &key()).await.expect("ask") {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(free, "the lock is released when the builder's session ends");
+}

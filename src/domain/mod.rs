@@ -20,6 +20,7 @@ pub mod payouts;
 pub mod policies;
 pub mod probes;
 pub mod returns;
+pub mod rooms;
 pub mod shows;
 
 pub use money::{Currency, Money, MoneyError, Rounding};

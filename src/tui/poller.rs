@@ -257,6 +257,9 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
 
 /// Tries to become the builder: the advisory lock on a connection of its own.
 async fn lead(pool: &PgPool, key: &str) -> Result<Part, sqlx::Error> {
+    if shared::is_led(pool, key).await? {
+        return Ok(Part::Reads);
+    }
     let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
     if shared::try_lead(&mut conn, key).await? {
         tracing::info!("this dashboard builds the shared snapshot");

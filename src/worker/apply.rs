@@ -26,6 +26,8 @@ use crate::domain::operators::{Actor, Permission};
 use crate::domain::payments;
 use crate::store::authz::{self, AuthError};
 
+mod rooms;
+
 /// Attempts before an event is parked as dead.
 pub const MAX_ATTEMPTS: i32 = 8;
 /// The operator name the worker writes in the audit log.
@@ -121,21 +123,19 @@ async fn apply_claimed(
     .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
     .fetch_all(&mut *tx)
     .await?;
-    let mut done = Vec::with_capacity(rows.len());
-    let mut applied = Vec::with_capacity(rows.len());
-    for (id, provider, event_type, payload, attempts, received_at) in rows {
-        if let Err(why) = super::shapes::check(&provider, &event_type, &payload) {
-            record_failure(
-                &mut tx,
-                id,
-                &provider,
-                &event_type,
-                attempts + 1,
-                &why,
-                true,
-            )
-            .await?;
-            done.push((id, Outcome::Failed(why)));
+    let mut done: Vec<(i64, Outcome)> = Vec::with_capacity(rows.len());
+    let mut rooms_batch = Vec::new();
+    let mut malformed = std::collections::HashSet::new();
+    for (id, provider, event_type, payload, _, received_at) in &rows {
+        if let Err(why) = super::shapes::check(provider, event_type, payload) {
+            malformed.insert(*id);
+            done.push((*id, Outcome::Failed(why)));
+            continue;
+        }
+        // Room callbacks are folded together (see `rooms`); they touch only
+        // shows, which no other event type writes.
+        if provider == "twilio" {
+            rooms_batch.push((*id, payload));
             continue;
         }
         if careful {
@@ -143,26 +143,15 @@ async fn apply_claimed(
         }
         let result = apply_event(
             &mut tx,
-            &provider,
-            &event_type,
-            &payload,
-            received_at,
+            provider,
+            event_type,
+            payload,
+            *received_at,
             settings,
         )
         .await;
         match result {
-            Ok(Outcome::Applied) => {
-                applied.push(id);
-                done.push((id, Outcome::Applied));
-            }
-            Ok(Outcome::Ignored(reason)) => {
-                sqlx::query("UPDATE provider_events SET status = 'ignored', applied_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(&reason)
-                    .execute(&mut *tx)
-                    .await?;
-                done.push((id, Outcome::Ignored(reason)));
-            }
+            Ok(outcome @ (Outcome::Applied | Outcome::Ignored(_))) => done.push((*id, outcome)),
             Ok(Outcome::Failed(message)) | Err(ApplyError(message)) => {
                 if !careful {
                     tx.rollback().await?;
@@ -171,17 +160,50 @@ async fn apply_claimed(
                 sqlx::query("ROLLBACK TO SAVEPOINT effect")
                     .execute(&mut *tx)
                     .await?;
+                done.push((*id, Outcome::Failed(message)));
+            }
+        }
+    }
+    if !rooms_batch.is_empty() {
+        match rooms::apply(&mut tx, &rooms_batch, careful).await {
+            Ok(outcomes) => done.extend(outcomes),
+            Err(_) if !careful => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Back in claim order, then each outcome recorded: applied and ignored
+    // events in one statement each, failures one by one (they are rare).
+    let order: std::collections::HashMap<i64, usize> =
+        rows.iter().enumerate().map(|(n, row)| (row.0, n)).collect();
+    done.sort_by_key(|(id, _)| order.get(id).copied().unwrap_or(usize::MAX));
+    let mut applied = Vec::new();
+    let (mut ignored, mut reasons) = (Vec::new(), Vec::new());
+    for (id, outcome) in &done {
+        match outcome {
+            Outcome::Applied => applied.push(*id),
+            Outcome::Ignored(reason) => {
+                ignored.push(*id);
+                reasons.push(reason.clone());
+            }
+            Outcome::Failed(message) => {
+                let Some((_, provider, event_type, _, attempts, _)) =
+                    order.get(id).and_then(|n| rows.get(*n))
+                else {
+                    continue;
+                };
                 record_failure(
                     &mut tx,
-                    id,
-                    &provider,
-                    &event_type,
+                    *id,
+                    provider,
+                    event_type,
                     attempts + 1,
-                    &message,
-                    false,
+                    message,
+                    malformed.contains(id),
                 )
                 .await?;
-                done.push((id, Outcome::Failed(message)));
             }
         }
     }
@@ -191,6 +213,17 @@ async fn apply_claimed(
               WHERE id = ANY($1)",
         )
         .bind(&applied)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !ignored.is_empty() {
+        sqlx::query(
+            "UPDATE provider_events e SET status = 'ignored', applied_at = now(), attempts = attempts + 1, last_error = t.reason
+               FROM unnest($1::bigint[], $2::text[]) AS t(id, reason)
+              WHERE e.id = t.id",
+        )
+        .bind(&ignored)
+        .bind(&reasons)
         .execute(&mut *tx)
         .await?;
     }
@@ -337,7 +370,6 @@ async fn apply_event(
             "CUSTOMER.DISPUTE.CREATED" | "CUSTOMER.DISPUTE.UPDATED" | "CUSTOMER.DISPUTE.RESOLVED",
         ) => dispute_event(conn, event_type, payload, received_at).await,
         ("wise", "transfers#state-change") => wise_state_change(conn, payload, received_at).await,
-        ("twilio", _) => twilio_event(conn, payload).await,
         _ => Ok(Outcome::Ignored(format!(
             "{provider} event type {event_type} is not acted on"
         ))),
@@ -982,127 +1014,7 @@ pub async fn payout_failed_alert(
     .map(|_| ())
 }
 
-// --- Twilio -----------------------------------------------------------------
-
-/// Rank of a show status: events never move a show backwards.
-pub fn show_rank(status: &str) -> u8 {
-    match status {
-        "scheduled" => 0,
-        "preshow" => 1,
-        "live" => 2,
-        "ended" | "failed" | "cancelled" => 3,
-        _ => 0,
-    }
-}
-
-async fn twilio_event(conn: &mut PgConnection, payload: &Value) -> Applied {
-    let event = required(payload, &["StatusCallbackEvent"])?;
-    let room_sid = required(payload, &["RoomSid"])?;
-    let room_name = text(payload, &["RoomName"]).unwrap_or("");
-    let at = time(payload, &["Timestamp"]).unwrap_or_else(Utc::now);
-    let show: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT s.id, s.status, c.handle FROM shows s JOIN creators c ON c.id = s.creator_id
-          WHERE s.twilio_room_sid = $1 OR (s.twilio_room_sid IS NULL AND s.twilio_room_name = $2)
-          ORDER BY s.twilio_room_sid IS NULL LIMIT 1 FOR UPDATE OF s",
-    )
-    .bind(room_sid)
-    .bind(room_name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (show_id, status, creator_handle) =
-        show.ok_or_else(|| ApplyError(format!("no show for room {room_sid} ({room_name})")))?;
-    let identity = text(payload, &["ParticipantIdentity"]).unwrap_or("");
-    let is_creator = identity == creator_handle || identity == format!("creator:{creator_handle}");
-    let advance = |to: &str| show_rank(to) > show_rank(&status);
-    match event {
-        "room-created" => {
-            sqlx::query(
-                "UPDATE shows SET twilio_room_sid = COALESCE(twilio_room_sid, $2),
-                                  status = CASE WHEN $3 THEN 'preshow' ELSE status END WHERE id = $1",
-            )
-            .bind(show_id)
-            .bind(room_sid)
-            .bind(advance("preshow"))
-            .execute(&mut *conn)
-            .await?;
-        }
-        "participant-connected" if is_creator => {
-            sqlx::query(
-                "UPDATE shows SET creator_connected_at = COALESCE(creator_connected_at, $2),
-                                  status = CASE WHEN $3 THEN 'live' ELSE status END,
-                                  started_at = CASE WHEN $3 THEN COALESCE(started_at, $2) ELSE started_at END
-                  WHERE id = $1",
-            )
-            .bind(show_id)
-            .bind(at)
-            .bind(advance("live"))
-            .execute(&mut *conn)
-            .await?;
-        }
-        "participant-connected" => {
-            sqlx::query(
-                "UPDATE shows SET current_viewers = current_viewers + 1, peak_viewers = GREATEST(peak_viewers, current_viewers + 1)
-                  WHERE id = $1 AND status IN ('preshow', 'live')",
-            )
-            .bind(show_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        "participant-disconnected" if !is_creator => {
-            sqlx::query(
-                "UPDATE shows SET current_viewers = GREATEST(current_viewers - 1, 0) WHERE id = $1",
-            )
-            .bind(show_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        "room-ended" => {
-            sqlx::query(
-                "UPDATE shows SET status = CASE WHEN $3 THEN 'ended' ELSE status END,
-                                  ended_at = COALESCE(ended_at, $2), current_viewers = 0 WHERE id = $1",
-            )
-            .bind(show_id)
-            .bind(at)
-            .bind(advance("ended"))
-            .execute(&mut *conn)
-            .await?;
-        }
-        "recording-started" => {
-            sqlx::query("UPDATE shows SET recording_status = 'recording' WHERE id = $1 AND recording_status = 'none'")
-                .bind(show_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        "recording-completed" => {
-            sqlx::query("UPDATE shows SET recording_status = 'saved', recording_sid = COALESCE($2, recording_sid) WHERE id = $1")
-                .bind(show_id)
-                .bind(text(payload, &["RecordingSid"]))
-                .execute(&mut *conn)
-                .await?;
-        }
-        "recording-failed" => {
-            sqlx::query("UPDATE shows SET recording_status = 'failed' WHERE id = $1 AND recording_status <> 'saved'")
-                .bind(show_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        other => {
-            return Ok(Outcome::Ignored(format!(
-                "Twilio event {other} is not acted on"
-            )));
-        }
-    }
-    crate::store::audit(
-        conn,
-        WORKER,
-        &format!("twilio.{event}"),
-        "show",
-        &show_id.to_string(),
-        serde_json::json!({ "room_sid": room_sid, "identity": identity }),
-    )
-    .await?;
-    Ok(Outcome::Applied)
-}
+// --- Twilio: see `rooms` ------------------------------------------------------
 
 /// The applier task: applies due events until `shutdown` fires, waking on the
 /// inbox's NOTIFY and at least every `poll`. Database outages are logged and
@@ -1136,7 +1048,6 @@ mod tests {
         assert!(payment_rank("COMPLETED") > payment_rank("PENDING"));
         assert!(payment_rank("REFUNDED") > payment_rank("COMPLETED"));
         assert!(payment_rank("DENIED") < payment_rank("COMPLETED"));
-        assert!(show_rank("ended") > show_rank("live"));
         assert_eq!(payout_state_for("outgoing_payment_sent"), Some("sent"));
         assert_eq!(payout_state_for("bounced_back"), Some("failed"));
         assert_eq!(payout_state_for("unknown"), None);

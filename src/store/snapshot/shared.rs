@@ -43,6 +43,25 @@ pub async fn try_lead(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::
         .await
 }
 
+/// Whether some session holds the builder's lock of `key`: a reader asks
+/// this on a pooled connection at each poll, and opens a connection of its
+/// own to [`try_lead`] only when no one does (connecting costs the server a
+/// process; fifty readers polling would otherwise cost it more than reading).
+pub async fn is_led(pool: &PgPool, key: &str) -> Result<bool, sqlx::Error> {
+    // A 64-bit advisory lock shows in pg_locks as two 32-bit halves.
+    let id = u64::from_ne_bytes(lock_id(key).to_ne_bytes());
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks
+                         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                           AND classid::bigint = $1 AND objid::bigint = $2)",
+    )
+    .bind(i64::try_from(id >> 32).unwrap_or_default())
+    .bind(i64::try_from(id & 0xffff_ffff).unwrap_or_default())
+    .fetch_one(pool)
+    .await
+}
+
 /// Stores `snap` as the newest version of `key` and announces it. Returns
 /// the version.
 pub async fn publish(
