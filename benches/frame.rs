@@ -175,6 +175,11 @@ fn snapshot_build(c: &mut Criterion) {
     let first = rt
         .block_on(build_snapshot(&pool, Utc::now(), &tz(), 70, Currency::USD))
         .expect("build_snapshot");
+    // What a busy live show announces: its orders, payments and viewers.
+    let live_show_burst: std::collections::BTreeSet<String> = ["orders", "payments", "shows"]
+        .into_iter()
+        .map(String::from)
+        .collect();
     group.bench_function("build_snapshot_after", |b| {
         b.iter(|| {
             rt.block_on(build_snapshot_after(
@@ -184,6 +189,7 @@ fn snapshot_build(c: &mut Criterion) {
                 70,
                 Currency::USD,
                 Some(&first),
+                Some(&live_show_burst),
             ))
             .expect("build_snapshot_after")
         })

@@ -299,3 +299,98 @@ async fn fraud_rows_name_their_show_and_creator_and_the_blocklist_counts_matches
     assert_eq!(s.blocklist_total, 3);
     assert_eq!(s.blocklist[0].added_by, "dana");
 }
+
+#[sqlx::test]
+async fn gmv_by_hour_bins_today_and_the_same_weekday_last_week(pool: PgPool) {
+    base(&pool).await;
+    // now() is 09:30 in Los Angeles; the ops day began at 08:00 UTC.
+    exec(
+        &pool,
+        "INSERT INTO orders (order_number, customer_id, status, currency, subtotal_minor, total_minor, email, created_at)
+         VALUES ('T-1', 1, 'paid', 'USD', 100, 100, 'a@example.com', $1 - interval '9 hours 20 minutes'),
+                ('T-2', 1, 'delivered', 'USD', 200, 200, 'a@example.com', $1 - interval '8 hours 40 minutes'),
+                ('T-3', 1, 'paid', 'USD', 300, 300, 'a@example.com', $1 - interval '25 minutes'),
+                ('T-LATER', 1, 'paid', 'USD', 900, 900, 'a@example.com', $1 + interval '10 minutes'),
+                ('T-FAILED', 1, 'payment_failed', 'USD', 900, 900, 'a@example.com', $1 - interval '8 hours'),
+                ('T-EUR', 1, 'paid', 'EUR', 900, 900, 'a@example.com', $1 - interval '8 hours'),
+                ('W-23', 1, 'paid', 'USD', 400, 400, 'a@example.com', $1 - interval '7 days 9 hours 30 minutes' - interval '30 minutes'),
+                ('W-0', 1, 'paid', 'USD', 50, 50, 'a@example.com', $1 - interval '7 days 9 hours 20 minutes'),
+                ('W-BEFORE', 1, 'paid', 'USD', 900, 900, 'a@example.com', $1 - interval '7 days 10 hours')",
+        now(),
+    )
+    .await;
+    let s = build_snapshot(&pool, now(), &tz(), 70, Currency::USD)
+        .await
+        .expect("snapshot");
+    let mut today = vec![0; 10];
+    today[0] = 300;
+    today[9] = 300;
+    assert_eq!(s.gmv_by_hour.today, today, "hours 0..=9 of today");
+    let mut last_week = vec![0; 24];
+    last_week[0] = 50;
+    assert_eq!(s.gmv_by_hour.last_week[..], last_week[..]);
+    assert_eq!(s.gmv_by_hour.last_week.len(), 24);
+}
+
+#[sqlx::test]
+async fn dispute_rates_are_reused_until_the_disputes_table_changes(pool: PgPool) {
+    use lsn_ops::store::snapshot::build_snapshot_after;
+    use std::collections::BTreeSet;
+    base(&pool).await;
+    const DECIDED: &str = "INSERT INTO disputes (paypal_dispute_id, state, reason, amount_minor, currency, opened_at, sla_due_at, outcome)
+             VALUES ($2, 'CLOSED', 'UNAUTHORISED', 1000, 'USD', $1 - interval '9 days', $1 - interval '8 days', 'WON')";
+    sqlx::query(DECIDED)
+        .bind(now())
+        .bind("PP-W1")
+        .execute(&pool)
+        .await
+        .expect("dispute");
+    let first = build_snapshot(&pool, now(), &tz(), 70, Currency::USD)
+        .await
+        .expect("snapshot");
+    assert_eq!(first.dispute_rates.overall.decided, 1);
+    sqlx::query(DECIDED)
+        .bind(now())
+        .bind("PP-W2")
+        .execute(&pool)
+        .await
+        .expect("dispute");
+    let tables = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    let later = now() + Duration::seconds(5);
+    let build = |changed: Option<BTreeSet<String>>, at: DateTime<Utc>| {
+        let pool = pool.clone();
+        let first = first.clone();
+        async move {
+            build_snapshot_after(
+                &pool,
+                at,
+                &tz(),
+                70,
+                Currency::USD,
+                Some(&first),
+                changed.as_ref(),
+            )
+            .await
+            .expect("snapshot")
+            .dispute_rates
+            .overall
+            .decided
+        }
+    };
+    assert_eq!(
+        build(Some(tables(&["alerts", "orders"])), later).await,
+        1,
+        "kept"
+    );
+    assert_eq!(
+        build(Some(tables(&["alerts", "disputes"])), later).await,
+        2,
+        "disputes changed"
+    );
+    assert_eq!(build(None, later).await, 2, "changes unknown: read");
+    assert_eq!(
+        build(Some(tables(&["alerts"])), now() + Duration::minutes(2)).await,
+        2,
+        "re-read after a minute whatever changed"
+    );
+}

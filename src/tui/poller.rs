@@ -78,6 +78,8 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
     let mut role_read: Option<Instant> = None;
     let mut published: Option<Instant> = None;
     let mut unsent = false;
+    // The tables announced since the last build (None: unknown, read all).
+    let mut changed: Option<std::collections::BTreeSet<String>> = None;
     // The poll interval has passed: check the lock (take over a dead builder).
     let mut poll_due = true;
     loop {
@@ -113,6 +115,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                         cfg.threshold,
                         cfg.currency,
                         state.snapshot.as_deref(),
+                        changed.as_ref(),
                     )
                     .await?;
                     // Readers fetch what is published: an unchanged snapshot is
@@ -146,6 +149,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
         })
         .await;
         poll_due = false;
+        changed = None;
         match result {
             Ok(Ok((fresh, role))) => {
                 let before = (state.connected, state.role, state.error.is_some());
@@ -224,9 +228,15 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                     got = l.try_recv() => match got {
                         Ok(Some(n)) => {
                             if building {
-                                // A burst of changes: one rebuild for all of it.
+                                // A burst of changes: one rebuild for all of it,
+                                // knowing which tables it touched.
                                 sleep_until(built_at + MIN_REBUILD_GAP).await;
-                                while l.next_buffered().is_some() {}
+                                let mut tables = std::collections::BTreeSet::new();
+                                tables.insert(n.payload().to_string());
+                                while let Some(more) = l.next_buffered() {
+                                    tables.insert(more.payload().to_string());
+                                }
+                                changed = Some(tables);
                             } else if shared::announced(n.payload(), &key).is_none() {
                                 // Another kind of snapshot: nothing to read.
                                 while l.next_buffered().is_some() {}

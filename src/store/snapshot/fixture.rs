@@ -614,6 +614,7 @@ pub fn fixture(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> Snapshot {
     Snapshot {
         taken_at: now,
         sales_read_at: now,
+        rates_read_at: now,
         facts,
         alerts,
         incidents,
