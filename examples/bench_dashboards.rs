@@ -35,6 +35,11 @@ const MARKER: &str = "bench-dashboards";
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // The pollers' own reports (builder elected, failures) with RUST_LOG=info.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -57,6 +62,12 @@ async fn main() -> Result<()> {
     .bind(MARKER)
     .execute(&admin)
     .await?;
+    // Each run counts from 1 again: a title left by the last run ("bench
+    // 1000") would hide every change of this one from the dashboards.
+    sqlx::query("UPDATE alerts SET title = 'bench 0' WHERE dedup_key = $1 AND state <> 'resolved'")
+        .bind(MARKER)
+        .execute(&admin)
+        .await?;
     let clock_ticks = clock_ticks();
 
     // The dashboards.
@@ -166,7 +177,11 @@ async fn main() -> Result<()> {
         );
     }
     for (pool, poller, dashboard) in tasks {
-        let _ = dashboard.await;
+        match dashboard.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("a dashboard stopped: {e}"),
+            Err(e) => eprintln!("a dashboard's task failed: {e}"),
+        }
         let _ = tokio::time::timeout(Duration::from_secs(3), poller).await;
         pool.close().await;
     }
@@ -212,10 +227,12 @@ async fn dashboard(
         });
         app.set_data(data);
         terminal.draw(|f| ui::draw(f, &app, &theme))?;
+        // Only this run's changes count (a title left by an earlier run is
+        // not in `sent`).
         if let Some(seq) = seq.filter(|s| *s > last_seq) {
-            last_seq = seq;
             let at = sent.lock().ok().and_then(|s| s.get(&seq).copied());
             if let (Some(at), Ok(mut l)) = (at, latencies.lock()) {
+                last_seq = seq;
                 l[i].push(at.elapsed());
             }
         }

@@ -153,6 +153,18 @@ async fn a_snapshot_survives_the_database_unchanged(pool: PgPool) {
         .expect("read")
         .expect("row");
     assert_eq!(back, fixture);
+    // A snapshot its builder stopped republishing is not shown as current.
+    sqlx::query("UPDATE dashboard_snapshots SET built_at = now() - interval '2 minutes' WHERE key = 'fixture'")
+        .execute(&pool)
+        .await
+        .expect("age it");
+    assert!(
+        shared::read_newer(&pool, "fixture", 0)
+            .await
+            .expect("read")
+            .is_none(),
+        "a snapshot older than a minute is not read"
+    );
 }
 
 #[sqlx::test]

@@ -394,3 +394,63 @@ async fn dispute_rates_are_reused_until_the_disputes_table_changes(pool: PgPool)
         "re-read after a minute whatever changed"
     );
 }
+
+#[sqlx::test]
+async fn hourly_gmv_is_reused_until_an_order_changes(pool: PgPool) {
+    use lsn_ops::store::snapshot::build_snapshot_after;
+    use std::collections::BTreeSet;
+    base(&pool).await;
+    const ORDER: &str = "INSERT INTO orders (order_number, customer_id, status, currency, subtotal_minor, total_minor, email, created_at)
+         VALUES ($2, 1, 'paid', 'USD', 100, 100, 'a@example.com', $1 - interval '5 minutes')";
+    sqlx::query(ORDER)
+        .bind(now())
+        .bind("G-1")
+        .execute(&pool)
+        .await
+        .expect("order");
+    let first = build_snapshot(&pool, now(), &tz(), 70, Currency::USD)
+        .await
+        .expect("snapshot");
+    assert_eq!(first.gmv_by_hour.today.iter().sum::<i64>(), 100);
+    sqlx::query(ORDER)
+        .bind(now())
+        .bind("G-2")
+        .execute(&pool)
+        .await
+        .expect("order");
+    let tables = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    let gmv = |changed: Option<BTreeSet<String>>, at: DateTime<Utc>| {
+        let pool = pool.clone();
+        let first = first.clone();
+        async move {
+            build_snapshot_after(
+                &pool,
+                at,
+                &tz(),
+                70,
+                Currency::USD,
+                Some(&first),
+                changed.as_ref(),
+            )
+            .await
+            .expect("snapshot")
+            .gmv_by_hour
+            .today
+            .iter()
+            .sum::<i64>()
+        }
+    };
+    let later = now() + Duration::seconds(5);
+    assert_eq!(gmv(Some(tables(&["alerts"])), later).await, 100, "kept");
+    assert_eq!(
+        gmv(Some(tables(&["alerts", "orders"])), later).await,
+        200,
+        "orders changed"
+    );
+    assert_eq!(gmv(None, later).await, 200, "changes unknown: read");
+    assert_eq!(
+        gmv(Some(tables(&["alerts"])), now() + Duration::hours(1)).await,
+        200,
+        "a new hour: read"
+    );
+}

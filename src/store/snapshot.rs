@@ -284,11 +284,11 @@ pub const RATES_REFRESH: Duration = Duration::minutes(1);
 
 /// [`build_snapshot`] that reuses what cannot have changed since `previous`:
 /// the sales of shows that had already finished (re-read every
-/// [`FINISHED_SALES_REFRESH`]), and the dispute rates when `changed` (the
-/// tables announced on [`crate::store::CHANGE_CHANNEL`] since `previous`;
-/// `None`: unknown) does not name `disputes` (re-read every
-/// [`RATES_REFRESH`]; 110 ms of the build at 1M orders). The poller's steady
-/// state.
+/// [`FINISHED_SALES_REFRESH`]), and, when `changed` (the tables announced on
+/// [`crate::store::CHANGE_CHANNEL`] since `previous`; `None`: unknown) does
+/// not name their table, the dispute rates (`disputes`; re-read every
+/// [`RATES_REFRESH`] anyway; 110 ms of the build at 1M orders) and the hourly
+/// GMV (`orders`, within the same hour; 25-50 ms). The poller's steady state.
 pub async fn build_snapshot_after(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -304,6 +304,13 @@ pub async fn build_snapshot_after(
         .filter(|_| changed.is_some_and(|tables| !tables.contains("disputes")))
         .map(|p| (p.dispute_rates.clone(), p.rates_read_at));
     let (day_start, day_end) = ops_day_bounds(now, tz);
+    // The hourly GMV reads only orders: kept while no order changed, within
+    // the same hour of the same ops day.
+    let gmv_kept = previous
+        .filter(|_| changed.is_some_and(|tables| !tables.contains("orders")))
+        .filter(|p| ops_day_bounds(p.taken_at, tz).0 == day_start)
+        .filter(|p| p.gmv_by_hour.today.len() == hours_so_far(now, day_start))
+        .map(|p| p.gmv_by_hour.clone());
     // Three lanes on three connections: the header facts (then this week's
     // payout lines), today's shows with their sales, and the other panes.
     let facts_lane = async {
@@ -316,7 +323,10 @@ pub async fn build_snapshot_after(
     };
     let shows_lane = async {
         let shows = shows(pool, now, day_start, day_end, currency, previous).await?;
-        let gmv = gmv_by_hour(pool, now, day_start, currency).await?;
+        let gmv = match gmv_kept {
+            Some(kept) => kept,
+            None => gmv_by_hour(pool, now, day_start, currency).await?,
+        };
         Ok::<_, sqlx::Error>((shows, gmv))
     };
     let panes_lane = async {
@@ -404,7 +414,7 @@ async fn gmv_by_hour(
         (today, (bin - base).num_hours(), minor)
     });
     // A day has 23 to 25 hours across a DST change.
-    let hours = usize::try_from(((now - day_start).num_hours() + 1).clamp(1, 25)).unwrap_or(24);
+    let hours = hours_so_far(now, day_start);
     let mut gmv = HourlyGmv {
         today: vec![0; hours],
         last_week: vec![0; 24],
@@ -420,6 +430,11 @@ async fn gmv_by_hour(
         }
     }
     Ok(gmv)
+}
+
+/// Hours of the ops day begun by `now` (23 to 25 across a DST change).
+fn hours_so_far(now: DateTime<Utc>, day_start: DateTime<Utc>) -> usize {
+    usize::try_from(((now - day_start).num_hours() + 1).clamp(1, 25)).unwrap_or(24)
 }
 
 async fn blocklist(pool: &PgPool) -> Result<(Vec<BlockRow>, i64), sqlx::Error> {

@@ -132,6 +132,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 }
                 false => match shared::read_newer(&pool, &key, version).await? {
                     Some((v, snap)) => {
+                        tracing::debug!(operator = %cfg.operator, version = v, "read a newer snapshot");
                         version = v;
                         Some(snap)
                     }
@@ -227,6 +228,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 tokio::select! {
                     got = l.try_recv() => match got {
                         Ok(Some(n)) => {
+                            tracing::debug!(operator = %cfg.operator, channel = n.channel(), payload = n.payload(), "notified");
                             if building {
                                 // A burst of changes: one rebuild for all of it,
                                 // knowing which tables it touched.
