@@ -313,7 +313,7 @@ async fn gmv_by_hour_bins_today_and_the_same_weekday_last_week(pool: PgPool) {
                 ('T-LATER', 1, 'paid', 'USD', 900, 900, 'a@example.com', $1 + interval '10 minutes'),
                 ('T-FAILED', 1, 'payment_failed', 'USD', 900, 900, 'a@example.com', $1 - interval '8 hours'),
                 ('T-EUR', 1, 'paid', 'EUR', 900, 900, 'a@example.com', $1 - interval '8 hours'),
-                ('W-23', 1, 'paid', 'USD', 400, 400, 'a@example.com', $1 - interval '7 days 9 hours 30 minutes' - interval '30 minutes'),
+                ('W-EVE', 1, 'paid', 'USD', 400, 400, 'a@example.com', $1 - interval '7 days 9 hours 30 minutes' - interval '30 minutes'),
                 ('W-0', 1, 'paid', 'USD', 50, 50, 'a@example.com', $1 - interval '7 days 9 hours 20 minutes'),
                 ('W-BEFORE', 1, 'paid', 'USD', 900, 900, 'a@example.com', $1 - interval '7 days 10 hours')",
         now(),
@@ -326,7 +326,7 @@ async fn gmv_by_hour_bins_today_and_the_same_weekday_last_week(pool: PgPool) {
     today[0] = 300;
     today[9] = 300;
     assert_eq!(s.gmv_by_hour.today, today, "hours 0..=9 of today");
-    let mut last_week = vec![0; 24];
+    let mut last_week = [0i64; 24];
     last_week[0] = 50;
     assert_eq!(s.gmv_by_hour.last_week[..], last_week[..]);
     assert_eq!(s.gmv_by_hour.last_week.len(), 24);
