@@ -298,6 +298,7 @@ async fn main() -> Result<()> {
             threshold: 70,
             currency: Currency::USD,
             operator: OPERATOR.into(),
+            reads: Default::default(),
         },
         data_tx,
     ));

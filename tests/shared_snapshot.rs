@@ -22,6 +22,7 @@ fn config(operator: &str) -> PollerConfig {
         threshold: 70,
         currency: Currency::USD,
         operator: operator.into(),
+        reads: Default::default(),
     }
 }
 
@@ -191,4 +192,171 @@ async fn a_reader_sees_whether_the_builders_lock_is_held(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(free, "the lock is released when the builder's session ends");
+}
+
+/// The dashboards of one process (the SSH server's sessions) read each
+/// version once: the second reader gets the first one's copy without asking
+/// the database, but never a version older than the one it was told of.
+#[sqlx::test]
+async fn readers_of_one_process_read_each_version_once(pool: PgPool) {
+    use std::sync::Arc;
+    alert(&pool, "shared read").await;
+    let snap = build_snapshot(
+        &pool,
+        Utc::now(),
+        &chrono_tz::America::Los_Angeles,
+        70,
+        Currency::USD,
+    )
+    .await
+    .expect("snapshot");
+    let v1 = shared::publish(&pool, &key(), &snap, "ana")
+        .await
+        .expect("publish");
+    let reads = shared::Reads::default();
+    let (got, first) = reads
+        .newer(&pool, &key(), 0, v1)
+        .await
+        .expect("read")
+        .expect("the published version");
+    assert_eq!((got, &*first), (v1, &snap));
+    // The row can no longer be read from the database (aged past
+    // STALE_AFTER_S): the second reader is handed the copy the first one
+    // read, so it did not read the row.
+    sqlx::query("UPDATE dashboard_snapshots SET built_at = now() - interval '2 minutes'")
+        .execute(&pool)
+        .await
+        .expect("age it");
+    let (got, second) = reads
+        .newer(&pool, &key(), 0, v1)
+        .await
+        .expect("read")
+        .expect("the held version");
+    assert_eq!(got, v1);
+    assert!(Arc::ptr_eq(&first, &second), "one decoded copy, shared");
+    // A reader that has it already gets nothing new.
+    assert!(
+        reads
+            .newer(&pool, &key(), v1, v1)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // A newer version announced: read from the database, not the held one.
+    alert(&pool, "second version").await;
+    let snap2 = build_snapshot(
+        &pool,
+        Utc::now(),
+        &chrono_tz::America::Los_Angeles,
+        70,
+        Currency::USD,
+    )
+    .await
+    .expect("snapshot");
+    let v2 = shared::publish(&pool, &key(), &snap2, "ana")
+        .await
+        .expect("publish");
+    let (got, third) = reads
+        .newer(&pool, &key(), 0, v2)
+        .await
+        .expect("read")
+        .expect("the announced version");
+    assert_eq!((got, &*third), (v2, &snap2));
+    // What a builder of the process published is handed out as it is.
+    let own = Arc::new(snap2.clone());
+    reads.published(&key(), v2 + 1, own.clone()).await;
+    let (got, fourth) = reads
+        .newer(&pool, &key(), v2, v2 + 1)
+        .await
+        .expect("read")
+        .expect("the builder's version");
+    assert_eq!(got, v2 + 1);
+    assert!(Arc::ptr_eq(&own, &fourth));
+}
+
+/// LISTEN connections on the snapshot channel in this test's database.
+async fn version_listeners(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN%lsn_ops_snapshot%'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count listeners")
+}
+
+/// Readers of one process (the SSH server's sessions) learn of new versions
+/// through one LISTEN connection; when it is lost they listen again and miss
+/// nothing.
+#[sqlx::test]
+async fn readers_of_one_process_share_one_listener(pool: PgPool) {
+    let (tx_a, mut rx_a) = watch::channel(DataState::default());
+    let a = tokio::spawn(poller::run(pool.clone(), config("ana"), tx_a));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        rx_a.wait_for(|s| s.snapshot.is_some()),
+    )
+    .await
+    .expect("a snapshot in time")
+    .expect("a's first snapshot");
+    let reads = shared::Reads::default();
+    let mut readers = Vec::new();
+    for name in ["bo", "cy", "di"] {
+        let (tx, mut rx) = watch::channel(DataState::default());
+        let task = tokio::spawn(poller::run(
+            pool.clone(),
+            PollerConfig {
+                reads: reads.clone(),
+                ..config(name)
+            },
+            tx,
+        ));
+        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| s.listening))
+            .await
+            .expect("listening in time")
+            .expect("listening");
+        readers.push((task, rx));
+    }
+    alert(&pool, "seen by all three").await;
+    for (_, rx) in &mut readers {
+        shows(rx, "seen by all three", Duration::from_secs(5)).await;
+    }
+    assert_eq!(
+        version_listeners(&pool).await,
+        1,
+        "one listener for the three readers"
+    );
+
+    // The listener's connection is lost: they listen again and see the next change.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN%lsn_ops_snapshot%'",
+    )
+    .execute(&pool)
+    .await
+    .expect("terminate the listener");
+    alert(&pool, "after the listener was lost").await;
+    for (_, rx) in &mut readers {
+        shows(
+            rx,
+            "after the listener was lost",
+            REFRESH * 3 + Duration::from_secs(2),
+        )
+        .await;
+    }
+    let mut listeners = 0;
+    for _ in 0..50 {
+        listeners = version_listeners(&pool).await;
+        if listeners == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(listeners, 1, "one new listener for the three");
+    for (task, rx) in readers {
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    drop(rx_a);
+    let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
 }

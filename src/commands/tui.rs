@@ -118,6 +118,7 @@ pub fn options(
             threshold,
             currency,
             operator,
+            reads: Default::default(),
         },
         theme,
         agent_refund_limit_minor: loaded.config.ops.agent_refund_limit_minor,

@@ -85,6 +85,8 @@ struct Shared {
     /// Connections still open (their logout not yet audited).
     open: AtomicUsize,
     closed: Notify,
+    /// The sessions' dashboards read each snapshot version once, together.
+    reads: crate::store::snapshot::shared::Reads,
 }
 
 /// Who a connection authenticated as; read again after it ends, for the logout row.
@@ -112,8 +114,9 @@ pub async fn serve(loaded: Loaded, settings: Settings) -> Result<u8, Failure> {
             message: format!("[ssh] host_key: {message}"),
         })?;
     let host_fingerprint = keys::fingerprint(host_key.public_key());
-    // Each dashboard's poller holds one connection for LISTEN; the rest is
-    // shared by the snapshots and the operators' actions.
+    // A LISTEN holds a connection: the builder's (one session's) and the
+    // readers' one (`shared::Reads`); one per session is room to spare. The
+    // rest is shared by the snapshots and the operators' actions.
     let mut database = loaded.config.database.clone();
     database.max_connections = database
         .max_connections
@@ -163,6 +166,7 @@ pub async fn serve(loaded: Loaded, settings: Settings) -> Result<u8, Failure> {
         shutdown: CancellationToken::new(),
         open: AtomicUsize::new(0),
         closed: Notify::new(),
+        reads: Default::default(),
     });
     println!(
         "lsn-ops ssh-server: listening on {local}; host key {host_fingerprint} ({}{}); at most {} dashboards",
@@ -727,7 +731,7 @@ impl Dashboard {
             actor
         };
         let theme = self.theme(&args).map_err(|m| color_eyre::eyre::eyre!(m))?;
-        let options = crate::commands::tui::options(
+        let mut options = crate::commands::tui::options(
             &shared.loaded,
             &args,
             actor,
@@ -735,6 +739,7 @@ impl Dashboard {
             shared.keys.clone(),
             shared.payouts.clone(),
         );
+        options.poller.reads = shared.reads.clone();
         let mut writer = ChannelWriter::new(out);
         crossterm::queue!(writer, crossterm::terminal::EnterAlternateScreen)?;
         if options.settings.mouse {

@@ -3,7 +3,8 @@
 //! snapshot ([`crate::store::snapshot::shared`]): the one holding the
 //! builder's lock `LISTEN`s on [`crate::store::CHANGE_CHANNEL`], builds a
 //! [`Snapshot`] once per burst of changes and publishes it; the others
-//! `LISTEN` for new versions and read them. Every `[tui] refresh_ms` each one
+//! learn of new versions from their process's one `LISTEN`
+//! ([`shared::Reads`]) and read them. Every `[tui] refresh_ms` each one
 //! polls as well, and a reader tries the lock (so a dead builder is replaced
 //! within one poll interval). When the database goes away it says so, keeps
 //! the last snapshot, and retries with backoff until the data comes back.
@@ -46,6 +47,9 @@ pub struct PollerConfig {
     pub threshold: u8,
     pub currency: Currency,
     pub operator: String,
+    /// The snapshot reads this dashboard shares with the others of its
+    /// process (the SSH server's sessions); `Default`: its own.
+    pub reads: shared::Reads,
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -72,9 +76,11 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
     let key = shared::key(&cfg.tz, cfg.threshold, cfg.currency.code());
     let mut state = DataState::default();
     let mut backoff = MIN_BACKOFF;
-    let mut listener: Option<PgListener> = None;
+    let mut listener: Option<Listening> = None;
     let mut part = Part::Reads;
     let mut version: i64 = 0;
+    // The newest version a notification announced (a reader reads at least it).
+    let mut announced: i64 = 0;
     let mut role_read: Option<Instant> = None;
     let mut published: Option<Instant> = None;
     let mut unsent = false;
@@ -108,7 +114,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
         let result = timeout(BUILD_TIMEOUT, async {
             let fresh = match building {
                 true => {
-                    let snap = build_snapshot_after(
+                    let snap = Arc::new(build_snapshot_after(
                         &pool,
                         now,
                         &cfg.tz,
@@ -117,7 +123,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                         state.snapshot.as_deref(),
                         changed.as_ref(),
                     )
-                    .await?;
+                    .await?);
                     // Readers fetch what is published: an unchanged snapshot is
                     // published only now and then (its clock moves on).
                     let unchanged = state
@@ -127,10 +133,11 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                     if !unchanged || published.is_none_or(|at| at.elapsed() >= REPUBLISH) {
                         version = shared::publish(&pool, &key, &snap, &cfg.operator).await?;
                         published = Some(Instant::now());
+                        cfg.reads.published(&key, version, snap.clone()).await;
                     }
                     Some(snap)
                 }
-                false => match shared::read_newer(&pool, &key, version).await? {
+                false => match cfg.reads.newer(&pool, &key, version, announced).await? {
                     Some((v, snap)) => {
                         tracing::debug!(operator = %cfg.operator, version = v, "read a newer snapshot");
                         version = v;
@@ -156,7 +163,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 let before = (state.connected, state.role, state.error.is_some());
                 let got_fresh = fresh.is_some();
                 if let Some(snap) = fresh {
-                    state.snapshot = Some(Arc::new(snap));
+                    state.snapshot = Some(snap);
                     state.last_success = Some(now);
                 }
                 if let Some(role) = role {
@@ -176,7 +183,7 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
                 // once more at once, so a change made before the LISTEN began is
                 // not left to the next poll.
                 if listener.is_none() || building != was_building {
-                    listener = listen(&pool, building).await;
+                    listener = listen(&pool, building, &cfg.reads, &key).await;
                     state.listening = listener.is_some();
                     if state.listening {
                         continue;
@@ -222,30 +229,39 @@ pub async fn run(pool: PgPool, cfg: PollerConfig, tx: watch::Sender<DataState>) 
         }
         // Wait for a notification or the poll interval, whichever is first.
         let deadline = built_at + cfg.refresh;
-        let building = matches!(part, Part::Builds(_));
         match listener.as_mut() {
-            Some(l) => {
+            Some(Listening::Changes(l)) => {
                 tokio::select! {
                     got = l.try_recv() => match got {
                         Ok(Some(n)) => {
-                            tracing::debug!(operator = %cfg.operator, channel = n.channel(), payload = n.payload(), "notified");
-                            if building {
-                                // A burst of changes: one rebuild for all of it,
-                                // knowing which tables it touched.
-                                sleep_until(built_at + MIN_REBUILD_GAP).await;
-                                let mut tables = std::collections::BTreeSet::new();
-                                tables.insert(n.payload().to_string());
-                                while let Some(more) = l.next_buffered() {
-                                    tables.insert(more.payload().to_string());
-                                }
-                                changed = Some(tables);
-                            } else if shared::announced(n.payload(), &key).is_none() {
-                                // Another kind of snapshot: nothing to read.
-                                while l.next_buffered().is_some() {}
+                            tracing::debug!(operator = %cfg.operator, payload = n.payload(), "notified of a change");
+                            // A burst of changes: one rebuild for all of it,
+                            // knowing which tables it touched.
+                            sleep_until(built_at + MIN_REBUILD_GAP).await;
+                            let mut tables = std::collections::BTreeSet::new();
+                            tables.insert(n.payload().to_string());
+                            while let Some(more) = l.next_buffered() {
+                                tables.insert(more.payload().to_string());
                             }
+                            changed = Some(tables);
                         }
                         // The connection is gone: read now, which finds out.
                         Ok(None) | Err(_) => listener = None,
+                    },
+                    _ = sleep_until(deadline) => poll_due = true,
+                    _ = tx.closed() => break,
+                }
+            }
+            Some(Listening::Versions(versions)) => {
+                tokio::select! {
+                    got = versions.changed() => match got {
+                        Ok(()) => {
+                            announced = announced.max(*versions.borrow_and_update());
+                            tracing::debug!(operator = %cfg.operator, announced, "notified of a version");
+                        }
+                        // The process's listener lost its connection: read
+                        // now, which finds out, then listen again.
+                        Err(_) => listener = None,
                     },
                     _ = sleep_until(deadline) => poll_due = true,
                     _ = tx.closed() => break,
@@ -284,8 +300,27 @@ async fn lead(pool: &PgPool, key: &str) -> Result<Part, sqlx::Error> {
     }
 }
 
-/// LISTENs on the changes (a builder) or on new snapshot versions (a reader).
-async fn listen(pool: &PgPool, building: bool) -> Option<PgListener> {
+/// What a dashboard listens to: the changes (its own connection, when it
+/// builds) or the new versions (its process's one listener, when it reads).
+enum Listening {
+    Changes(PgListener),
+    Versions(watch::Receiver<i64>),
+}
+
+/// LISTENs on the changes (a builder) or on new snapshot versions (a reader,
+/// through the listener its process's readers share).
+async fn listen(
+    pool: &PgPool,
+    building: bool,
+    reads: &shared::Reads,
+    key: &str,
+) -> Option<Listening> {
+    if !building {
+        return reads
+            .announcements(pool, key)
+            .await
+            .map(Listening::Versions);
+    }
     let mut l = timeout(Duration::from_secs(5), PgListener::connect_with(pool))
         .await
         .ok()?
@@ -293,14 +328,12 @@ async fn listen(pool: &PgPool, building: bool) -> Option<PgListener> {
     // A lost connection is reported by try_recv (Ok(None)) at once; this task
     // then reads again (which notices the outage) and makes a new listener.
     l.eager_reconnect(false);
-    let channel = if building {
-        crate::store::CHANGE_CHANNEL
-    } else {
-        shared::SNAPSHOT_CHANNEL
-    };
-    timeout(Duration::from_secs(5), l.listen(channel))
-        .await
-        .ok()?
-        .ok()?;
-    Some(l)
+    timeout(
+        Duration::from_secs(5),
+        l.listen(crate::store::CHANGE_CHANNEL),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(Listening::Changes(l))
 }
