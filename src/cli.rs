@@ -743,5 +743,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             code: 1,
             message: format!("cannot start the async runtime: {e}"),
         })?;
-    runtime.block_on(crate::commands::dispatch(command, loaded))
+    runtime.block_on(crate::store::closing_pools(crate::commands::dispatch(
+        command, loaded,
+    )))
 }
