@@ -763,3 +763,38 @@ async fn random_events_and_actions_never_leave_the_graph_nor_go_back(pool: PgPoo
         assert!(reached.contains(s), "{s} never reached: {reached:?}");
     }
 }
+
+/// Reading a pack is for every role; storing one (what a submission refers
+/// to) only for those who work disputes: a viewer's or a read-only session's
+/// export writes nothing.
+#[sqlx::test]
+async fn a_reader_exports_a_pack_without_storing_it(pool: PgPool) {
+    let f = fixture(&pool, true).await;
+    let (paypal_id, id) = f.open(&pool, NOT_RECEIVED, 10).await;
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM dispute_packs WHERE dispute_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("count packs")
+    };
+    for reader in [Actor::new("vic"), Actor::new("alice").read_only()] {
+        let pack = disputes::export_pack(&pool, &reader, &paypal_id)
+            .await
+            .expect("a reader's pack");
+        assert!(pack.pdf.starts_with(b"%PDF-"));
+        assert_eq!(pack.id, None, "{reader:?}: not stored");
+        assert_eq!(stored().await, 0, "{reader:?}: nothing written");
+    }
+    let pack = disputes::export_pack(&pool, &Actor::new("alice"), &paypal_id)
+        .await
+        .expect("the agent's pack");
+    assert!(pack.id.is_some());
+    assert_eq!(stored().await, 1);
+    // The same content for the reader now: the stored pack, reused.
+    let again = disputes::export_pack(&pool, &Actor::new("vic"), &paypal_id)
+        .await
+        .expect("a reader's pack");
+    assert_eq!((again.id, again.sha256), (pack.id, pack.sha256));
+    assert_eq!(stored().await, 1);
+}

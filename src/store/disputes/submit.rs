@@ -23,7 +23,9 @@ use crate::store::outbox::{self, CommandKind};
 /// A built pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pack {
-    pub id: i64,
+    /// The stored pack (`dispute_packs`); `None`: built for an operator who
+    /// may only read disputes, not stored.
+    pub id: Option<i64>,
     pub dispute_id: i64,
     pub paypal_dispute_id: String,
     pub sha256: String,
@@ -58,12 +60,13 @@ type CaseRow = (
 );
 
 /// Builds the pack of dispute `dispute_id` from its evidence as it stands,
-/// stores it with its checksum (or reuses the newest one when nothing
-/// changed) in the caller's transaction.
+/// and reuses the newest stored one when nothing changed; otherwise stores it
+/// with its checksum, as made `by` that operator, in the caller's transaction
+/// (`by` `None`: a reader's pack, not stored).
 pub async fn build_pack(
     conn: &mut PgConnection,
     dispute_id: i64,
-    by: &str,
+    by: Option<&str>,
 ) -> Result<Pack, sqlx::Error> {
     let r: CaseRow = sqlx::query_as(
         "SELECT d.paypal_dispute_id, o.order_number, d.reason, d.life_cycle_stage, d.amount_minor, d.currency,
@@ -105,7 +108,7 @@ pub async fn build_pack(
         && old == text
     {
         return Ok(Pack {
-            id,
+            id: Some(id),
             dispute_id,
             paypal_dispute_id: r.0,
             sha256,
@@ -118,17 +121,22 @@ pub async fn build_pack(
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let pdf = crate::housekeeping::pdf::render(&format!("Evidence pack {}", r.0), &lines);
     let sha256 = hex::encode(sha2::Sha256::digest(&pdf));
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO dispute_packs (dispute_id, pdf, sha256, text, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(dispute_id)
-    .bind(&pdf)
-    .bind(&sha256)
-    .bind(&text)
-    .bind(by)
-    .fetch_one(&mut *conn)
-    .await?;
+    let id = match by {
+        Some(by) => Some(
+            sqlx::query_scalar(
+                "INSERT INTO dispute_packs (dispute_id, pdf, sha256, text, created_by)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(dispute_id)
+            .bind(&pdf)
+            .bind(&sha256)
+            .bind(&text)
+            .bind(by)
+            .fetch_one(&mut *conn)
+            .await?,
+        ),
+        None => None,
+    };
     Ok(Pack {
         id,
         dispute_id,
@@ -144,9 +152,13 @@ pub async fn build_pack(
 /// `disputes pack ID --out FILE`: the pack as the evidence stands now.
 pub async fn export_pack(pool: &PgPool, actor: &Actor, id: &str) -> Result<Pack, DisputeError> {
     let mut tx = pool.begin().await?;
-    authorize(&mut tx, actor, Permission::Read).await?;
+    let role = authorize(&mut tx, actor, Permission::Read).await?;
     let id = must_resolve(&mut tx, id).await?;
-    let pack = build_pack(&mut tx, id, &actor.audit_name()).await?;
+    // Anyone who may read gets the pack; only those who work disputes store
+    // it (the stored pack is what a submission refers to).
+    let works_disputes = !actor.readonly && role.allows(Permission::HandleDisputes);
+    let name = actor.audit_name();
+    let pack = build_pack(&mut tx, id, works_disputes.then_some(name.as_str())).await?;
     tx.commit().await?;
     Ok(pack)
 }
@@ -245,7 +257,10 @@ pub async fn submit(
             return refused(format!("dispute #{id} is not due for auto-submission"));
         }
     }
-    let pack = build_pack(&mut tx, id, &name).await?;
+    let pack = build_pack(&mut tx, id, Some(&name)).await?;
+    let Some(pack_id) = pack.id else {
+        return Err(sqlx::Error::Protocol("the evidence pack was not stored".into()).into());
+    };
     let input = evidence::paypal_input(&pack.case, &pack.items, &pack.file_name());
     let stage_key = stage.clone().unwrap_or_else(|| "NONE".into());
     let key = match (previous_failed, r.7) {
@@ -254,7 +269,7 @@ pub async fn submit(
     };
     let payload = json!({
         "dispute_id": id,
-        "pack_id": pack.id,
+        "pack_id": pack_id,
         "file_name": pack.file_name(),
         "input": input,
         "requested_by": name,
@@ -282,7 +297,7 @@ pub async fn submit(
     .bind(id)
     .bind(&name)
     .bind(stage.as_deref())
-    .bind(pack.id)
+    .bind(pack_id)
     .bind(command_id)
     .bind(matches!(who, Submitter::Auto))
     .execute(&mut *tx)
@@ -300,7 +315,7 @@ pub async fn submit(
         json!({
             "paypal_dispute_id": paypal,
             "stage": stage,
-            "pack_id": pack.id,
+            "pack_id": pack_id,
             "pack_sha256": pack.sha256,
             "command_id": command_id,
             "note": if matches!(who, Submitter::Auto) { "auto-submitted" } else { "submitted" },
