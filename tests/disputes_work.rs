@@ -798,3 +798,87 @@ async fn a_reader_exports_a_pack_without_storing_it(pool: PgPool) {
     assert_eq!((again.id, again.sha256), (pack.id, pack.sha256));
     assert_eq!(stored().await, 1);
 }
+
+/// PayPal refusing to accept the claim leaves the dispute as it was before
+/// the acceptance (its refund failed, the refusal in its detail, audited), so
+/// an operator may accept again: under a new key, paid once.
+#[sqlx::test]
+async fn an_acceptance_paypal_refuses_can_be_made_again(pool: PgPool) {
+    let f = fixture(&pool, true).await;
+    let (paypal_id, id) = f.open(&pool, NOT_RECEIVED, 10).await;
+    let fiona = Actor::new("fiona");
+    let first = disputes::accept(&pool, &fiona, &paypal_id, "parcel lost", 2_000)
+        .await
+        .expect("accept");
+    f.sims
+        .paypal
+        .refuse_next_accept_claim("ACTION_NOT_ALLOWED_IN_CURRENT_STATE");
+    execute_next(&pool, &f.clients, &fast())
+        .await
+        .expect("execute");
+    let after: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT accepted_by, manual_reason FROM disputes WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("dispute");
+    assert_eq!(after.0, None, "no longer accepted");
+    assert!(
+        after
+            .1
+            .as_deref()
+            .is_some_and(|m| m.contains("PayPal refused the acceptance")
+                && m.contains("ACTION_NOT_ALLOWED_IN_CURRENT_STATE")),
+        "{after:?}"
+    );
+    let failed: String = sqlx::query_scalar("SELECT status FROM refunds WHERE id = $1")
+        .bind(first.refund_id)
+        .fetch_one(&pool)
+        .await
+        .expect("refund");
+    assert_eq!(failed, "failed");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE action = 'dispute.accept_refused'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(f.sims.paypal.stats().claims_accepted, 0);
+
+    // Accepted again: a new key, PayPal takes it, one refund completes.
+    let second = disputes::accept(&pool, &fiona, &paypal_id, "parcel lost, again", 2_000)
+        .await
+        .expect("accept again");
+    assert_ne!(second.command_id, first.command_id);
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT idempotency_key FROM commands WHERE kind = 'paypal_accept_claim' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], keys[1], "a new request, a new key");
+    execute_next(&pool, &f.clients, &fast())
+        .await
+        .expect("execute");
+    assert_eq!(f.sims.paypal.stats().claims_accepted, 1);
+    let refunds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, amount_minor FROM refunds ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("refunds");
+    assert_eq!(
+        refunds,
+        vec![
+            ("failed".to_string(), 5000),
+            ("completed".to_string(), 5000)
+        ]
+    );
+    let twice = disputes::accept(&pool, &fiona, &paypal_id, "third", 2_000).await;
+    assert!(
+        matches!(&twice, Err(DisputeError::Refused(m)) if m.contains("already accepted by fiona")),
+        "{twice:?}"
+    );
+}

@@ -70,6 +70,8 @@ struct State_ {
     refund_by_request: HashMap<String, usize>,
     /// The next refund request is refused with this 422 issue (once).
     refuse_next_refund: Option<String>,
+    /// The next accept-claim request is refused with this 422 issue (once).
+    refuse_next_accept: Option<String>,
     disputes: BTreeMap<String, Value>,
     /// PayPal-Request-Id → the answer given (provide-evidence, accept-claim).
     actions: HashMap<String, Value>,
@@ -289,6 +291,12 @@ impl PaypalSim {
     /// with `issue` (e.g. `TRANSACTION_DISPUTED`), as PayPal would.
     pub fn refuse_next_refund(&self, issue: &str) {
         lock(&self.inner.state).refuse_next_refund = Some(issue.to_string());
+    }
+
+    /// The next accept-claim request (a new one, not a replay) is answered
+    /// 422 with `issue` (e.g. `ACTION_NOT_ALLOWED_IN_CURRENT_STATE`).
+    pub fn refuse_next_accept_claim(&self, issue: &str) {
+        lock(&self.inner.state).refuse_next_accept = Some(issue.to_string());
     }
 
     /// Opens a dispute on a capture (status `WAITING_FOR_SELLER_RESPONSE`,
@@ -946,6 +954,20 @@ async fn accept_claim(
                 "ACTION_NOT_ALLOWED_IN_CURRENT_STATE",
             );
         }
+        if let Some(issue) = s.refuse_next_accept.take() {
+            return paypal_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNPROCESSABLE_ENTITY",
+                &issue,
+            );
+        }
+        let Some(d) = s.disputes.get_mut(&id) else {
+            return paypal_error(
+                StatusCode::NOT_FOUND,
+                "RESOURCE_NOT_FOUND",
+                "INVALID_RESOURCE_ID",
+            );
+        };
         resolve(d, "ACCEPTED", &inner.base_url);
         let updated = d.clone();
         let answer = json!({ "links": [{ "rel": "self", "href": format!("{}/v1/customer/disputes/{id}", inner.base_url) }] });

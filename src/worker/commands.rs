@@ -916,6 +916,9 @@ async fn mark_domain_failed(
                 .execute(&mut *conn)
                 .await?;
             }
+            if command.kind == CommandKind::PaypalAcceptClaim.as_str() {
+                undo_acceptance(conn, command, message).await?;
+            }
         }
         Some(CommandKind::WiseTransfer) => {
             if let Some(id) = command
@@ -950,6 +953,40 @@ async fn mark_domain_failed(
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// PayPal refused to accept the claim: the dispute is no longer "accepted"
+/// (its detail says why), so an operator may accept again (under a new key)
+/// or fight it.
+async fn undo_acceptance(
+    conn: &mut PgConnection,
+    command: &Claimed,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(id) = command.payload.get("dispute_id").and_then(Value::as_i64) else {
+        return Ok(());
+    };
+    let undone = sqlx::query(
+        "UPDATE disputes SET accepted_by = NULL, accepted_at = NULL, manual_reason = $3, updated_at = now()
+          WHERE id = $1 AND accept_command_id = $2 AND accepted_by IS NOT NULL",
+    )
+    .bind(id)
+    .bind(command.id)
+    .bind(format!("PayPal refused the acceptance: {message}"))
+    .execute(&mut *conn)
+    .await?;
+    if undone.rows_affected() == 1 {
+        crate::store::audit(
+            conn,
+            WORKER,
+            "dispute.accept_refused",
+            "dispute",
+            &id.to_string(),
+            json!({ "command_id": command.id, "refusal": message }),
+        )
+        .await?;
     }
     Ok(())
 }

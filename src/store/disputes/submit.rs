@@ -366,9 +366,11 @@ pub async fn accept(
         Option<i64>,
         Option<String>,
         Option<DateTime<Utc>>,
+        Option<i64>,
     );
     let r: Row = sqlx::query_as(
-        "SELECT paypal_dispute_id, state, amount_minor, currency, order_id, payment_id, accepted_by, accepted_at
+        "SELECT paypal_dispute_id, state, amount_minor, currency, order_id, payment_id, accepted_by, accepted_at,
+                accept_command_id
            FROM disputes WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
@@ -392,7 +394,12 @@ pub async fn accept(
             "dispute #{id} has no PayPal payment on record: accept it in PayPal"
         ));
     };
-    let key = format!("dispute-accept:{}", r.0);
+    // An acceptance PayPal refused left its command (and key) behind: a new
+    // request needs a key of its own, or PayPal would replay the refusal.
+    let key = match r.8 {
+        Some(refused) => format!("dispute-accept:{}:after-{refused}", r.0),
+        None => format!("dispute-accept:{}", r.0),
+    };
     let refund_id: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO refunds (order_id, payment_id, amount_minor, currency, status, reason, requested_by, idempotency_key)
          VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) RETURNING id",
