@@ -562,6 +562,33 @@ async fn accept_sends_one_accept_claim_and_records_one_refund(pool: PgPool) {
             .await
             .expect("payment");
     assert_eq!(paid, ("REFUNDED".into(), 5000));
+    // PayPal refunds the buyer itself and says so (PAYMENT.CAPTURE.REFUNDED,
+    // no custom_id of ours), twice: the accepted claim's refund, not another.
+    let refund_webhook = json!({
+        "id": "ACCEPTREF1",
+        "status": "COMPLETED",
+        "amount": { "currency_code": "USD", "value": "50.00" },
+        "links": [{ "rel": "up", "href": format!("https://api-m.sandbox.paypal.com/v2/payments/captures/{}", f.capture_id) }],
+    });
+    for _ in 0..2 {
+        deliver_resource(&pool, "PAYMENT.CAPTURE.REFUNDED", refund_webhook.clone()).await;
+    }
+    let refund: (i64, String, i64, Option<String>) = sqlx::query_as(
+        "SELECT count(*), min(status), sum(amount_minor)::bigint, min(paypal_refund_id) FROM refunds",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("refunds");
+    assert_eq!(
+        refund,
+        (1, "completed".into(), 5000, Some("ACCEPTREF1".into()))
+    );
+    let paid: (String, i64) =
+        sqlx::query_as("SELECT status, refunded_minor FROM payments WHERE order_id = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("payment");
+    assert_eq!(paid, ("REFUNDED".into(), 5000), "counted once");
     // PayPal's outcome webhook: LOST (the amount recorded), then CLOSED.
     f.deliver(&pool, "CUSTOMER.DISPUTE.RESOLVED", &paypal_id)
         .await;

@@ -646,6 +646,38 @@ async fn capture_refunded(conn: &mut PgConnection, payload: &Value, kind: &str) 
             None => {}
         }
     }
+    // An accepted claim's refund is made by PayPal itself: its webhook carries
+    // no custom_id of ours, and our row (recorded at accept, completed by the
+    // executor's answer) does not know PayPal's refund id. The first refund of
+    // this payment and amount that no row names is that one, not another.
+    if kind == "REFUNDED" {
+        let accepted: Option<String> = sqlx::query_scalar(
+            "SELECT idempotency_key FROM refunds
+              WHERE payment_id = $1 AND amount_minor = $2 AND paypal_refund_id IS NULL
+                AND idempotency_key LIKE 'dispute-accept:%' AND status IN ('pending', 'completed')
+              ORDER BY id LIMIT 1",
+        )
+        .bind(payment_id)
+        .bind(money.minor)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(key) = accepted
+            && let Some(counted) = super::refunds::complete_ours(conn, &key, &refund_id).await?
+        {
+            crate::store::audit(
+                conn,
+                WORKER,
+                "paypal.capture.refunded",
+                "order",
+                &order_id.to_string(),
+                serde_json::json!({ "capture_id": capture_id, "refund_id": refund_id,
+                                    "amount": money.to_major_string(), "ours": key,
+                                    "counted_now": counted }),
+            )
+            .await?;
+            return Ok(Outcome::Applied);
+        }
+    }
     // A refund already completed here (by the executor's answer or an earlier
     // webhook) was counted then. One still pending (PayPal answered PENDING)
     // completes now and is counted now.

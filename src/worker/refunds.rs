@@ -141,6 +141,15 @@ pub async fn complete_ours(
         return Ok(None);
     }
     if status == "completed" {
+        // Completed by the executor's answer (an accepted claim's answer
+        // names no refund): it learns PayPal's id, so a repeat is known.
+        if known.is_none() {
+            sqlx::query("UPDATE refunds SET paypal_refund_id = $2 WHERE id = $1")
+                .bind(id)
+                .bind(paypal_refund_id)
+                .execute(&mut *conn)
+                .await?;
+        }
         return Ok(Some(false));
     }
     sqlx::query(
