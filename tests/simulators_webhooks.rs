@@ -462,3 +462,68 @@ async fn paypal_webhooks_verify_through_the_simulated_verify_api(pool: PgPool) {
     assert_eq!(inbox(&pool).await, vec![("paypal".to_string(), 1)]);
     run.stop().await;
 }
+
+/// Accepting a claim: PayPal refunds the buyer itself and sends
+/// PAYMENT.CAPTURE.REFUNDED for a refund we did not ask for (no custom_id of
+/// ours). The worker takes it for the accepted claim's refund: one refund,
+/// counted once, named with PayPal's refund id.
+#[sqlx::test]
+async fn an_accepted_claims_refund_webhook_is_counted_once(pool: PgPool) {
+    let run = start(&pool, Knobs::default()).await;
+    let recipient = run.sims.wise.add_recipient("USD", "Ava Creator");
+    domain(&pool, recipient).await;
+    let capture = run.sims.paypal.create_capture("ORD-1", 5000, "USD");
+    let dispute = run
+        .sims
+        .paypal
+        .open_dispute(&capture, "MERCHANDISE_OR_SERVICE_NOT_RECEIVED", 10)
+        .expect("dispute");
+    run.delivered(2).await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    sqlx::query(
+        "INSERT INTO operators (name, role, created_by) VALUES ('fiona', 'finance', 'test')",
+    )
+    .execute(&pool)
+    .await
+    .expect("operator");
+    let accepted = lsn_ops::store::disputes::accept(
+        &pool,
+        &lsn_ops::domain::operators::Actor::new("fiona"),
+        &dispute,
+        "parcel lost by the carrier",
+        2_000,
+    )
+    .await
+    .expect("accept");
+    let handled = execute_due_with(&pool, &run.clients, &ExecOptions::default(), 10)
+        .await
+        .expect("execute");
+    assert_eq!(handled, 1);
+    // The refund PayPal made and the dispute resolved: two more webhooks.
+    run.delivered(4).await;
+    apply_due(&pool, ApplySettings::default(), 10)
+        .await
+        .expect("apply");
+    assert_eq!(
+        refund_books(&pool, &capture).await,
+        (1, 5000, "REFUNDED".to_string()),
+        "one refund, counted once"
+    );
+    let (status, paypal_id): (String, Option<String>) =
+        sqlx::query_as("SELECT status, paypal_refund_id FROM refunds WHERE id = $1")
+            .bind(accepted.refund_id)
+            .fetch_one(&pool)
+            .await
+            .expect("refund");
+    assert_eq!(status, "completed");
+    assert!(
+        paypal_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("SIMREF")),
+        "{paypal_id:?}"
+    );
+    assert_eq!(run.failed(), 0);
+    run.stop().await;
+}

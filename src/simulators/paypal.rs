@@ -933,7 +933,7 @@ async fn accept_claim(
             "MALFORMED_REQUEST_JSON",
         );
     }
-    let (answer, updated) = {
+    let (answer, (updated, refund)) = {
         let mut s = lock(&inner.state);
         if let Some(key) = &request_id
             && let Some(previous) = s.actions.get(key)
@@ -975,10 +975,55 @@ async fn accept_claim(
         if let Some(key) = request_id {
             s.actions.insert(key, answer.clone());
         }
-        (answer, updated)
+        let refund = claim_refund(&mut s, &updated, &inner.base_url);
+        (answer, (updated, refund))
     };
+    // PayPal refunds the buyer itself and says so, like any refund.
+    if let Some(refund) = refund {
+        inner.emit("PAYMENT.CAPTURE.REFUNDED", "refund", refund);
+    }
     inner.emit("CUSTOMER.DISPUTE.RESOLVED", "dispute", updated);
     axum::Json(answer).into_response()
+}
+
+/// The refund an accepted claim (`accept_claim_type` REFUND) makes on the
+/// disputed capture: the disputed amount, at most what is left of it, and no
+/// request of the seller's behind it (no idempotency key, no custom_id).
+fn claim_refund(s: &mut State_, dispute: &Value, base: &str) -> Option<Value> {
+    let capture_id = dispute
+        .pointer("/disputed_transactions/0/seller_transaction_id")?
+        .as_str()?
+        .to_string();
+    let asked = parse_amount(dispute.get("dispute_amount")?)?;
+    let capture = s.captures.get_mut(&capture_id)?;
+    let minor = asked
+        .minor
+        .min(capture.amount.minor - capture.refunded_minor);
+    if minor <= 0 {
+        return None;
+    }
+    capture.refunded_minor += minor;
+    capture.status = if capture.refunded_minor >= capture.amount.minor {
+        "REFUNDED".into()
+    } else {
+        "PARTIALLY_REFUNDED".into()
+    };
+    let currency = capture.amount.currency;
+    s.seq += 1;
+    let refund = SimRefund {
+        id: format!("SIMREF{:010}", s.seq),
+        capture_id,
+        request_id: None,
+        amount: Money::new(minor, currency),
+        requests: 1,
+        custom_id: None,
+    };
+    let mut resource = refund_json(&refund, "", base);
+    if let Some(r) = resource.as_object_mut() {
+        r.remove("custom_id");
+    }
+    s.refunds.push(refund);
+    Some(resource)
 }
 
 /// `POST /v1/notifications/verify-webhook-signature`: SUCCESS for a
