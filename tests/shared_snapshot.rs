@@ -70,17 +70,40 @@ async fn builders(pool: &PgPool) -> (i64, String) {
         .expect("the shared row")
 }
 
-#[sqlx::test]
-async fn one_builder_many_readers_and_a_dead_builder_is_replaced(pool: PgPool) {
-    let (tx_a, mut rx_a) = watch::channel(DataState::default());
-    let a = tokio::spawn(poller::run(pool.clone(), config("ana"), tx_a));
+/// A dashboard started on an empty database (it takes the builder's lock),
+/// once its first snapshot is there.
+async fn first_dashboard(
+    pool: &PgPool,
+    operator: &str,
+) -> (tokio::task::JoinHandle<()>, watch::Receiver<DataState>) {
+    let (tx, mut rx) = watch::channel(DataState::default());
+    let task = tokio::spawn(poller::run(pool.clone(), config(operator), tx));
     tokio::time::timeout(
         Duration::from_secs(10),
-        rx_a.wait_for(|s| s.snapshot.is_some()),
+        rx.wait_for(|s| s.snapshot.is_some()),
     )
     .await
     .expect("a snapshot in time")
-    .expect("a's first snapshot");
+    .expect("the first snapshot");
+    (task, rx)
+}
+
+/// The snapshot of the data as it is now.
+async fn snapshot_now(pool: &PgPool) -> lsn_ops::store::snapshot::Snapshot {
+    build_snapshot(
+        pool,
+        Utc::now(),
+        &chrono_tz::America::Los_Angeles,
+        70,
+        Currency::USD,
+    )
+    .await
+    .expect("snapshot")
+}
+
+#[sqlx::test]
+async fn one_builder_many_readers_and_a_dead_builder_is_replaced(pool: PgPool) {
+    let (a, mut rx_a) = first_dashboard(&pool, "ana").await;
     let (tx_b, mut rx_b) = watch::channel(DataState::default());
     let b = tokio::spawn(poller::run(pool.clone(), config("bo"), tx_b));
 
@@ -116,15 +139,7 @@ async fn one_builder_many_readers_and_a_dead_builder_is_replaced(pool: PgPool) {
 #[sqlx::test]
 async fn a_snapshot_survives_the_database_unchanged(pool: PgPool) {
     alert(&pool, "round trip").await;
-    let snap = build_snapshot(
-        &pool,
-        Utc::now(),
-        &chrono_tz::America::Los_Angeles,
-        70,
-        Currency::USD,
-    )
-    .await
-    .expect("snapshot");
+    let snap = snapshot_now(&pool).await;
     let v1 = shared::publish(&pool, &key(), &snap, "ana")
         .await
         .expect("publish");
@@ -201,15 +216,7 @@ async fn a_reader_sees_whether_the_builders_lock_is_held(pool: PgPool) {
 async fn readers_of_one_process_read_each_version_once(pool: PgPool) {
     use std::sync::Arc;
     alert(&pool, "shared read").await;
-    let snap = build_snapshot(
-        &pool,
-        Utc::now(),
-        &chrono_tz::America::Los_Angeles,
-        70,
-        Currency::USD,
-    )
-    .await
-    .expect("snapshot");
+    let snap = snapshot_now(&pool).await;
     let v1 = shared::publish(&pool, &key(), &snap, "ana")
         .await
         .expect("publish");
@@ -244,15 +251,7 @@ async fn readers_of_one_process_read_each_version_once(pool: PgPool) {
     );
     // A newer version announced: read from the database, not the held one.
     alert(&pool, "second version").await;
-    let snap2 = build_snapshot(
-        &pool,
-        Utc::now(),
-        &chrono_tz::America::Los_Angeles,
-        70,
-        Currency::USD,
-    )
-    .await
-    .expect("snapshot");
+    let snap2 = snapshot_now(&pool).await;
     let v2 = shared::publish(&pool, &key(), &snap2, "ana")
         .await
         .expect("publish");
@@ -290,15 +289,7 @@ async fn version_listeners(pool: &PgPool) -> i64 {
 /// nothing.
 #[sqlx::test]
 async fn readers_of_one_process_share_one_listener(pool: PgPool) {
-    let (tx_a, mut rx_a) = watch::channel(DataState::default());
-    let a = tokio::spawn(poller::run(pool.clone(), config("ana"), tx_a));
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        rx_a.wait_for(|s| s.snapshot.is_some()),
-    )
-    .await
-    .expect("a snapshot in time")
-    .expect("a's first snapshot");
+    let (a, rx_a) = first_dashboard(&pool, "ana").await;
     let reads = shared::Reads::default();
     let mut readers = Vec::new();
     for name in ["bo", "cy", "di"] {
